@@ -1,0 +1,176 @@
+//! Random secrets and their digests.
+//!
+//! Every secret roost hands out (codes, access and refresh tokens, client and API secrets,
+//! session ids) comes from [`Secret::generate`] or [`random_base64url`], both drawing from the
+//! operating system's generator. Only a [`TokenHash`] (SHA-256) of a secret reaches the store:
+//! the values are 256 uniformly random bits, so a fast hash is enough (security checklist G2).
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// `n` random bytes from the OS, base64url without padding.
+pub fn random_base64url(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `len` random characters of `[A-Za-z0-9]` from the OS (rejection sampling, no modulo bias).
+pub fn random_alphanumeric(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        OsRng.fill_bytes(&mut buf);
+        for b in buf {
+            // 62 * 4 = 248: bytes at or above it would bias the result.
+            if b < 248 && out.len() < len {
+                out.push(char::from(ALPHABET[usize::from(b % 62)]));
+            }
+        }
+    }
+    out
+}
+
+/// The kind of a token: part of its visible form, like X's `:at:1` suffixes. The server never
+/// trusts it; lookups are by the digest of the whole string (checklist F7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    AuthorizationCode,
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenKind {
+    fn tag(self) -> &'static str {
+        match self {
+            TokenKind::AuthorizationCode => "ac",
+            TokenKind::AccessToken => "at",
+            TokenKind::RefreshToken => "rt",
+        }
+    }
+}
+
+/// A secret value as handed to a client. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A token in X's visible shape: base64url of `<43 random chars>:<epoch ms>:1:1:<kind>:1`.
+    /// The random part carries 256 bits.
+    pub fn generate(kind: TokenKind, now_ms: i64) -> Self {
+        let raw = format!("{}:{now_ms}:1:1:{}:1", random_base64url(32), kind.tag());
+        Self(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// 256 random bits, base64url (session ids, CSRF keys).
+    pub fn random() -> Self {
+        Self(random_base64url(32))
+    }
+
+    /// A 50-character alphanumeric secret (~297 bits), the shape of X's client and API secrets.
+    pub fn client_secret() -> Self {
+        Self(random_alphanumeric(50))
+    }
+
+    /// Wraps a secret a client presented.
+    pub fn from_presented(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// SHA-256 of a secret: the only form in which a secret is stored or looked up.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(b).ok().map(Self)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Constant-time equality (checklist G5).
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Eight bytes are enough to tell digests apart in a log, and reveal nothing.
+        write!(f, "TokenHash(")?;
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn tokens_are_unique_and_long() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let t = Secret::generate(TokenKind::AccessToken, 1_622_147_743_914);
+            let decoded = URL_SAFE_NO_PAD.decode(t.expose()).unwrap();
+            let random = decoded.split(|b| *b == b':').next().unwrap();
+            assert_eq!(URL_SAFE_NO_PAD.decode(random).unwrap().len(), 32);
+            assert!(seen.insert(t.expose().to_owned()));
+        }
+    }
+
+    #[test]
+    fn token_has_x_shape() {
+        let t = Secret::generate(TokenKind::RefreshToken, 1_622_147_743_914);
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(t.expose()).unwrap()).unwrap();
+        assert!(decoded.ends_with(":1622147743914:1:1:rt:1"), "{decoded}");
+    }
+
+    #[test]
+    fn client_secrets_are_alphanumeric() {
+        let s = Secret::client_secret();
+        assert_eq!(s.expose().len(), 50);
+        assert!(s.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(Secret::client_secret(), s);
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = Secret::random();
+        assert!(!format!("{s:?}").contains(s.expose()));
+        let h = s.hash();
+        assert!(h.ct_eq(&TokenHash::of(s.expose())));
+        assert!(!h.ct_eq(&TokenHash::of("other")));
+    }
+}
