@@ -20,8 +20,13 @@ pub struct ClientId(String);
 impl ClientId {
     pub fn parse(s: &str) -> Result<Self, InvalidClientId> {
         let ok = (1..=MAX_CLIENT_ID_LEN).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidClientId) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidClientId)
+        }
     }
 
     /// A new Client ID in X's shape.
@@ -108,10 +113,15 @@ impl BasicCredentials {
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(BasicError::NotBasic);
         }
-        let decoded = STANDARD.decode(rest.trim()).map_err(|_| BasicError::Base64)?;
+        let decoded = STANDARD
+            .decode(rest.trim())
+            .map_err(|_| BasicError::Base64)?;
         let text = String::from_utf8(decoded).map_err(|_| BasicError::NotUtf8)?;
         let (id, secret) = text.split_once(':').ok_or(BasicError::NoColon)?;
-        Ok(Self { id: form_decode(id)?, secret: form_decode(secret)? })
+        Ok(Self {
+            id: form_decode(id)?,
+            secret: form_decode(secret)?,
+        })
     }
 
     /// The header value a client would send for these credentials (tests, demo output).
@@ -164,7 +174,8 @@ mod tests {
 
     #[test]
     fn basic_plain() {
-        let c = BasicCredentials::parse(&BasicCredentials::header_value("my-client", "s3cr3t")).unwrap();
+        let c = BasicCredentials::parse(&BasicCredentials::header_value("my-client", "s3cr3t"))
+            .unwrap();
         assert_eq!((c.id.as_str(), c.secret.as_str()), ("my-client", "s3cr3t"));
         // Scheme is case-insensitive; the secret may contain colons.
         let c = BasicCredentials::parse(&format!("basic {}", STANDARD.encode("id:a:b"))).unwrap();
@@ -173,29 +184,57 @@ mod tests {
 
     #[test]
     fn basic_percent_encoded_halves() {
-        let h = format!("Basic {}", STANDARD.encode("my%2Dclient:s3cr3t%2D%5F%2E%7Ex"));
+        let h = format!(
+            "Basic {}",
+            STANDARD.encode("my%2Dclient:s3cr3t%2D%5F%2E%7Ex")
+        );
         let c = BasicCredentials::parse(&h).unwrap();
         assert_eq!(c.id, "my-client");
         assert_eq!(c.secret, "s3cr3t-_.~x");
-        let c = BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a+b:c%20d"))).unwrap();
+        let c =
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a+b:c%20d"))).unwrap();
         assert_eq!((c.id.as_str(), c.secret.as_str()), ("a b", "c d"));
     }
 
     #[test]
     fn basic_malformed() {
-        assert_eq!(BasicCredentials::parse("Bearer abc"), Err(BasicError::NotBasic));
+        assert_eq!(
+            BasicCredentials::parse("Bearer abc"),
+            Err(BasicError::NotBasic)
+        );
         assert_eq!(BasicCredentials::parse("Basic"), Err(BasicError::NotBasic));
-        assert_eq!(BasicCredentials::parse("Basic !!!"), Err(BasicError::Base64));
-        assert_eq!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("nocolon"))), Err(BasicError::NoColon));
-        assert_eq!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%2:b"))), Err(BasicError::BadEscape));
-        assert_eq!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%zz:b"))), Err(BasicError::BadEscape));
-        assert_eq!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%ff:b"))), Err(BasicError::NotUtf8));
-        assert_eq!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode([0xff, b':', b'a']))), Err(BasicError::NotUtf8));
+        assert_eq!(
+            BasicCredentials::parse("Basic !!!"),
+            Err(BasicError::Base64)
+        );
+        assert_eq!(
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("nocolon"))),
+            Err(BasicError::NoColon)
+        );
+        assert_eq!(
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%2:b"))),
+            Err(BasicError::BadEscape)
+        );
+        assert_eq!(
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%zz:b"))),
+            Err(BasicError::BadEscape)
+        );
+        assert_eq!(
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("a%ff:b"))),
+            Err(BasicError::NotUtf8)
+        );
+        assert_eq!(
+            BasicCredentials::parse(&format!("Basic {}", STANDARD.encode([0xff, b':', b'a']))),
+            Err(BasicError::NotUtf8)
+        );
     }
 
     #[test]
     fn debug_hides_secret() {
-        let c = BasicCredentials { id: "id".into(), secret: "hunter2".into() };
+        let c = BasicCredentials {
+            id: "id".into(),
+            secret: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 

@@ -22,7 +22,11 @@ pub struct InvalidSnowflake;
 impl Snowflake {
     /// Wraps a value read back from the store.
     pub fn from_i64(v: i64) -> Result<Self, InvalidSnowflake> {
-        if v < 0 { Err(InvalidSnowflake) } else { Ok(Self(v)) }
+        if v < 0 {
+            Err(InvalidSnowflake)
+        } else {
+            Ok(Self(v))
+        }
     }
 
     /// Parses X's wire form: `^[0-9]{1,19}$`, and the value must fit in a signed 64-bit integer.
@@ -84,15 +88,25 @@ pub struct SnowflakeGenerator {
 
 impl SnowflakeGenerator {
     pub fn new(worker: u16) -> Self {
-        Self { worker: i64::from(worker & 0x3ff), last: Mutex::new(0) }
+        Self {
+            worker: i64::from(worker & 0x3ff),
+            last: Mutex::new(0),
+        }
     }
 
     pub fn next(&self, now_ms: i64) -> Snowflake {
         let since_epoch = (now_ms - TWITTER_EPOCH_MS).max(0) & ((1 << 41) - 1);
         let candidate = (since_epoch << 22) | (self.worker << 12);
         // A poisoned lock only means another thread panicked mid-update; the integer is intact.
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let id = if candidate > *last { candidate } else { *last + 1 };
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = if candidate > *last {
+            candidate
+        } else {
+            *last + 1
+        };
         *last = id;
         Snowflake(id)
     }
@@ -104,7 +118,10 @@ mod tests {
 
     #[test]
     fn parses_x_ids() {
-        assert_eq!(Snowflake::parse("2244994945").map(Snowflake::get), Ok(2_244_994_945));
+        assert_eq!(
+            Snowflake::parse("2244994945").map(Snowflake::get),
+            Ok(2_244_994_945)
+        );
         assert_eq!(
             Snowflake::parse("1261326399320715264").map(Snowflake::get),
             Ok(1_261_326_399_320_715_264)
@@ -113,7 +130,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        for bad in ["", "abc", "-1", "+1", " 1", "12345678901234567890", "9999999999999999999", "1.0"] {
+        for bad in [
+            "",
+            "abc",
+            "-1",
+            "+1",
+            " 1",
+            "12345678901234567890",
+            "9999999999999999999",
+            "1.0",
+        ] {
             assert_eq!(Snowflake::parse(bad), Err(InvalidSnowflake), "{bad}");
         }
     }
@@ -121,7 +147,10 @@ mod tests {
     #[test]
     fn serialises_as_string() {
         let id = Snowflake::parse("1261326399320715264").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"1261326399320715264\"");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"1261326399320715264\""
+        );
         let back: Snowflake = serde_json::from_str("\"1261326399320715264\"").unwrap();
         assert_eq!(back, id);
         assert!(serde_json::from_str::<Snowflake>("1261326399320715264").is_err());

@@ -35,7 +35,9 @@ pub enum PkceError {
     UnknownMethod,
     #[error("code_challenge_method plain is not allowed: use S256")]
     PlainNotAllowed,
-    #[error("code_challenge for S256 must be 43 characters of base64url (A-Z a-z 0-9 - _), without padding")]
+    #[error(
+        "code_challenge for S256 must be 43 characters of base64url (A-Z a-z 0-9 - _), without padding"
+    )]
     MalformedS256Challenge,
     #[error("code_challenge must be {min} to {max} characters of A-Z a-z 0-9 - . _ ~")]
     MalformedPlainChallenge { min: usize, max: usize },
@@ -99,7 +101,11 @@ pub struct CodeChallenge {
 }
 
 impl CodeChallenge {
-    pub fn parse(method: CodeChallengeMethod, value: &str, mode: PkceMode) -> Result<Self, PkceError> {
+    pub fn parse(
+        method: CodeChallengeMethod,
+        value: &str,
+        mode: PkceMode,
+    ) -> Result<Self, PkceError> {
         match method {
             CodeChallengeMethod::S256 => {
                 if value.len() != 43 || !value.bytes().all(is_base64url) {
@@ -109,17 +115,26 @@ impl CodeChallenge {
             CodeChallengeMethod::Plain => {
                 let range = mode.verifier_len();
                 if !range.contains(&value.len()) || !value.bytes().all(is_unreserved) {
-                    return Err(PkceError::MalformedPlainChallenge { min: *range.start(), max: *range.end() });
+                    return Err(PkceError::MalformedPlainChallenge {
+                        min: *range.start(),
+                        max: *range.end(),
+                    });
                 }
             }
         }
-        Ok(Self { method, value: value.to_owned() })
+        Ok(Self {
+            method,
+            value: value.to_owned(),
+        })
     }
 
     /// Derives the S256 challenge of a verifier (for clients, demo output and tests).
     pub fn s256_of(verifier: &CodeVerifier) -> Self {
         let digest = Sha256::digest(verifier.0.as_bytes());
-        Self { method: CodeChallengeMethod::S256, value: URL_SAFE_NO_PAD.encode(digest) }
+        Self {
+            method: CodeChallengeMethod::S256,
+            value: URL_SAFE_NO_PAD.encode(digest),
+        }
     }
 
     pub fn method(&self) -> CodeChallengeMethod {
@@ -134,10 +149,13 @@ impl CodeChallenge {
     /// never one sent at token time, in constant time.
     pub fn verify(&self, verifier: &CodeVerifier) -> bool {
         let computed = match self.method {
-            CodeChallengeMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.0.as_bytes())),
+            CodeChallengeMethod::S256 => {
+                URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.0.as_bytes()))
+            }
             CodeChallengeMethod::Plain => verifier.0.clone(),
         };
-        computed.len() == self.value.len() && bool::from(computed.as_bytes().ct_eq(self.value.as_bytes()))
+        computed.len() == self.value.len()
+            && bool::from(computed.as_bytes().ct_eq(self.value.as_bytes()))
     }
 }
 
@@ -155,7 +173,10 @@ impl CodeVerifier {
     pub fn parse(value: &str, mode: PkceMode) -> Result<Self, PkceError> {
         let range = mode.verifier_len();
         if !range.contains(&value.len()) || !value.bytes().all(is_unreserved) {
-            return Err(PkceError::MalformedVerifier { min: *range.start(), max: *range.end() });
+            return Err(PkceError::MalformedVerifier {
+                min: *range.start(),
+                max: *range.end(),
+            });
         }
         Ok(Self(value.to_owned()))
     }
@@ -186,7 +207,8 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b_vector() {
         let v = CodeVerifier::parse(RFC_VERIFIER, PkceMode::Strict).unwrap();
-        let c = CodeChallenge::parse(CodeChallengeMethod::S256, RFC_CHALLENGE, PkceMode::Strict).unwrap();
+        let c = CodeChallenge::parse(CodeChallengeMethod::S256, RFC_CHALLENGE, PkceMode::Strict)
+            .unwrap();
         assert!(c.verify(&v));
         assert_eq!(CodeChallenge::s256_of(&v), c);
         let mut changed = RFC_VERIFIER.to_owned();
@@ -197,23 +219,52 @@ mod tests {
     #[test]
     fn method_is_case_insensitive_and_defaults_to_plain() {
         use CodeChallengeMethod::*;
-        assert_eq!(CodeChallengeMethod::parse(Some("s256"), PkceMode::X), Ok(S256));
-        assert_eq!(CodeChallengeMethod::parse(Some("S256"), PkceMode::Strict), Ok(S256));
-        assert_eq!(CodeChallengeMethod::parse(Some("PLAIN"), PkceMode::X), Ok(Plain));
+        assert_eq!(
+            CodeChallengeMethod::parse(Some("s256"), PkceMode::X),
+            Ok(S256)
+        );
+        assert_eq!(
+            CodeChallengeMethod::parse(Some("S256"), PkceMode::Strict),
+            Ok(S256)
+        );
+        assert_eq!(
+            CodeChallengeMethod::parse(Some("PLAIN"), PkceMode::X),
+            Ok(Plain)
+        );
         assert_eq!(CodeChallengeMethod::parse(None, PkceMode::X), Ok(Plain));
         for bad in ["S512", "sha256", "S-256", "", " S256"] {
-            assert_eq!(CodeChallengeMethod::parse(Some(bad), PkceMode::X), Err(PkceError::UnknownMethod));
+            assert_eq!(
+                CodeChallengeMethod::parse(Some(bad), PkceMode::X),
+                Err(PkceError::UnknownMethod)
+            );
         }
-        assert_eq!(CodeChallengeMethod::parse(Some("plain"), PkceMode::Strict), Err(PkceError::PlainNotAllowed));
-        assert_eq!(CodeChallengeMethod::parse(None, PkceMode::Strict), Err(PkceError::PlainNotAllowed));
+        assert_eq!(
+            CodeChallengeMethod::parse(Some("plain"), PkceMode::Strict),
+            Err(PkceError::PlainNotAllowed)
+        );
+        assert_eq!(
+            CodeChallengeMethod::parse(None, PkceMode::Strict),
+            Err(PkceError::PlainNotAllowed)
+        );
     }
 
     #[test]
     fn s256_challenge_shape() {
         let ok = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(CodeChallenge::parse(CodeChallengeMethod::S256, ok, PkceMode::X).is_ok());
-        for bad in [&ok[..42], &format!("{ok}A"), &format!("{}=", &ok[..42]), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw/cM", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw cM"] {
-            assert_eq!(CodeChallenge::parse(CodeChallengeMethod::S256, bad, PkceMode::X), Err(PkceError::MalformedS256Challenge), "{bad}");
+        for bad in [
+            &ok[..42],
+            &format!("{ok}A"),
+            &format!("{}=", &ok[..42]),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw/cM",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw cM",
+        ] {
+            assert_eq!(
+                CodeChallenge::parse(CodeChallengeMethod::S256, bad, PkceMode::X),
+                Err(PkceError::MalformedS256Challenge),
+                "{bad}"
+            );
         }
     }
 
@@ -223,10 +274,16 @@ mod tests {
         let c = CodeChallenge::parse(CodeChallengeMethod::Plain, "challenge", PkceMode::X).unwrap();
         assert!(c.verify(&CodeVerifier::parse("challenge", PkceMode::X).unwrap()));
         assert!(!c.verify(&CodeVerifier::parse("challengf", PkceMode::X).unwrap()));
-        assert!(CodeChallenge::parse(CodeChallengeMethod::Plain, "challenge", PkceMode::Strict).is_err());
+        assert!(
+            CodeChallenge::parse(CodeChallengeMethod::Plain, "challenge", PkceMode::Strict)
+                .is_err()
+        );
         // X's TypeScript SDK makes 171-character verifiers.
         for len in [43, 48, 128, 171, 256] {
-            assert!(CodeVerifier::parse(&"a".repeat(len), PkceMode::X).is_ok(), "{len}");
+            assert!(
+                CodeVerifier::parse(&"a".repeat(len), PkceMode::X).is_ok(),
+                "{len}"
+            );
         }
         assert!(CodeVerifier::parse(&"a".repeat(257), PkceMode::X).is_err());
         assert!(CodeVerifier::parse(&"a".repeat(171), PkceMode::Strict).is_err());
@@ -238,7 +295,8 @@ mod tests {
 
     #[test]
     fn s256_challenge_does_not_accept_itself_as_verifier() {
-        let c = CodeChallenge::parse(CodeChallengeMethod::S256, RFC_CHALLENGE, PkceMode::X).unwrap();
+        let c =
+            CodeChallenge::parse(CodeChallengeMethod::S256, RFC_CHALLENGE, PkceMode::X).unwrap();
         assert!(!c.verify(&CodeVerifier::parse(RFC_CHALLENGE, PkceMode::X).unwrap()));
     }
 

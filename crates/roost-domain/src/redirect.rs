@@ -17,9 +17,13 @@ pub enum RedirectUriError {
     Fragment(String),
     #[error("callback URL `{0}` has a wildcard; register every callback exactly")]
     Wildcard(String),
-    #[error("callback URL `{0}` uses http on a host that is not loopback; use https (http is only for 127.0.0.1, [::1] and localhost)")]
+    #[error(
+        "callback URL `{0}` uses http on a host that is not loopback; use https (http is only for 127.0.0.1, [::1] and localhost)"
+    )]
     InsecureHttp(String),
-    #[error("callback URL `{0}` uses an unsupported scheme; use https, http on loopback, or a reverse-domain app scheme such as com.example.app:/callback")]
+    #[error(
+        "callback URL `{0}` uses an unsupported scheme; use https, http on loopback, or a reverse-domain app scheme such as com.example.app:/callback"
+    )]
     Scheme(String),
     #[error("callback URL is longer than 2048 characters")]
     TooLong,
@@ -149,7 +153,10 @@ mod tests {
         ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(RedirectUri::parse(&format!("https://a.example/{}", "a".repeat(2048))), Err(RedirectUriError::TooLong));
+        assert_eq!(
+            RedirectUri::parse(&format!("https://a.example/{}", "a".repeat(2048))),
+            Err(RedirectUriError::TooLong)
+        );
     }
 
     #[test]
@@ -177,12 +184,20 @@ mod tests {
     #[test]
     fn params_are_appended_and_encoded() {
         let r = RedirectUri::parse("https://app.example/cb").unwrap();
-        assert_eq!(r.with_params(&[("code", "abc"), ("state", "a&code=evil#x %2F é\r\n")]),
-            "https://app.example/cb?code=abc&state=a%26code%3Devil%23x+%252F+%C3%A9%0D%0A");
+        assert_eq!(
+            r.with_params(&[("code", "abc"), ("state", "a&code=evil#x %2F é\r\n")]),
+            "https://app.example/cb?code=abc&state=a%26code%3Devil%23x+%252F+%C3%A9%0D%0A"
+        );
         let r = RedirectUri::parse("https://app.example/cb?tenant=1").unwrap();
-        assert_eq!(r.with_params(&[("code", "abc")]), "https://app.example/cb?tenant=1&code=abc");
+        assert_eq!(
+            r.with_params(&[("code", "abc")]),
+            "https://app.example/cb?tenant=1&code=abc"
+        );
         let r = RedirectUri::parse("https://app.example/cb?").unwrap();
-        assert_eq!(r.with_params(&[("code", "abc")]), "https://app.example/cb?code=abc");
+        assert_eq!(
+            r.with_params(&[("code", "abc")]),
+            "https://app.example/cb?code=abc"
+        );
     }
 
     proptest::proptest! {

@@ -96,7 +96,11 @@ impl ScopeSet {
     /// that names it, and so is an empty list.
     pub fn parse(s: &str) -> Result<Self, ScopeError> {
         let set = Self::parse_allow_empty(s)?;
-        if set.is_empty() { Err(ScopeError::Empty) } else { Ok(set) }
+        if set.is_empty() {
+            Err(ScopeError::Empty)
+        } else {
+            Ok(set)
+        }
     }
 
     /// As [`ScopeSet::parse`], but an empty string is the empty set (stored grants with no scope,
@@ -107,7 +111,8 @@ impl ScopeSet {
         }
         let mut set = ScopeSet::EMPTY;
         for name in s.split(' ').filter(|n| !n.is_empty()) {
-            let scope = Scope::from_name(name).ok_or_else(|| ScopeError::Unknown(truncate(name)))?;
+            let scope =
+                Scope::from_name(name).ok_or_else(|| ScopeError::Unknown(truncate(name)))?;
             set = set.with(scope);
         }
         Ok(set)
@@ -141,7 +146,10 @@ impl ScopeSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL.iter().copied().filter(move |s| self.contains(*s))
+        Scope::ALL
+            .iter()
+            .copied()
+            .filter(move |s| self.contains(*s))
     }
 }
 
@@ -197,7 +205,13 @@ mod tests {
     #[test]
     fn every_scope_round_trips() {
         for s in Scope::ALL {
-            assert_eq!(ScopeSet::parse(s.as_str()).unwrap().iter().collect::<Vec<_>>(), vec![*s]);
+            assert_eq!(
+                ScopeSet::parse(s.as_str())
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>(),
+                vec![*s]
+            );
             assert!(!s.description().is_empty());
         }
         let all = ScopeSet::from_scopes(Scope::ALL);
@@ -206,14 +220,21 @@ mod tests {
 
     #[test]
     fn legacy_names_map_to_current_ones() {
-        let set = ScopeSet::parse("account.follows.read account.follows.write spaces.read").unwrap();
+        let set =
+            ScopeSet::parse("account.follows.read account.follows.write spaces.read").unwrap();
         assert_eq!(set.to_string(), "follows.read follows.write space.read");
     }
 
     #[test]
     fn rejects_unknown_and_empty() {
-        assert_eq!(ScopeSet::parse("tweet.read email"), Err(ScopeError::Unknown("email".into())));
-        assert_eq!(ScopeSet::parse("Tweet.Read"), Err(ScopeError::Unknown("Tweet.Read".into())));
+        assert_eq!(
+            ScopeSet::parse("tweet.read email"),
+            Err(ScopeError::Unknown("email".into()))
+        );
+        assert_eq!(
+            ScopeSet::parse("Tweet.Read"),
+            Err(ScopeError::Unknown("Tweet.Read".into()))
+        );
         assert_eq!(ScopeSet::parse(""), Err(ScopeError::Empty));
         assert_eq!(ScopeSet::parse("   "), Err(ScopeError::Empty));
         assert_eq!(ScopeSet::parse(&"a ".repeat(600)), Err(ScopeError::TooLong));

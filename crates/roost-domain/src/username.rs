@@ -15,7 +15,8 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self, UsernameError> {
-        if (1..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if (1..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             Ok(Self(s.to_owned()))
         } else {
             Err(UsernameError)
@@ -60,12 +61,24 @@ mod tests {
         for ok in ["XDevelopers", "a", "under_score", "abcdefghijklmno", "123"] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
-        assert_eq!(Username::parse("XDevelopers").unwrap().canonical(), "xdevelopers");
+        assert_eq!(
+            Username::parse("XDevelopers").unwrap().canonical(),
+            "xdevelopers"
+        );
     }
 
     #[test]
     fn rejects_others() {
-        for bad in ["", "@alice", "abcdefghijklmnop", "a b", "a-b", "é", "a.b", "<script>"] {
+        for bad in [
+            "",
+            "@alice",
+            "abcdefghijklmnop",
+            "a b",
+            "a-b",
+            "é",
+            "a.b",
+            "<script>",
+        ] {
             assert_eq!(Username::parse(bad), Err(UsernameError), "{bad}");
         }
     }

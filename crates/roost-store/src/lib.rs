@@ -1,1 +1,293 @@
+//! roost's storage.
+//!
+//! One [`Store`] trait, implemented once per engine with SQL written for that engine (the
+//! atuin pattern: plain queries, no generic-over-database bounds). SQLite is the default; the
+//! PostgreSQL migrations are kept in lock-step (same versions, same tables) so that the
+//! PostgreSQL implementation is the same schema, not a rewrite.
+//!
+//! The trait is shaped by flows, not tables: anything that must be atomic (redeeming a code,
+//! rotating a refresh token) is one method that runs in one transaction.
 
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names it (`"username"`, `"client_id"`, ...).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("the database cannot be opened: {0}")]
+    Open(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Other(e.into())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Other(e.into())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Opens the store a database URL names: `sqlite://PATH` (created if missing, mode 0600).
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let store = SqliteStore::open(path).await?;
+        Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Err(StoreError::Open(
+            "PostgreSQL is not supported by this build yet; use sqlite://PATH".to_owned(),
+        ))
+    } else {
+        Err(StoreError::Open(format!(
+            "unsupported database URL `{}`: use sqlite://PATH or postgres://...",
+            url.split('@').next_back().unwrap_or(url)
+        )))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub id: Snowflake,
+    /// Used when the project named `project_name` does not exist yet.
+    pub new_project_id: Snowflake,
+    pub project_name: String,
+    pub name: String,
+    pub client_id: ClientId,
+    pub client_type: ClientType,
+    pub client_secret_hash: Option<TokenHash>,
+    pub api_key: String,
+    pub api_secret_hash: TokenHash,
+    pub callbacks: Vec<RedirectUri>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppRecord {
+    pub id: Snowflake,
+    pub project_id: Snowflake,
+    pub project_name: String,
+    pub name: String,
+    pub client_id: ClientId,
+    pub client_type: ClientType,
+    pub client_secret_hash: Option<TokenHash>,
+    pub api_key: String,
+    pub api_secret_hash: TokenHash,
+    pub bearer_generation: i64,
+    pub callbacks: Vec<RedirectUri>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Snowflake,
+    pub username: Username,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Snowflake,
+    pub username: Username,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub description: String,
+    pub location: Option<String>,
+    pub url: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub verified: bool,
+    pub protected: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub code_hash: TokenHash,
+    pub grant_id: Snowflake,
+    pub app_id: Snowflake,
+    pub user_id: Snowflake,
+    pub scopes: ScopeSet,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRecord {
+    pub grant_id: Snowflake,
+    pub app_id: Snowflake,
+    pub user_id: Snowflake,
+    pub scopes: ScopeSet,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// Token digests and lifetimes to insert when a grant issues tokens.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access_hash: TokenHash,
+    pub access_expires_at: i64,
+    /// The scopes of this access token (a refresh may narrow them).
+    pub access_scopes: ScopeSet,
+    /// Present when the grant has `offline.access`.
+    pub refresh: Option<(TokenHash, i64)>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    Issued,
+    /// The code had been redeemed before: the grant it produced is now revoked.
+    Replayed,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub grant_id: Snowflake,
+    pub app_id: Snowflake,
+    pub user_id: Snowflake,
+    pub grant_scopes: ScopeSet,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub grant_revoked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    Rotated,
+    /// The token had already been used: the whole family is now revoked.
+    Reused,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessRecord {
+    pub app_id: Snowflake,
+    /// `None` for app-context tokens from `client_credentials`.
+    pub user_id: Option<Snowflake>,
+    pub grant_id: Option<Snowflake>,
+    pub scopes: ScopeSet,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// What a cleanup pass removed, by table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    pub rows: BTreeMap<&'static str, u64>,
+}
+
+impl CleanupReport {
+    pub fn total(&self) -> u64 {
+        self.rows.values().sum()
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+    /// Returns the server key called `name`, storing `candidate` first if there is none yet, so
+    /// that every process on this store ends up with the same key.
+    async fn server_key(&self, name: &str, candidate: &[u8], now: i64) -> Result<Vec<u8>>;
+    /// Row counts of every table (tests, diagnostics).
+    async fn row_counts(&self) -> Result<BTreeMap<String, i64>>;
+    /// True when there are no users and no apps.
+    async fn is_empty(&self) -> Result<bool>;
+
+    // Apps.
+    async fn create_app(&self, app: NewApp) -> Result<AppRecord>;
+    async fn list_apps(&self) -> Result<Vec<AppRecord>>;
+    async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
+    async fn app_by_api_key(&self, api_key: &str) -> Result<Option<AppRecord>>;
+    async fn app_by_id(&self, id: Snowflake) -> Result<Option<AppRecord>>;
+    /// Moves the App's app-only Bearer Token to the next generation if it is still at
+    /// `expected`; false when another request got there first.
+    async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool>;
+
+    // Users and browser sessions.
+    async fn create_user(&self, user: NewUser) -> Result<UserRecord>;
+    async fn user_by_id(&self, id: Snowflake) -> Result<Option<UserRecord>>;
+    async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
+    async fn set_password_hash(&self, user_id: Snowflake, hash: &str) -> Result<()>;
+    async fn create_session(
+        &self,
+        hash: TokenHash,
+        user_id: Snowflake,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>>;
+    async fn delete_session(&self, hash: TokenHash) -> Result<()>;
+    /// Records that an authorization request reached its decision; false if it already had.
+    async fn consume_request(&self, hash: TokenHash, expires_at: i64) -> Result<bool>;
+    /// Failed logins recorded under each key in the window that starts at `window_start`.
+    async fn login_failures(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>>;
+    async fn record_login_failure(&self, keys: &[String], window_start: i64) -> Result<()>;
+
+    // Codes, grants and tokens.
+    async fn create_code(&self, code: NewCode) -> Result<()>;
+    async fn code_by_hash(&self, hash: TokenHash) -> Result<Option<CodeRecord>>;
+    /// Marks the code used and issues the grant's first tokens, atomically. If the code had been
+    /// used already, revokes the grant it produced instead.
+    async fn redeem_code(&self, hash: TokenHash, tokens: IssuedTokens) -> Result<RedeemOutcome>;
+    async fn refresh_by_hash(&self, hash: TokenHash) -> Result<Option<RefreshRecord>>;
+    /// Marks the refresh token used and issues its successors, atomically; if it had been used,
+    /// revokes the whole family instead.
+    async fn rotate_refresh(&self, hash: TokenHash, tokens: IssuedTokens) -> Result<RotateOutcome>;
+    /// Revokes a grant: the grant, its refresh tokens and its access tokens.
+    async fn revoke_grant(&self, grant_id: Snowflake, now: i64) -> Result<()>;
+    /// Stores an app-context access token (`client_credentials` on `/2/oauth2/token`).
+    async fn insert_app_token(
+        &self,
+        app_id: Snowflake,
+        hash: TokenHash,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    async fn access_token(&self, hash: TokenHash) -> Result<Option<AccessRecord>>;
+    /// Revokes one access token if `app_id` owns it; false when nothing was revoked.
+    async fn revoke_access_token(
+        &self,
+        hash: TokenHash,
+        app_id: Snowflake,
+        now: i64,
+    ) -> Result<bool>;
+    /// Revokes the grant of a refresh token if `app_id` owns it; false when nothing was revoked.
+    async fn revoke_refresh_token(
+        &self,
+        hash: TokenHash,
+        app_id: Snowflake,
+        now: i64,
+    ) -> Result<bool>;
+
+    /// Deletes what can no longer be used (expired codes, tokens, sessions, ended grants, old
+    /// throttling windows). `grace_ms` keeps ended grants and used codes that long after they
+    /// end, so that a late code replay is still recognised.
+    async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport>;
+}

@@ -1,1 +1,67 @@
+//! roost: an X-compatible OAuth 2.0 authorization server and X API v2, as a library so that the
+//! binary (`main.rs`) stays a shim and the integration tests drive the real application.
 
+pub mod accounts;
+pub mod api;
+pub mod cleanup;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+
+use std::sync::Arc;
+
+use roost_domain::SnowflakeGenerator;
+use roost_store::Store;
+
+use crate::accounts::Hasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::ServerKeys;
+use crate::state::{AppState, Inner};
+
+/// Opens the store named by the configuration and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = roost_store::open(&config.server.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Builds the application state over an open, migrated store.
+pub async fn build_state(
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> anyhow::Result<AppState> {
+    config.validate()?;
+    let public = config.public_url()?;
+    let public_url = public.as_str().trim_end_matches('/').to_owned();
+    let public_origin = public.origin().ascii_serialization();
+    let keys = ServerKeys::load(store.as_ref(), clock.now_ms()).await?;
+    let hasher = Hasher::new(config.login.max_concurrent_hashes);
+    Ok(AppState::new(Inner {
+        store,
+        secure_cookies: public.scheme() == "https",
+        config,
+        clock,
+        ids: SnowflakeGenerator::new(worker_id()),
+        keys,
+        hasher,
+        public_url,
+        public_origin,
+    }))
+}
+
+/// A worker id for snowflakes: distinct per process, so nodes sharing a database do not
+/// collide on ids made in the same millisecond.
+fn worker_id() -> u16 {
+    let mut b = [0u8; 2];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    u16::from_le_bytes(b) & 0x3ff
+}

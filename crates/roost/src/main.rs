@@ -1,1 +1,28 @@
-fn main() {}
+//! The `roost` binary: parse the command line, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = roost::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(roost::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, no backtrace: these are user errors (bad flags, URLs, duplicates).
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("roost: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

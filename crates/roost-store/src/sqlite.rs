@@ -1,0 +1,828 @@
+//! The SQLite store.
+//!
+//! Two pools: one connection for writes and a few for reads. SQLite allows one writer at a time;
+//! funnelling this process's writes through one connection means transactions queue in-process
+//! instead of failing with SQLITE_BUSY when a deferred transaction tries to upgrade. Other
+//! processes (the admin CLI while `serve` runs) are covered by WAL and the busy timeout.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use crate::{
+    AccessRecord, AppRecord, CleanupReport, CodeRecord, IssuedTokens, NewApp, NewCode, NewUser,
+    RedeemOutcome, RefreshRecord, Result, RotateOutcome, Store, StoreError, UserRecord,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const TABLES: &[&str] = &[
+    "server_keys",
+    "projects",
+    "apps",
+    "app_callbacks",
+    "users",
+    "sessions",
+    "consumed_requests",
+    "authorization_codes",
+    "grants",
+    "access_tokens",
+    "refresh_tokens",
+    "login_failures",
+];
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with mode 0600) the database file at `path`.
+    pub async fn open(path: &str) -> Result<Self> {
+        if path.is_empty() {
+            return Err(StoreError::Open(
+                "the sqlite:// URL names no file".to_owned(),
+            ));
+        }
+        create_private_file(path).map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Open(format!("{path}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let open = |max: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.clone())
+        };
+        let write = open(1)
+            .await
+            .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
+        let read = open(4)
+            .await
+            .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
+        Ok(Self { read, write })
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &str) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn id(row: &SqliteRow, col: &str) -> Result<Snowflake> {
+    let v: i64 = row.try_get(col)?;
+    Snowflake::from_i64(v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}")))
+}
+
+fn opt_id(row: &SqliteRow, col: &str) -> Result<Option<Snowflake>> {
+    let v: Option<i64> = row.try_get(col)?;
+    v.map(|v| Snowflake::from_i64(v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}"))))
+        .transpose()
+}
+
+fn hash(row: &SqliteRow, col: &str) -> Result<TokenHash> {
+    let v: Vec<u8> = row.try_get(col)?;
+    TokenHash::from_slice(&v)
+        .ok_or_else(|| StoreError::Other(anyhow!("{col}: not a SHA-256 digest")))
+}
+
+fn scopes(row: &SqliteRow, col: &str) -> Result<ScopeSet> {
+    let v: String = row.try_get(col)?;
+    ScopeSet::parse_allow_empty(&v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}")))
+}
+
+const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
+    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at";
+
+const USER_COLUMNS: &str = "id, username, name, password_hash, description, location, url, profile_image_url, \
+    verified, protected, created_at";
+
+impl SqliteStore {
+    async fn app_where(&self, clause: &str, bind: AppKey<'_>) -> Result<Option<AppRecord>> {
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id WHERE {clause}"
+        );
+        let q = sqlx::query(&sql);
+        let q = match bind {
+            AppKey::Text(s) => q.bind(s),
+            AppKey::Id(i) => q.bind(i),
+        };
+        let Some(row) = q.fetch_optional(&self.read).await? else {
+            return Ok(None);
+        };
+        let mut app = app_from_row(&row)?;
+        app.callbacks = self.callbacks(app.id).await?;
+        Ok(Some(app))
+    }
+
+    async fn callbacks(&self, app_id: Snowflake) -> Result<Vec<RedirectUri>> {
+        let rows = sqlx::query("SELECT uri FROM app_callbacks WHERE app_id = ? ORDER BY position")
+            .bind(app_id.get())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(RedirectUri::from_stored(r.try_get("uri")?)))
+            .collect()
+    }
+
+    async fn insert_tokens(
+        tx: &mut sqlx::SqliteConnection,
+        grant_id: Snowflake,
+        app_id: Snowflake,
+        user_id: Snowflake,
+        t: &IssuedTokens,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.access_hash.as_bytes())
+        .bind(app_id.get())
+        .bind(user_id.get())
+        .bind(grant_id.get())
+        .bind(t.access_scopes.to_string())
+        .bind(t.now)
+        .bind(t.access_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((rhash, rexp)) = &t.refresh {
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+                .bind(rhash.as_bytes())
+                .bind(grant_id.get())
+                .bind(t.now)
+                .bind(*rexp)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_grant_in(
+        tx: &mut sqlx::SqliteConnection,
+        grant_id: Snowflake,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id.get())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(grant_id.get())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE grant_id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(grant_id.get())
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+}
+
+enum AppKey<'a> {
+    Text(&'a str),
+    Id(i64),
+}
+
+fn app_from_row(row: &SqliteRow) -> Result<AppRecord> {
+    let client_id: String = row.try_get("client_id")?;
+    let client_type: String = row.try_get("client_type")?;
+    let secret: Option<Vec<u8>> = row.try_get("client_secret_hash")?;
+    Ok(AppRecord {
+        id: id(row, "id")?,
+        project_id: id(row, "project_id")?,
+        project_name: row.try_get("project_name")?,
+        name: row.try_get("name")?,
+        client_id: ClientId::parse(&client_id)
+            .map_err(|e| StoreError::Other(anyhow!("client_id: {e}")))?,
+        client_type: ClientType::parse(&client_type)
+            .ok_or_else(|| StoreError::Other(anyhow!("client_type: {client_type}")))?,
+        client_secret_hash: secret
+            .map(|s| {
+                TokenHash::from_slice(&s)
+                    .ok_or_else(|| StoreError::Other(anyhow!("client_secret_hash")))
+            })
+            .transpose()?,
+        api_key: row.try_get("api_key")?,
+        api_secret_hash: hash(row, "api_secret_hash")?,
+        bearer_generation: row.try_get("bearer_generation")?,
+        callbacks: Vec::new(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
+    let username: String = row.try_get("username")?;
+    Ok(UserRecord {
+        id: id(row, "id")?,
+        username: Username::parse(&username)
+            .map_err(|e| StoreError::Other(anyhow!("username: {e}")))?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        description: row.try_get("description")?,
+        location: row.try_get("location")?,
+        url: row.try_get("url")?,
+        profile_image_url: row.try_get("profile_image_url")?,
+        verified: row.try_get("verified")?,
+        protected: row.try_get("protected")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.write).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn server_key(&self, name: &str, candidate: &[u8], now: i64) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO server_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.write)
+            .await?;
+        Ok(v)
+    }
+
+    async fn row_counts(&self) -> Result<BTreeMap<String, i64>> {
+        let mut out = BTreeMap::new();
+        for t in TABLES {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}"))
+                .fetch_one(&self.read)
+                .await?;
+            out.insert((*t).to_owned(), n);
+        }
+        Ok(out)
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM apps)")
+                .fetch_one(&self.read)
+                .await?;
+        Ok(n == 0)
+    }
+
+    async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(app.new_project_id.get())
+            .bind(&app.project_name)
+            .bind(app.now)
+            .execute(&mut *tx)
+            .await?;
+        let project_id: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
+            .bind(&app.project_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
+             api_secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(app.id.get())
+        .bind(project_id)
+        .bind(&app.name)
+        .bind(app.client_id.as_str())
+        .bind(app.client_type.as_str())
+        .bind(app.client_secret_hash.as_ref().map(|h| h.as_bytes().to_vec()))
+        .bind(&app.api_key)
+        .bind(app.api_secret_hash.as_bytes())
+        .bind(app.now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("client_id")),
+            other => other?,
+        };
+        for (pos, cb) in app.callbacks.iter().enumerate() {
+            let r =
+                sqlx::query("INSERT INTO app_callbacks (app_id, position, uri) VALUES (?, ?, ?)")
+                    .bind(app.id.get())
+                    .bind(i64::try_from(pos).unwrap_or(i64::MAX))
+                    .bind(cb.as_str())
+                    .execute(&mut *tx)
+                    .await;
+            match r {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict("callback URL"));
+                }
+                other => other?,
+            };
+        }
+        tx.commit().await?;
+        Ok(AppRecord {
+            id: app.id,
+            project_id: Snowflake::from_i64(project_id).map_err(|e| StoreError::Other(e.into()))?,
+            project_name: app.project_name,
+            name: app.name,
+            client_id: app.client_id,
+            client_type: app.client_type,
+            client_secret_hash: app.client_secret_hash,
+            api_key: app.api_key,
+            api_secret_hash: app.api_secret_hash,
+            bearer_generation: 0,
+            callbacks: app.callbacks,
+            created_at: app.now,
+        })
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>> {
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
+        let mut apps = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut app = app_from_row(row)?;
+            app.callbacks = self.callbacks(app.id).await?;
+            apps.push(app);
+        }
+        Ok(apps)
+    }
+
+    async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
+        self.app_where("a.client_id = ?", AppKey::Text(client_id))
+            .await
+    }
+
+    async fn app_by_api_key(&self, api_key: &str) -> Result<Option<AppRecord>> {
+        self.app_where("a.api_key = ?", AppKey::Text(api_key)).await
+    }
+
+    async fn app_by_id(&self, id: Snowflake) -> Result<Option<AppRecord>> {
+        self.app_where("a.id = ?", AppKey::Id(id.get())).await
+    }
+
+    async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE apps SET bearer_generation = bearer_generation + 1 WHERE id = ? AND bearer_generation = ?")
+            .bind(app_id.get())
+            .bind(expected)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
+        let r = sqlx::query(
+            "INSERT INTO users (id, username, username_key, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.get())
+        .bind(user.username.as_str())
+        .bind(user.username.canonical())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.now)
+        .execute(&self.write)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
+            other => other?,
+        };
+        Ok(UserRecord {
+            id: user.id,
+            username: user.username,
+            name: user.name,
+            password_hash: user.password_hash,
+            description: String::new(),
+            location: None,
+            url: None,
+            profile_image_url: None,
+            verified: false,
+            protected: false,
+            created_at: user.now,
+        })
+    }
+
+    async fn user_by_id(&self, id: Snowflake) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id.get())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
+        ))
+        .bind(username.canonical())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn set_password_hash(&self, user_id: Snowflake, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(user_id.get())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        hash: TokenHash,
+        user_id: Snowflake,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(hash.as_bytes())
+            .bind(user_id.get())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>> {
+        let row =
+            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
+                .bind(hash.as_bytes())
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?;
+        row.as_ref().map(|r| id(r, "user_id")).transpose()
+    }
+
+    async fn delete_session(&self, hash: TokenHash) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(hash.as_bytes())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn consume_request(&self, hash: TokenHash, expires_at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO consumed_requests (request_hash, expires_at) VALUES (?, ?) ON CONFLICT (request_hash) DO NOTHING",
+        )
+        .bind(hash.as_bytes())
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn login_failures(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let n: Option<i64> = sqlx::query_scalar(
+                "SELECT count FROM login_failures WHERE key = ? AND window_start = ?",
+            )
+            .bind(key)
+            .bind(window_start)
+            .fetch_optional(&self.read)
+            .await?;
+            out.push(n.unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    async fn record_login_failure(&self, keys: &[String], window_start: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO login_failures (key, window_start, count) VALUES (?, ?, 1) \
+                 ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1",
+            )
+            .bind(key)
+            .bind(window_start)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_code(&self, code: NewCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, app_id, user_id, scopes, redirect_uri, \
+             code_challenge, code_challenge_method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(code.code_hash.as_bytes())
+        .bind(code.grant_id.get())
+        .bind(code.app_id.get())
+        .bind(code.user_id.get())
+        .bind(code.scopes.to_string())
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(&code.code_challenge_method)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn code_by_hash(&self, h: TokenHash) -> Result<Option<CodeRecord>> {
+        let row = sqlx::query(
+            "SELECT grant_id, app_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, \
+             created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = ?",
+        )
+        .bind(h.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(CodeRecord {
+            grant_id: id(&row, "grant_id")?,
+            app_id: id(&row, "app_id")?,
+            user_id: id(&row, "user_id")?,
+            scopes: scopes(&row, "scopes")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            code_challenge: row.try_get("code_challenge")?,
+            code_challenge_method: row.try_get("code_challenge_method")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+        }))
+    }
+
+    async fn redeem_code(&self, h: TokenHash, tokens: IssuedTokens) -> Result<RedeemOutcome> {
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL \
+             RETURNING grant_id, app_id, user_id, scopes",
+        )
+        .bind(tokens.now)
+        .bind(h.as_bytes())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            let grant: Option<i64> =
+                sqlx::query_scalar("SELECT grant_id FROM authorization_codes WHERE code_hash = ?")
+                    .bind(h.as_bytes())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(g) = grant {
+                let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
+                Self::revoke_grant_in(&mut tx, g, tokens.now).await?;
+            }
+            tx.commit().await?;
+            return Ok(RedeemOutcome::Replayed);
+        };
+        let grant_id = id(&row, "grant_id")?;
+        let app_id = id(&row, "app_id")?;
+        let user_id = id(&row, "user_id")?;
+        let grant_scopes: String = row.try_get("scopes")?;
+        sqlx::query(
+            "INSERT INTO grants (id, app_id, user_id, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(grant_id.get())
+        .bind(app_id.get())
+        .bind(user_id.get())
+        .bind(grant_scopes)
+        .bind(tokens.now)
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_tokens(&mut tx, grant_id, app_id, user_id, &tokens).await?;
+        tx.commit().await?;
+        Ok(RedeemOutcome::Issued)
+    }
+
+    async fn refresh_by_hash(&self, h: TokenHash) -> Result<Option<RefreshRecord>> {
+        let row = sqlx::query(
+            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, r.expires_at, r.used_at, g.revoked_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?",
+        )
+        .bind(h.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        Ok(Some(RefreshRecord {
+            grant_id: id(&row, "grant_id")?,
+            app_id: id(&row, "app_id")?,
+            user_id: id(&row, "user_id")?,
+            grant_scopes: scopes(&row, "scopes")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+            grant_revoked: revoked.is_some(),
+        }))
+    }
+
+    async fn rotate_refresh(&self, h: TokenHash, tokens: IssuedTokens) -> Result<RotateOutcome> {
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
+             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING grant_id",
+        )
+        .bind(tokens.now)
+        .bind(h.as_bytes())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            let grant: Option<i64> =
+                sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = ?")
+                    .bind(h.as_bytes())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(g) = grant {
+                let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
+                Self::revoke_grant_in(&mut tx, g, tokens.now).await?;
+            }
+            tx.commit().await?;
+            return Ok(RotateOutcome::Reused);
+        };
+        let grant_id = id(&row, "grant_id")?;
+        let owner = sqlx::query("SELECT app_id, user_id FROM grants WHERE id = ?")
+            .bind(grant_id.get())
+            .fetch_one(&mut *tx)
+            .await?;
+        let app_id = id(&owner, "app_id")?;
+        let user_id = id(&owner, "user_id")?;
+        Self::insert_tokens(&mut tx, grant_id, app_id, user_id, &tokens).await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn revoke_grant(&self, grant_id: Snowflake, now: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        Self::revoke_grant_in(&mut tx, grant_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_app_token(
+        &self,
+        app_id: Snowflake,
+        h: TokenHash,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, app_id, scopes, created_at, expires_at) VALUES (?, ?, '', ?, ?)",
+        )
+        .bind(h.as_bytes())
+        .bind(app_id.get())
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn access_token(&self, h: TokenHash) -> Result<Option<AccessRecord>> {
+        let row = sqlx::query(
+            "SELECT app_id, user_id, grant_id, scopes, expires_at, revoked_at FROM access_tokens WHERE token_hash = ?",
+        )
+        .bind(h.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        Ok(Some(AccessRecord {
+            app_id: id(&row, "app_id")?,
+            user_id: opt_id(&row, "user_id")?,
+            grant_id: opt_id(&row, "grant_id")?,
+            scopes: scopes(&row, "scopes")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked: revoked.is_some(),
+        }))
+    }
+
+    async fn revoke_access_token(&self, h: TokenHash, app_id: Snowflake, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = ? WHERE token_hash = ? AND app_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(h.as_bytes())
+        .bind(app_id.get())
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_refresh_token(
+        &self,
+        h: TokenHash,
+        app_id: Snowflake,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let grant: Option<i64> = sqlx::query_scalar(
+            "SELECT g.id FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+             WHERE r.token_hash = ? AND g.app_id = ? AND g.revoked_at IS NULL",
+        )
+        .bind(h.as_bytes())
+        .bind(app_id.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(g) = grant else { return Ok(false) };
+        let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
+        Self::revoke_grant_in(&mut tx, g, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport> {
+        let cutoff = now - grace_ms;
+        // Each statement is its own short write, so a big backlog never holds the write lock
+        // for long; the LIMITed subqueries keep every batch bounded.
+        let steps: &[(&'static str, &str, i64)] = &[
+            (
+                "sessions",
+                "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= ? LIMIT 1000)",
+                now,
+            ),
+            (
+                "consumed_requests",
+                "DELETE FROM consumed_requests WHERE request_hash IN (SELECT request_hash FROM consumed_requests WHERE expires_at <= ? LIMIT 1000)",
+                now,
+            ),
+            (
+                "login_failures",
+                "DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE window_start < ? LIMIT 1000)",
+                cutoff,
+            ),
+            (
+                "authorization_codes",
+                "DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE used_at IS NULL AND expires_at <= ? LIMIT 1000)",
+                now,
+            ),
+            (
+                "access_tokens",
+                "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens WHERE expires_at <= ? OR revoked_at IS NOT NULL LIMIT 1000)",
+                now,
+            ),
+            // A grant has ended when it is revoked or has nothing left that could be used.
+            (
+                "grants",
+                "DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g WHERE g.created_at < ?1 AND (g.revoked_at IS NOT NULL \
+                OR (NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id) \
+                AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.used_at IS NULL AND r.expires_at > ?1))) LIMIT 1000)",
+                cutoff,
+            ),
+            (
+                "authorization_codes",
+                "DELETE FROM authorization_codes WHERE code_hash IN (SELECT c.code_hash FROM authorization_codes c WHERE c.used_at IS NOT NULL AND c.used_at < ? \
+                AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id) LIMIT 1000)",
+                cutoff,
+            ),
+        ];
+        let mut report = CleanupReport::default();
+        for (table, sql, at) in steps {
+            loop {
+                let n = sqlx::query(sql)
+                    .bind(*at)
+                    .execute(&self.write)
+                    .await?
+                    .rows_affected();
+                *report.rows.entry(table).or_default() += n;
+                if n < 1000 {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+}

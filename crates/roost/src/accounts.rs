@@ -1,0 +1,300 @@
+//! Creating Apps and users, and checking passwords. Shared by the CLI, the demo loader and the
+//! web login.
+
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use roost_domain::secret::random_alphanumeric;
+use roost_domain::{ClientId, ClientType, RedirectUri, Secret, SnowflakeGenerator, Username};
+use roost_store::{AppRecord, NewApp, NewUser, Store, StoreError, UserRecord};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+/// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane (checklist G4).
+const ARGON_M_KIB: u32 = 19_456;
+const ARGON_T: u32 = 2;
+const ARGON_P: u32 = 1;
+/// Longer passwords are refused before hashing, so a huge one costs nothing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("username `{0}` is taken")]
+    DuplicateUsername(String),
+    #[error("a username is 1 to 15 characters of A-Z, a-z, 0-9 and _ (got `{0}`)")]
+    BadUsername(String),
+    #[error("the display name must be 1 to 50 characters")]
+    BadName,
+    #[error("the password must be 1 to {MAX_PASSWORD_BYTES} bytes")]
+    BadPassword,
+    #[error("the App name must be 1 to 100 characters")]
+    BadAppName,
+    #[error("the project name must be 1 to 100 characters")]
+    BadProjectName,
+    #[error("an App needs at least one --callback URL")]
+    NoCallback,
+    #[error(transparent)]
+    Callback(#[from] roost_domain::RedirectUriError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        AccountError::Store(e)
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON_M_KIB, ARGON_T, ARGON_P, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id (blocking: call from `spawn_blocking`).
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::BadPassword);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+/// What checking a password found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Ok,
+    /// Right password, but stored with weaker parameters than today's: store this new hash.
+    OkRehash(String),
+    Wrong,
+}
+
+/// Verifies `password` against a stored PHC string; with `None` (unknown user) it verifies
+/// against a fixed dummy hash so both cases take the same time (checklist A20). Blocking.
+pub fn check_password(stored: Option<&str>, password: &str) -> PasswordCheck {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("roost-dummy-password").unwrap_or_default());
+    let (phc, real) = match stored {
+        Some(s) => (s, true),
+        None => (dummy.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return PasswordCheck::Wrong;
+    };
+    if password.len() > MAX_PASSWORD_BYTES
+        || argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        || !real
+    {
+        return PasswordCheck::Wrong;
+    }
+    let weak = parsed.algorithm.as_str() != "argon2id"
+        || Params::try_from(&parsed)
+            .map(|p| p.m_cost() < ARGON_M_KIB || p.t_cost() < ARGON_T)
+            .unwrap_or(true);
+    if weak {
+        match hash_password(password) {
+            Ok(h) => PasswordCheck::OkRehash(h),
+            Err(_) => PasswordCheck::Ok,
+        }
+    } else {
+        PasswordCheck::Ok
+    }
+}
+
+/// Runs password hashing off the async threads, at most `permits` at once (checklist K2).
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+}
+
+impl Hasher {
+    pub fn new(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    pub async fn check(&self, stored: Option<String>, password: String) -> PasswordCheck {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return PasswordCheck::Wrong;
+        };
+        tokio::task::spawn_blocking(move || check_password(stored.as_deref(), &password))
+            .await
+            .unwrap_or(PasswordCheck::Wrong)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, AccountError> {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Err(AccountError::Hash("shutting down".into()));
+        };
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AccountError::Hash(e.to_string()))?
+    }
+}
+
+/// What creating an App hands back: the only time the secrets are shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedApp {
+    pub project_id: String,
+    pub app_id: String,
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub api_key: String,
+    pub api_secret: String,
+    #[serde(skip)]
+    pub record: Option<AppRecord>,
+}
+
+pub struct AppSpec<'a> {
+    pub name: &'a str,
+    pub project: &'a str,
+    pub client_type: ClientType,
+    pub callbacks: &'a [String],
+    /// Fixed credentials (the demo data set's documented ones); `None` draws fresh random ones.
+    pub fixed: Option<FixedCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FixedCredentials {
+    pub client_id: ClientId,
+    pub client_secret: Option<Secret>,
+    pub api_key: String,
+    pub api_secret: Secret,
+}
+
+/// Validates and stores a new App with fresh credentials.
+pub async fn create_app(
+    store: &dyn Store,
+    ids: &SnowflakeGenerator,
+    now: i64,
+    spec: AppSpec<'_>,
+) -> Result<CreatedApp, AccountError> {
+    let name = spec.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AccountError::BadAppName);
+    }
+    let project = spec.project.trim();
+    if project.is_empty() || project.chars().count() > 100 {
+        return Err(AccountError::BadProjectName);
+    }
+    if spec.callbacks.is_empty() {
+        return Err(AccountError::NoCallback);
+    }
+    let callbacks = spec
+        .callbacks
+        .iter()
+        .map(|c| RedirectUri::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let creds = spec.fixed.unwrap_or_else(|| FixedCredentials {
+        client_id: ClientId::generate(),
+        client_secret: (spec.client_type == ClientType::Confidential).then(Secret::client_secret),
+        api_key: random_alphanumeric(25),
+        api_secret: Secret::client_secret(),
+    });
+    let client_secret = creds
+        .client_secret
+        .filter(|_| spec.client_type == ClientType::Confidential);
+    let api_secret = creds.api_secret;
+    let record = store
+        .create_app(NewApp {
+            id: ids.next(now),
+            new_project_id: ids.next(now),
+            project_name: project.to_owned(),
+            name: name.to_owned(),
+            client_id: creds.client_id,
+            client_type: spec.client_type,
+            client_secret_hash: client_secret.as_ref().map(Secret::hash),
+            api_key: creds.api_key,
+            api_secret_hash: api_secret.hash(),
+            callbacks,
+            now,
+        })
+        .await?;
+    Ok(CreatedApp {
+        project_id: record.project_id.to_string(),
+        app_id: record.id.to_string(),
+        client_id: record.client_id.to_string(),
+        client_secret: client_secret.map(|s| s.expose().to_owned()),
+        api_key: record.api_key.clone(),
+        api_secret: api_secret.expose().to_owned(),
+        record: Some(record),
+    })
+}
+
+/// Validates and stores a new user.
+pub async fn create_user(
+    store: &dyn Store,
+    ids: &SnowflakeGenerator,
+    hasher: &Hasher,
+    now: i64,
+    username: &str,
+    name: &str,
+    password: Option<&str>,
+) -> Result<UserRecord, AccountError> {
+    let username =
+        Username::parse(username).map_err(|_| AccountError::BadUsername(username.to_owned()))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(AccountError::BadName);
+    }
+    let password_hash = match password {
+        Some(p) => Some(hasher.hash(p.to_owned()).await?),
+        None => None,
+    };
+    let user = NewUser {
+        id: ids.next(now),
+        username: username.clone(),
+        name: name.to_owned(),
+        password_hash,
+        now,
+    };
+    store.create_user(user).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AccountError::DuplicateUsername(username.to_string()),
+        other => AccountError::Store(other),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_with_owasp_parameters() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert_eq!(check_password(Some(&h), "correct horse"), PasswordCheck::Ok);
+        assert_eq!(check_password(Some(&h), "wrong"), PasswordCheck::Wrong);
+        assert_eq!(
+            check_password(None, "roost-dummy-password"),
+            PasswordCheck::Wrong
+        );
+        assert!(hash_password(&"x".repeat(1025)).is_err());
+        assert!(hash_password("").is_err());
+    }
+
+    #[test]
+    fn weak_hashes_are_upgraded() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        match check_password(Some(&weak), "pw") {
+            PasswordCheck::OkRehash(h) => assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

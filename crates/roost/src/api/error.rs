@@ -1,0 +1,97 @@
+//! X API v2 error bodies (spec/x-api-v2.md §E), sent as `application/problem+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use roost_domain::ScopeSet;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No, or an unusable, bearer token. `error` is whether a token was presented at all.
+    #[error("unauthorized")]
+    Unauthorized { token_presented: bool },
+    /// An app-only token on a user-context endpoint.
+    #[error("unsupported authentication")]
+    AppOnlyForbidden,
+    /// A user token missing scopes.
+    #[error("missing scopes {0}")]
+    MissingScopes(ScopeSet),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    RouteNotFound,
+    #[error("store unavailable: {0}")]
+    Unavailable(#[from] roost_store::StoreError),
+}
+
+fn problem(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized { token_presented } => {
+                let mut r = problem(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+                );
+                // RFC 6750 §3: no error attribute when no token was sent (checklist F2, F3).
+                let v = if token_presented {
+                    "Bearer realm=\"roost\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"roost\""
+                };
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+                r
+            }
+            ApiError::AppOnlyForbidden => problem(
+                StatusCode::FORBIDDEN,
+                json!({
+                    "title": "Unsupported Authentication",
+                    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "status": 403
+                }),
+            ),
+            ApiError::MissingScopes(missing) => {
+                tracing::info!(%missing, "API request refused: token lacks scopes");
+                let mut r = problem(
+                    StatusCode::FORBIDDEN,
+                    json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}),
+                );
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "Bearer realm=\"roost\", error=\"insufficient_scope\", scope=\"{missing}\""
+                )) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                r
+            }
+            ApiError::Forbidden(reason) => {
+                tracing::info!(%reason, "API request refused");
+                problem(
+                    StatusCode::FORBIDDEN,
+                    json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}),
+                )
+            }
+            ApiError::RouteNotFound => problem(
+                StatusCode::NOT_FOUND,
+                json!({"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"}),
+            ),
+            ApiError::Unavailable(e) => {
+                // Fail closed: a token that cannot be checked is not accepted (checklist J6).
+                tracing::error!(error = %e, "store error on the API");
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"title": "Service Unavailable", "type": "about:blank", "status": 503, "detail": "Service Unavailable"}),
+                )
+            }
+        }
+    }
+}

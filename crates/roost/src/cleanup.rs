@@ -1,0 +1,32 @@
+//! The background job that keeps the store from growing without bound (checklist K3).
+
+use std::time::Duration;
+
+use crate::oauth::token::secs;
+use crate::state::AppState;
+
+/// How long ended grants, used codes and old throttling windows are kept before deletion.
+pub fn grace_ms(state: &AppState) -> i64 {
+    secs(state.config.login.window.max(600))
+}
+
+pub async fn run_once(state: &AppState) {
+    match state.store.cleanup(state.now(), grace_ms(state)).await {
+        Ok(report) if report.total() > 0 => {
+            tracing::info!(rows = ?report.rows, "cleanup removed expired rows")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cleanup failed; will retry"),
+    }
+}
+
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(state.config.cleanup.interval));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            run_once(&state).await;
+        }
+    })
+}

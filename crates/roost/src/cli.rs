@@ -1,0 +1,346 @@
+//! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list`, `users create`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use roost_domain::ClientType;
+use roost_store::Store;
+use serde::Serialize;
+
+use crate::accounts::{self, AppSpec};
+use crate::clock::Clock;
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roost",
+    version,
+    about = "A self-hosted X (Twitter) OAuth 2.0 server and X API v2"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the store is and which config file to read; every command takes these.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Database URL: sqlite://PATH (created if missing) [default: sqlite://roost.db]
+    #[arg(long, env = "ROOST_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// TOML file with tunables (see the README's configuration reference)
+    #[arg(long, env = "ROOST_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server
+    Serve(ServeArgs),
+    /// Apply schema migrations and exit
+    Migrate(CommonOnly),
+    /// Manage Apps
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Manage users
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CommonOnly {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Listen address HOST:PORT [default: 127.0.0.1:8080]
+    #[arg(long, env = "ROOST_ADDR")]
+    pub addr: Option<String>,
+    /// The URL clients reach roost at [default: http://<addr>]
+    #[arg(long, env = "ROOST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Load demo data into an empty store and print credentials and an authorize URL
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Create an App (and its Project, if new)
+    Create(AppsCreate),
+    /// List Apps (no secrets: they are shown only once, at creation)
+    List(JsonOnly),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AppType {
+    Confidential,
+    Public,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsCreate {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "Default Project")]
+    pub project: String,
+    #[arg(long = "type", value_enum)]
+    pub app_type: AppType,
+    /// A callback URL (repeat for several): https, or http on loopback
+    #[arg(long = "callback", required = true)]
+    pub callbacks: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonOnly {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user who can log in
+    Create(UsersCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersCreate {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub password: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Defaults < TOML file < environment and flags.
+pub fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut config = match &common.config {
+        Some(path) => Config::from_toml_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(url) = &common.database_url {
+        config.server.database_url = url.clone();
+    }
+    Ok(config)
+}
+
+async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> {
+    let config = load_config(common)?;
+    let store: Arc<dyn Store> = crate::open_store(&config).await?;
+    crate::build_state(config, store, Clock::System).await
+}
+
+#[derive(Serialize)]
+struct AppListing {
+    project_id: String,
+    project: String,
+    app_id: String,
+    name: String,
+    client_id: String,
+    client_type: &'static str,
+    api_key: String,
+    callbacks: Vec<String>,
+}
+
+pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let client_type = match args.app_type {
+        AppType::Confidential => ClientType::Confidential,
+        AppType::Public => ClientType::Public,
+    };
+    let spec = AppSpec {
+        name: &args.name,
+        project: &args.project,
+        client_type,
+        callbacks: &args.callbacks,
+        fixed: None,
+    };
+    let created = accounts::create_app(state.store.as_ref(), &state.ids, state.now(), spec).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&created)?);
+    } else {
+        println!(
+            "Created App `{}` ({}) in project `{}`.",
+            args.name.trim(),
+            client_type,
+            args.project.trim()
+        );
+        println!("  client_id:     {}", created.client_id);
+        if let Some(s) = &created.client_secret {
+            println!("  client_secret: {s}");
+        }
+        println!("  api_key:       {}", created.api_key);
+        println!("  api_secret:    {}", created.api_secret);
+        println!("Secrets are shown only now; roost keeps only their SHA-256 digests.");
+    }
+    Ok(())
+}
+
+pub async fn apps_list(args: JsonOnly) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let apps = state.store.list_apps().await?;
+    let listing: Vec<AppListing> = apps
+        .into_iter()
+        .map(|a| AppListing {
+            project_id: a.project_id.to_string(),
+            project: a.project_name,
+            app_id: a.id.to_string(),
+            name: a.name,
+            client_id: a.client_id.to_string(),
+            client_type: a.client_type.as_str(),
+            api_key: a.api_key,
+            callbacks: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::json!({ "apps": listing }));
+    } else if listing.is_empty() {
+        println!(
+            "No Apps yet. Create one with: roost apps create --name NAME --type confidential --callback URL"
+        );
+    } else {
+        for a in &listing {
+            println!(
+                "{}  {}  [{}]  project `{}`  client_id {}  callbacks {}",
+                a.app_id,
+                a.name,
+                a.client_type,
+                a.project,
+                a.client_id,
+                a.callbacks.join(" ")
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let user = accounts::create_user(
+        state.store.as_ref(),
+        &state.ids,
+        &state.hasher,
+        state.now(),
+        &args.username,
+        &args.name,
+        Some(&args.password),
+    )
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": user.id, "username": user.username, "name": user.name})
+        );
+    } else {
+        println!(
+            "Created user @{} ({}) with id {}.",
+            user.username, user.name, user.id
+        );
+    }
+    Ok(())
+}
+
+pub async fn migrate(args: CommonOnly) -> anyhow::Result<()> {
+    let config = load_config(&args.common)?;
+    crate::open_store(&config).await?;
+    println!(
+        "Migrations applied to {}.",
+        redact_url(&config.server.database_url)
+    );
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = load_config(&args.common)?;
+    if let Some(addr) = args.addr {
+        config.server.addr = addr;
+    }
+    if let Some(url) = args.public_url {
+        config.server.public_url = Some(url);
+    }
+    config.validate()?;
+    crate::telemetry::init(&config.log, std::io::stderr);
+    let addr = config.socket_addr()?;
+    let store = crate::open_store(&config).await?;
+    let state = crate::build_state(config, store, Clock::System).await?;
+    if args.demo && crate::demo::load_if_empty(&state).await? {
+        tracing::info!("demo data loaded");
+    }
+    if state.config.oauth.strict_rfc {
+        tracing::info!(
+            "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
+        );
+    }
+    let public = state.config.public_url()?;
+    if public.scheme() == "http"
+        && !matches!(public.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+    {
+        tracing::warn!("the public URL is plain http on a non-loopback host: put roost behind TLS");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    crate::cleanup::spawn(state.clone());
+    tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), "roost is listening");
+    if args.demo {
+        println!("{}", crate::demo::banner(&state));
+    }
+    crate::http::serve(crate::http::router(state), listener, shutdown_signal()).await?;
+    tracing::info!("roost stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Migrate(a) => migrate(a).await,
+        Command::Apps(AppsCommand::Create(a)) => apps_create(a).await,
+        Command::Apps(AppsCommand::List(a)) => apps_list(a).await,
+        Command::Users(UsersCommand::Create(a)) => users_create(a).await,
+    }
+}

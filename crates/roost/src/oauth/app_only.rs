@@ -1,0 +1,145 @@
+//! App-only Bearer Tokens: `POST /oauth2/token` and `POST /oauth2/invalidate_token`.
+//!
+//! X hands back the same Bearer Token for an App until it is invalidated. roost does the same
+//! without storing the token: it is derived with HMAC-SHA-256 from a server key, the App's id and
+//! the App's bearer generation, which invalidation bumps. Checking a token is a MAC check and a
+//! comparison of generations; an invalidated token's generation is behind the App's, so it is
+//! refused everywhere at once.
+//!
+//! The visible shape imitates X's (a run of `A`s, literal `%3D`), and clients pass it verbatim.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use roost_domain::{Snowflake, TokenHash};
+use roost_store::AppRecord;
+use subtle::ConstantTimeEq;
+
+use super::error::no_store;
+use super::params::{OAuthParams, ParamError};
+use crate::state::AppState;
+
+const PREFIX: &str = "AAAAAAAAAAAAAAAAAAAAA";
+const SEP: &str = "%3D";
+
+pub fn mint(state: &AppState, app_id: Snowflake, generation: i64) -> String {
+    let body = format!("{app_id}{SEP}{generation}");
+    let tag = URL_SAFE_NO_PAD.encode(state.keys.sign_bearer(body.as_bytes()));
+    format!("{PREFIX}{body}{SEP}{tag}")
+}
+
+/// A token with a valid MAC: the App and generation it was minted for. Whether that generation
+/// is still current is the caller's check.
+pub fn verify(state: &AppState, token: &str) -> Option<(Snowflake, i64)> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let mut parts = rest.splitn(3, SEP);
+    let (app, generation, tag) = (parts.next()?, parts.next()?, parts.next()?);
+    let body = format!("{app}{SEP}{generation}");
+    let expected = URL_SAFE_NO_PAD.encode(state.keys.sign_bearer(body.as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(tag.as_bytes())) {
+        return None;
+    }
+    Some((Snowflake::parse(app).ok()?, generation.parse().ok()?))
+}
+
+pub fn looks_like_app_token(token: &str) -> bool {
+    token.starts_with(PREFIX)
+}
+
+/// X's answer to every failure on these two endpoints.
+fn code_99() -> Response {
+    let body = serde_json::json!({"errors": [{"code": 99, "label": "authenticity_token_error", "message": "Unable to verify your credentials"}]});
+    no_store((StatusCode::FORBIDDEN, Json(body)).into_response())
+}
+
+/// Authenticates with the App's API key and secret (HTTP Basic, halves percent-decoded).
+async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppRecord, &'static str> {
+    let creds = match &params.basic {
+        Some(Ok(c)) => c,
+        Some(Err(_)) => return Err("the Authorization header is not valid Basic credentials"),
+        None => return Err("no Authorization header: send HTTP Basic api_key:api_secret"),
+    };
+    let presented = TokenHash::of(&creds.secret);
+    match state.store.app_by_api_key(&creds.id).await {
+        Ok(Some(app)) if presented.ct_eq(&app.api_secret_hash) => Ok(app),
+        Ok(Some(_)) | Ok(None) => {
+            let _ = presented.ct_eq(&TokenHash::of("roost-dummy-secret"));
+            Err("unknown API key or wrong API secret")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store error on /oauth2/token");
+            Err("store unavailable")
+        }
+    }
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    params: Result<OAuthParams, ParamError>,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(reason = %e, "app-only token request refused");
+            return code_99();
+        }
+    };
+    if params.get("grant_type") != Some("client_credentials") {
+        tracing::info!("app-only token request refused: grant_type must be client_credentials");
+        return code_99();
+    }
+    match authenticate(&state, &params).await {
+        Ok(app) => {
+            let token = mint(&state, app.id, app.bearer_generation);
+            no_store(
+                Json(serde_json::json!({"token_type": "bearer", "access_token": token}))
+                    .into_response(),
+            )
+        }
+        Err(reason) => {
+            tracing::info!(reason, "app-only token request refused");
+            code_99()
+        }
+    }
+}
+
+pub async fn invalidate(
+    State(state): State<AppState>,
+    params: Result<OAuthParams, ParamError>,
+) -> Response {
+    let Ok(params) = params else { return code_99() };
+    let app = match authenticate(&state, &params).await {
+        Ok(app) => app,
+        Err(reason) => {
+            tracing::info!(reason, "invalidate_token refused");
+            return code_99();
+        }
+    };
+    let Some(token) = params.get("access_token") else {
+        tracing::info!("invalidate_token refused: access_token is missing");
+        return code_99();
+    };
+    // Only the owner's current token can be invalidated (checklist E8).
+    match verify(&state, token) {
+        Some((app_id, generation)) if app_id == app.id && generation == app.bearer_generation => {
+            match state.store.bump_bearer_generation(app.id, generation).await {
+                Ok(true) => {
+                    tracing::info!(client_id = %app.client_id, "app-only bearer token invalidated");
+                    no_store(Json(serde_json::json!({"access_token": token})).into_response())
+                }
+                Ok(false) => code_99(),
+                Err(e) => {
+                    tracing::error!(error = %e, "store error on invalidate_token");
+                    no_store(StatusCode::SERVICE_UNAVAILABLE.into_response())
+                }
+            }
+        }
+        _ => {
+            tracing::info!("invalidate_token refused: not this App's current token");
+            code_99()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Errors of the token and revoke endpoints, in X's dialect or RFC 6749's.
+//!
+//! X's clients match on X's `error` and `error_description` strings, so in X mode those are
+//! kept verbatim where X's answer is recorded (spec/x-oauth2.md §3.6), and roost's precise reason
+//! goes in an extra `roost_detail` member (clients ignore unknown members). In strict mode the
+//! RFC's code is used and the precise reason is the `error_description`.
+//!
+//! | situation | X mode | strict mode |
+//! |---|---|---|
+//! | client authentication failed | 401 `unauthorized_client` "Missing valid authorization header" | 401 `invalid_client` |
+//! | unknown, expired, used or foreign code | 400 `invalid_request` "Value passed for the authorization code was invalid." | 400 `invalid_grant` |
+//! | PKCE verifier does not match | 400 `invalid_request` "Value passed for the code verifier did not match the code challenge." | 400 `invalid_grant` |
+//! | `redirect_uri` differs from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
+//! | bad, used, revoked or expired refresh token | 400 `invalid_request` "Value passed for the token was invalid." | 400 `invalid_grant` |
+//! | missing parameter | 400 `invalid_request` "Missing required parameter [name]." | same |
+//! | malformed or repeated parameter | 400 `invalid_request` | same |
+//! | unknown `grant_type` | 400 `unsupported_grant_type` | same |
+//! | scope wider than granted, or unknown | 400 `invalid_scope` | same |
+//! | `client_credentials` from a public App | 401 `unauthorized_client` "Missing valid authorization header" | 400 `unauthorized_client` |
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use roost_store::StoreError;
+use serde::Serialize;
+
+use super::params::ParamError;
+
+pub const X_INVALID_CODE: &str = "Value passed for the authorization code was invalid.";
+pub const X_VERIFIER_MISMATCH: &str =
+    "Value passed for the code verifier did not match the code challenge.";
+pub const X_REDIRECT_MISMATCH: &str =
+    "Value passed for the redirect uri did not match the uri of the authorization code.";
+pub const X_INVALID_TOKEN: &str = "Value passed for the token was invalid.";
+pub const X_MISSING_AUTH: &str = "Missing valid authorization header";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("client authentication failed: {0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    InvalidCode(&'static str),
+    #[error("the code_verifier does not match the code_challenge")]
+    VerifierMismatch,
+    #[error("the redirect_uri does not match the one the code was issued for")]
+    RedirectMismatch,
+    #[error("{0}")]
+    InvalidRefreshToken(&'static str),
+    #[error("Missing required parameter [{0}].")]
+    MissingParameter(&'static str),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("internal error")]
+    Internal(#[from] StoreError),
+}
+
+impl From<ParamError> for TokenError {
+    fn from(e: ParamError) -> Self {
+        match e {
+            ParamError::BodyTooLarge => TokenError::PayloadTooLarge,
+            other => TokenError::InvalidRequest(other.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roost_detail: Option<&'a str>,
+}
+
+/// Headers every token-endpoint response carries (checklist C7).
+pub fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+impl TokenError {
+    /// Renders the error in X's dialect or, with `strict`, RFC 6749's.
+    pub fn render(&self, strict: bool) -> Response {
+        if let TokenError::Internal(e) = self {
+            tracing::error!(error = %e, "store error on the token endpoint");
+        } else {
+            tracing::info!(reason = %self, "token request refused");
+        }
+        let reason = self.to_string();
+        let (status, code, x_description): (StatusCode, &str, Option<&str>) = match self {
+            TokenError::InvalidClient(_) => (
+                StatusCode::UNAUTHORIZED,
+                if strict {
+                    "invalid_client"
+                } else {
+                    "unauthorized_client"
+                },
+                Some(X_MISSING_AUTH),
+            ),
+            TokenError::InvalidCode(_) => (
+                StatusCode::BAD_REQUEST,
+                grant_code(strict),
+                Some(X_INVALID_CODE),
+            ),
+            TokenError::VerifierMismatch => (
+                StatusCode::BAD_REQUEST,
+                grant_code(strict),
+                Some(X_VERIFIER_MISMATCH),
+            ),
+            TokenError::RedirectMismatch => (
+                StatusCode::BAD_REQUEST,
+                grant_code(strict),
+                Some(X_REDIRECT_MISMATCH),
+            ),
+            TokenError::InvalidRefreshToken(_) => (
+                StatusCode::BAD_REQUEST,
+                grant_code(strict),
+                Some(X_INVALID_TOKEN),
+            ),
+            TokenError::MissingParameter(_) | TokenError::InvalidRequest(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", None)
+            }
+            TokenError::UnsupportedGrantType(_) => {
+                (StatusCode::BAD_REQUEST, "unsupported_grant_type", None)
+            }
+            TokenError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope", None),
+            TokenError::UnauthorizedClient(_) if strict => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", None)
+            }
+            TokenError::UnauthorizedClient(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized_client",
+                Some(X_MISSING_AUTH),
+            ),
+            TokenError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", None),
+            TokenError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+        };
+        let internal = matches!(self, TokenError::Internal(_));
+        let body = match (strict, x_description) {
+            (false, Some(x)) => Body {
+                error: code,
+                error_description: x,
+                roost_detail: (!internal).then_some(reason.as_str()),
+            },
+            _ => Body {
+                error: code,
+                error_description: &reason,
+                roost_detail: None,
+            },
+        };
+        let mut resp = (status, Json(body)).into_response();
+        // RFC 6749 §5.2: a 401 names the scheme to authenticate with (checklist C5).
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"roost\""),
+            );
+        }
+        no_store(resp)
+    }
+}
+
+fn grant_code(strict: bool) -> &'static str {
+    if strict {
+        "invalid_grant"
+    } else {
+        "invalid_request"
+    }
+}

@@ -1,0 +1,46 @@
+//! `POST /2/oauth2/revoke` (RFC 7009, X's `{"revoked":true}` body).
+//!
+//! Revoking an access token revokes that token only; revoking a refresh token revokes its whole
+//! grant. A token that is unknown, already revoked or owned by another App gets the same 200, so
+//! the answer never tells whether a token exists (checklist E2, E3).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use roost_domain::TokenHash;
+
+use super::client_auth::authenticate;
+use super::error::{TokenError, no_store};
+use super::params::{OAuthParams, ParamError};
+use crate::state::AppState;
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    params: Result<OAuthParams, ParamError>,
+) -> Response {
+    match run(&state, params).await {
+        Ok(()) => no_store(Json(serde_json::json!({ "revoked": true })).into_response()),
+        Err(e) => e.render(state.strict()),
+    }
+}
+
+async fn run(state: &AppState, params: Result<OAuthParams, ParamError>) -> Result<(), TokenError> {
+    let params = params?;
+    let app = authenticate(state, &params).await?;
+    let token = params
+        .get("token")
+        .ok_or(TokenError::MissingParameter("token"))?;
+    let hash = TokenHash::of(token);
+    let now = state.now();
+    // The hint only decides which kind is tried first (E5).
+    let refresh_first = params.get("token_type_hint") == Some("refresh_token");
+    let mut revoked = refresh_first && state.store.revoke_refresh_token(hash, app.id, now).await?;
+    if !revoked {
+        revoked = state.store.revoke_access_token(hash, app.id, now).await?;
+    }
+    if !revoked && !refresh_first {
+        revoked = state.store.revoke_refresh_token(hash, app.id, now).await?;
+    }
+    tracing::info!(client_id = %app.client_id, revoked, "revocation request");
+    Ok(())
+}

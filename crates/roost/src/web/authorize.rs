@@ -1,0 +1,688 @@
+//! `GET` and `POST /i/oauth2/authorize`.
+//!
+//! Validation is an ordered list of checks. The client and the `redirect_uri` come first: until
+//! both are known good, every failure is an HTML page (400) and nothing is redirected to
+//! (checklist A2). After that, failures go back to the client's callback with `error`,
+//! `error_description` and `state` (A4). The person sees the exact reason either way, and so does
+//! the log.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use roost_domain::{
+    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeSet, Secret, TokenHash, TokenKind,
+    Username,
+};
+use roost_store::{AppRecord, NewCode};
+
+use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html};
+use super::request::{PendingRequest, browser_binding};
+use super::{clear_cookie, cookie_names, read_cookie, set_cookie};
+use crate::accounts::PasswordCheck;
+use crate::oauth::params::parse_form;
+use crate::oauth::token::secs;
+use crate::state::AppState;
+
+const MAX_STATE_LEN: usize = 500;
+const PATH: &str = "/i/oauth2/authorize";
+
+/// Why a request cannot be shown a login or consent page.
+enum Refusal {
+    /// Not redirectable: an HTML page.
+    Page { detail: String },
+    /// Redirected to the validated callback.
+    Redirect {
+        to: RedirectUri,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Page { detail } => {
+                tracing::info!(reason = %detail, "authorization request refused (not redirected)");
+                error_page(
+                    StatusCode::BAD_REQUEST,
+                    "This authorization request is not valid",
+                    &detail,
+                    Some(
+                        "This is a problem with the App that sent you here, not with your account. Nothing was shared.",
+                    ),
+                )
+            }
+            Refusal::Redirect {
+                to,
+                error,
+                description,
+                state,
+            } => {
+                tracing::info!(error, reason = %description, "authorization request refused (redirected)");
+                let mut params = vec![
+                    ("error", error),
+                    ("error_description", description.as_str()),
+                ];
+                if let Some(s) = &state {
+                    params.push(("state", s.as_str()));
+                }
+                redirect(&to.with_params(&params), StatusCode::FOUND)
+            }
+        }
+    }
+}
+
+fn redirect(location: &str, status: StatusCode) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (status, [(header::LOCATION, v)]).into_response(),
+        Err(_) => error_page(
+            StatusCode::BAD_REQUEST,
+            "Cannot redirect",
+            "The callback URL is not valid.",
+            None,
+        ),
+    }
+}
+
+/// The query as name → values, decoded strictly.
+fn parse_query(uri: &Uri) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let pairs = parse_form(uri.query().unwrap_or("").as_bytes()).map_err(|e| e.to_string())?;
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_default().push(v);
+    }
+    Ok(map)
+}
+
+/// One value of a parameter: `Ok(None)` when absent or empty, `Err` when given twice differently.
+fn single<'a>(q: &'a BTreeMap<String, Vec<String>>, name: &str) -> Result<Option<&'a str>, String> {
+    match q.get(name).map(Vec::as_slice) {
+        None => Ok(None),
+        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
+        Some(vs) if vs.iter().all(|v| *v == vs[0]) => {
+            Ok(Some(vs[0].as_str()).filter(|v| !v.is_empty()))
+        }
+        Some(_) => Err(format!(
+            "the parameter `{name}` was given more than once with different values"
+        )),
+    }
+}
+
+struct Validated {
+    app: AppRecord,
+    redirect: RedirectUri,
+    scopes: ScopeSet,
+    state: String,
+    challenge: CodeChallenge,
+}
+
+async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
+    let page = |detail: String| Refusal::Page { detail };
+    let q = parse_query(uri)
+        .map_err(|e| page(format!("The request's query string is malformed: {e}.")))?;
+    let client_id = single(&q, "client_id")
+        .map_err(page)?
+        .ok_or_else(|| page("The request has no client_id.".into()))?;
+    let app = match roost_domain::ClientId::parse(client_id) {
+        Ok(id) => state
+            .store
+            .app_by_client_id(id.as_str())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "store error on authorize");
+                page("roost could not reach its database. Try again in a moment.".into())
+            })?,
+        Err(_) => None,
+    };
+    let Some(app) = app else {
+        return Err(page(format!(
+            "No App has the client_id `{}`.",
+            truncate(client_id, 128)
+        )));
+    };
+    let sent = single(&q, "redirect_uri").map_err(page)?.ok_or_else(|| page(format!("The request has no redirect_uri; App `{}` must send one of its registered callback URLs.", app.name)))?;
+    let Some(redirect) = app.callbacks.iter().find(|c| c.matches(sent)).cloned() else {
+        let registered: Vec<&str> = app.callbacks.iter().map(RedirectUri::as_str).collect();
+        tracing::info!(client_id = %app.client_id, sent = %truncate(sent, 2048), ?registered, "redirect_uri not registered");
+        return Err(page(format!(
+            "The redirect_uri `{}` is not among the callback URLs registered for App `{}`. Callback URLs must match exactly, character for character.",
+            truncate(sent, 2048),
+            app.name
+        )));
+    };
+    // From here on, errors go back to the App.
+    let state_param = single(&q, "state");
+    let echo = state_param
+        .as_ref()
+        .ok()
+        .copied()
+        .flatten()
+        .filter(|s| s.len() <= MAX_STATE_LEN)
+        .map(str::to_owned);
+    let back = |error: &'static str, description: String| Refusal::Redirect {
+        to: redirect.clone(),
+        error,
+        description,
+        state: echo.clone(),
+    };
+    match single(&q, "response_type").map_err(|e| back("invalid_request", e))? {
+        None => {
+            return Err(back(
+                "invalid_request",
+                "response_type is missing; it must be `code`".into(),
+            ));
+        }
+        Some("code") => {}
+        Some(other) => {
+            return Err(back(
+                "unsupported_response_type",
+                format!(
+                    "response_type `{}` is not supported; only `code` is",
+                    truncate(other, 64)
+                ),
+            ));
+        }
+    }
+    let st = state_param
+        .map_err(|e| back("invalid_request", e))?
+        .ok_or_else(|| back("invalid_request", "state is missing; X requires it".into()))?;
+    if st.len() > MAX_STATE_LEN {
+        return Err(back(
+            "invalid_request",
+            format!("state is longer than {MAX_STATE_LEN} characters"),
+        ));
+    }
+    let scope = single(&q, "scope").map_err(|e| back("invalid_request", e))?;
+    let scopes = ScopeSet::parse(scope.unwrap_or(""))
+        .map_err(|e| back("invalid_scope", format!("{e}; see the scopes X defines")))?;
+    let challenge = single(&q, "code_challenge").map_err(|e| back("invalid_request", e))?;
+    let method = single(&q, "code_challenge_method").map_err(|e| back("invalid_request", e))?;
+    let Some(challenge) = challenge else {
+        return Err(back(
+            "invalid_request",
+            "PKCE is required: code_challenge is missing".into(),
+        ));
+    };
+    let method = CodeChallengeMethod::parse(method, state.pkce_mode())
+        .map_err(|e| back("invalid_request", e.to_string()))?;
+    let challenge = CodeChallenge::parse(method, challenge, state.pkce_mode())
+        .map_err(|e| back("invalid_request", e.to_string()))?;
+    Ok(Validated {
+        app,
+        redirect,
+        scopes,
+        state: st.to_owned(),
+        challenge,
+    })
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// The browser cookie, and a `Set-Cookie` if a new one had to be made.
+fn browser_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    let names = cookie_names(state.secure_cookies);
+    match read_cookie(headers, names.browser) {
+        Some(v) => (v, None),
+        None => {
+            let v = Secret::random().expose().to_owned();
+            let c = set_cookie(
+                names.browser,
+                &v,
+                state.config.session.ttl,
+                state.secure_cookies,
+            );
+            (v, Some(c))
+        }
+    }
+}
+
+fn csrf_token(state: &AppState, browser: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(state.keys.sign_web("csrf", browser.as_bytes()))
+}
+
+async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_store::UserRecord> {
+    let names = cookie_names(state.secure_cookies);
+    let cookie = read_cookie(headers, names.session)?;
+    let user_id = state
+        .store
+        .session_user(TokenHash::of(&cookie), state.now())
+        .await
+        .ok()??;
+    state.store.user_by_id(user_id).await.ok()?
+}
+
+fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+fn authorize_url(state: &AppState, app: &AppRecord, req: &PendingRequest) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    ser.append_pair("response_type", "code")
+        .append_pair("client_id", app.client_id.as_str())
+        .append_pair("redirect_uri", &req.r)
+        .append_pair("scope", &req.s.to_string())
+        .append_pair("state", &req.st)
+        .append_pair("code_challenge", &req.c)
+        .append_pair("code_challenge_method", &req.m);
+    state.url(&format!("{PATH}?{}", ser.finish()))
+}
+
+fn scope_lines(scopes: ScopeSet) -> Vec<(&'static str, &'static str)> {
+    scopes
+        .iter()
+        .map(|s: Scope| (s.as_str(), s.description()))
+        .collect()
+}
+
+fn host_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .ok()
+        .map(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => u.scheme().to_owned(),
+        })
+        .unwrap_or_else(|| uri.to_owned())
+}
+
+struct PageCtx<'a> {
+    state: &'a AppState,
+    app: &'a AppRecord,
+    req: &'a PendingRequest,
+    browser: &'a str,
+}
+
+impl PageCtx<'_> {
+    fn login(&self, status: StatusCode, username: &str, message: Option<&str>) -> Response {
+        let action = self.state.url(PATH);
+        let csrf = csrf_token(self.state, self.browser);
+        let sealed = self.req.seal(&self.state.keys);
+        html(
+            status,
+            &LoginPage {
+                css_href: CSS_PATH,
+                action: &action,
+                app_name: &self.app.name,
+                csrf_token: &csrf,
+                request: &sealed,
+                username,
+                message,
+            },
+        )
+    }
+
+    fn consent(&self, user: &roost_store::UserRecord) -> Response {
+        let action = self.state.url(PATH);
+        let csrf = csrf_token(self.state, self.browser);
+        let sealed = self.req.seal(&self.state.keys);
+        let host = host_of(&self.req.r);
+        html(
+            StatusCode::OK,
+            &ConsentPage {
+                css_href: CSS_PATH,
+                action: &action,
+                app_name: &self.app.name,
+                project_name: &self.app.project_name,
+                user_name: &user.name,
+                username: user.username.as_str(),
+                scopes: scope_lines(self.req.s),
+                redirect_host: &host,
+                csrf_token: &csrf,
+                request: &sealed,
+            },
+        )
+    }
+}
+
+pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let v = match validate(&state, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let (browser, new_cookie) = browser_cookie(&state, &headers);
+    let req = PendingRequest {
+        a: v.app.id,
+        r: v.redirect.as_str().to_owned(),
+        s: v.scopes,
+        st: v.state,
+        c: v.challenge.as_str().to_owned(),
+        m: v.challenge.method().as_str().to_owned(),
+        b: browser_binding(&browser),
+        e: state.now() + secs(state.config.oauth.authorization_request_ttl),
+        j: roost_domain::secret::random_base64url(16),
+    };
+    let ctx = PageCtx {
+        state: &state,
+        app: &v.app,
+        req: &req,
+        browser: &browser,
+    };
+    let resp = match session_user(&state, &headers).await {
+        Some(user) => ctx.consent(&user),
+        None => ctx.login(StatusCode::OK, "", None),
+    };
+    with_cookies(resp, &new_cookie.into_iter().collect::<Vec<_>>())
+}
+
+fn forbidden(detail: &str) -> Response {
+    tracing::info!(reason = detail, "authorize form post refused");
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form cannot be accepted",
+        detail,
+        Some("Go back to the App and start the sign-in again."),
+    )
+}
+
+fn expired() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This page has expired",
+        "The authorization request behind this page is no longer valid: it has expired, was already answered, or was opened in another browser.",
+        Some("Go back to the App and start the sign-in again."),
+    )
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Cross-site posts are refused before anything else (checklist A12).
+    if headers
+        .get(header::ORIGIN)
+        .is_some_and(|o| o.as_bytes() != state.public_origin.as_bytes())
+    {
+        return forbidden("The form was posted from another site.");
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return forbidden("The form was posted from another site.");
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return forbidden("The form must be posted as application/x-www-form-urlencoded.");
+    }
+    let Ok(fields) = parse_form(&body) else {
+        return forbidden("The form data is malformed.");
+    };
+    let mut form: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in fields {
+        if form.get(&k).is_some_and(|old| *old != v) {
+            return forbidden("A form field was sent twice with different values.");
+        }
+        form.insert(k, v);
+    }
+    let names = cookie_names(state.secure_cookies);
+    let Some(browser) = read_cookie(&headers, names.browser) else {
+        return forbidden(
+            "Your browser did not send roost's cookie; cookies must be enabled to sign in.",
+        );
+    };
+    let expected = csrf_token(&state, &browser);
+    let given = form.get("csrf_token").map(String::as_str).unwrap_or("");
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        given.as_bytes(),
+    )) {
+        return forbidden("The form's anti-forgery token is missing or wrong.");
+    }
+    let now = state.now();
+    let Some(req) = form
+        .get("request")
+        .and_then(|r| PendingRequest::open(r, &state.keys, &browser_binding(&browser), now))
+    else {
+        return expired();
+    };
+    // The App and its callback are checked again: either may have changed since the GET.
+    let app = match state.store.app_by_id(req.a).await {
+        Ok(Some(app)) if app.callbacks.iter().any(|c| c.matches(&req.r)) => app,
+        Ok(_) => return expired(),
+        Err(e) => {
+            tracing::error!(error = %e, "store error on authorize");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "roost could not reach its database.",
+                None,
+            );
+        }
+    };
+    let ctx = PageCtx {
+        state: &state,
+        app: &app,
+        req: &req,
+        browser: &browser,
+    };
+    if form.contains_key("logout") {
+        return logout(&state, &headers, &app, &req).await;
+    }
+    if let Some(decision) = form.get("decision") {
+        return decide(&ctx, &headers, decision).await;
+    }
+    if form.contains_key("username") {
+        return login(&ctx, peer, &form).await;
+    }
+    forbidden("The form has neither a decision nor a username.")
+}
+
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    app: &AppRecord,
+    req: &PendingRequest,
+) -> Response {
+    let names = cookie_names(state.secure_cookies);
+    if let Some(cookie) = read_cookie(headers, names.session)
+        && let Err(e) = state.store.delete_session(TokenHash::of(&cookie)).await
+    {
+        tracing::error!(error = %e, "could not delete session");
+    }
+    let resp = redirect(&authorize_url(state, app, req), StatusCode::SEE_OTHER);
+    with_cookies(resp, &[clear_cookie(names.session, state.secure_cookies)])
+}
+
+async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Response {
+    let state = ctx.state;
+    let Some(user) = session_user(state, headers).await else {
+        return ctx.login(
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some("Your session has ended. Sign in again to continue."),
+        );
+    };
+    if decision != "allow" && decision != "deny" {
+        return forbidden("The decision must be allow or deny.");
+    }
+    let redirect_uri = RedirectUri::from_stored(ctx.req.r.clone());
+    match state
+        .store
+        .consume_request(ctx.req.decision_key(), ctx.req.e)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => {
+            tracing::error!(error = %e, "store error on consent");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "roost could not reach its database.",
+                None,
+            );
+        }
+    }
+    if decision == "deny" {
+        tracing::info!(client_id = %ctx.app.client_id, user_id = %user.id, "authorization denied");
+        let loc = redirect_uri.with_params(&[("error", "access_denied"), ("state", &ctx.req.st)]);
+        return redirect(&loc, StatusCode::SEE_OTHER);
+    }
+    let now = state.now();
+    let code = Secret::generate(TokenKind::AuthorizationCode, now);
+    let grant_id = state.ids.next(now);
+    let new = NewCode {
+        code_hash: code.hash(),
+        grant_id,
+        app_id: ctx.app.id,
+        user_id: user.id,
+        scopes: ctx.req.s,
+        redirect_uri: ctx.req.r.clone(),
+        code_challenge: ctx.req.c.clone(),
+        code_challenge_method: ctx.req.m.clone(),
+        created_at: now,
+        expires_at: now + secs(state.config.oauth.authorization_code_ttl),
+    };
+    if let Err(e) = state.store.create_code(new).await {
+        tracing::error!(error = %e, "store error creating a code");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "roost could not reach its database.",
+            None,
+        );
+    }
+    tracing::info!(client_id = %ctx.app.client_id, user_id = %user.id, %grant_id, scopes = %ctx.req.s, "authorization granted");
+    let loc = redirect_uri.with_params(&[("state", &ctx.req.st), ("code", code.expose())]);
+    redirect(&loc, StatusCode::SEE_OTHER)
+}
+
+async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, String>) -> Response {
+    let state = ctx.state;
+    let raw_username = form.get("username").map(String::as_str).unwrap_or("");
+    let password = form.get("password").cloned().unwrap_or_default();
+    let shown_username = truncate(raw_username, 15);
+    let now = state.now();
+    let cfg = &state.config.login;
+    let window_ms = secs(cfg.window);
+    let window_start = now - now.rem_euclid(window_ms);
+    let addr = peer.ip().to_string();
+    let keys = [
+        format!("user:{}|addr:{addr}", raw_username.to_ascii_lowercase()),
+        format!("addr:{addr}"),
+    ];
+    // Throttling is decided before any password hashing (checklist A19, K2).
+    match state.store.login_failures(&keys, window_start).await {
+        Ok(counts)
+            if counts[0] >= cfg.max_failures_per_user
+                || counts[1] >= cfg.max_failures_per_address =>
+        {
+            let retry = ((window_start + window_ms - now + 999) / 1000).max(1);
+            tracing::warn!(%addr, "login throttled");
+            let msg = format!(
+                "Too many failed sign-in attempts. Try again in {} minutes.",
+                (retry + 59) / 60
+            );
+            let mut resp = ctx.login(StatusCode::TOO_MANY_REQUESTS, &shown_username, Some(&msg));
+            if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "store error on login");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "roost could not reach its database.",
+                None,
+            );
+        }
+    }
+    let user = match Username::parse(raw_username) {
+        Ok(u) => state.store.user_by_username(&u).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let check = state.hasher.check(stored, password).await;
+    let user = match (user, check) {
+        (Some(user), PasswordCheck::Ok) => user,
+        (Some(user), PasswordCheck::OkRehash(h)) => {
+            if let Err(e) = state.store.set_password_hash(user.id, &h).await {
+                tracing::error!(error = %e, "could not store an upgraded password hash");
+            }
+            user
+        }
+        _ => {
+            if let Err(e) = state.store.record_login_failure(&keys, window_start).await {
+                tracing::error!(error = %e, "could not record a failed login");
+            }
+            tracing::info!(%addr, "login failed");
+            return ctx.login(
+                StatusCode::UNAUTHORIZED,
+                &shown_username,
+                Some("Wrong username or password."),
+            );
+        }
+    };
+    // A new session id and a new browser cookie at every login (checklist A22).
+    let session = Secret::random();
+    if let Err(e) = state
+        .store
+        .create_session(
+            session.hash(),
+            user.id,
+            now,
+            now + secs(state.config.session.ttl),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "could not create a session");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "roost could not reach its database.",
+            None,
+        );
+    }
+    tracing::info!(user_id = %user.id, "login succeeded");
+    let names = cookie_names(state.secure_cookies);
+    let browser = Secret::random();
+    let cookies = [
+        set_cookie(
+            names.session,
+            session.expose(),
+            state.config.session.ttl,
+            state.secure_cookies,
+        ),
+        set_cookie(
+            names.browser,
+            browser.expose(),
+            state.config.session.ttl,
+            state.secure_cookies,
+        ),
+    ];
+    with_cookies(
+        redirect(
+            &authorize_url(state, ctx.app, ctx.req),
+            StatusCode::SEE_OTHER,
+        ),
+        &cookies,
+    )
+}
