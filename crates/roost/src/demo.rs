@@ -96,11 +96,17 @@ pub fn banner(state: &AppState) -> String {
     let verifier = verifier.secret_str();
     let mut lines = vec![
         String::new(),
-        format!("roost is running at {base}   (demo data: these credentials are public, never use them for real)"),
+        format!(
+            "roost is running at {base}   (demo data: these credentials are public, never use them for real)"
+        ),
         String::new(),
         "  Users (sign in on the authorize page):".to_owned(),
     ];
-    lines.extend(USERS.iter().map(|(u, _, p)| format!("    {u:<8} password: {p}")));
+    lines.extend(
+        USERS
+            .iter()
+            .map(|(u, _, p)| format!("    {u:<8} password: {p}")),
+    );
     lines.extend([
         String::new(),
         format!("  {WEB_APP} (confidential)"),

@@ -218,7 +218,9 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| ParamError::BodyTooLarge)?;
-        let authorization = authorization.as_ref().map(|a| a.as_ref().map(String::as_str).map_err(|_| ()));
+        let authorization = authorization
+            .as_ref()
+            .map(|a| a.as_ref().map(String::as_str).map_err(|_| ()));
         OAuthParams::parse(
             query.as_deref(),
             content_type.as_deref(),

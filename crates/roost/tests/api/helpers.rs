@@ -1,0 +1,408 @@
+//! The test harness: the real application on a random loopback port, over a fresh SQLite file,
+//! with a manual clock, and a browser-like HTTP client.
+
+use std::collections::BTreeMap;
+
+use reqwest::header::LOCATION;
+use reqwest::redirect::Policy;
+use roost::accounts::{self, AppSpec, CreatedApp};
+use roost::clock::Clock;
+use roost::config::Config;
+use roost::state::AppState;
+use roost_domain::{ClientType, CodeChallenge, CodeVerifier};
+use serde_json::Value;
+
+pub const CALLBACK: &str = "http://127.0.0.1:8976/callback";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ALL_SCOPES: &str = "tweet.read users.read follows.read offline.access";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    pub state: AppState,
+    pub clock: Clock,
+    /// A confidential App with `CALLBACK` registered.
+    pub web: CreatedApp,
+    /// A public App with `CALLBACK` registered.
+    pub native: CreatedApp,
+    /// A client with no cookies and no redirects, for machine endpoints.
+    pub http: reqwest::Client,
+    pub db_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The application with default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The application with configuration changed by `tweak` (e.g. `c.oauth.strict_rfc = true`).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_path = dir.path().join("roost.db");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = Config::default();
+    config.server.addr = addr.to_string();
+    config.server.database_url = format!("sqlite://{}", db_path.display());
+    tweak(&mut config);
+    let clock = Clock::manual(wall_clock_ms());
+    let store = roost::open_store(&config).await.expect("store");
+    let state = roost::build_state(config, store, clock.clone())
+        .await
+        .expect("state");
+    let router = roost::http::router(state.clone());
+    tokio::spawn(roost::http::serve(router, listener, std::future::pending()));
+    let web = create_app(
+        &state,
+        "Test Web App",
+        ClientType::Confidential,
+        &[CALLBACK],
+    )
+    .await;
+    let native = create_app(&state, "Test Native App", ClientType::Public, &[CALLBACK]).await;
+    create_user(&state, "alice", "Alice Example").await;
+    create_user(&state, "bob", "Bob Example").await;
+    TestApp {
+        base: state.public_url.clone(),
+        state,
+        clock,
+        web,
+        native,
+        http: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client"),
+        db_path,
+        _dir: dir,
+    }
+}
+
+fn wall_clock_ms() -> i64 {
+    Clock::System.now_ms()
+}
+
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let cfg = roost::config::LogConfig {
+                filter: "debug".into(),
+                ..Default::default()
+            };
+            roost::telemetry::init(&cfg, std::io::stderr);
+        }
+    });
+}
+
+pub async fn create_app(
+    state: &AppState,
+    name: &str,
+    ty: ClientType,
+    callbacks: &[&str],
+) -> CreatedApp {
+    let callbacks: Vec<String> = callbacks.iter().map(|s| (*s).to_owned()).collect();
+    let spec = AppSpec {
+        name,
+        project: "Test Project",
+        client_type: ty,
+        callbacks: &callbacks,
+        fixed: None,
+    };
+    accounts::create_app(state.store.as_ref(), &state.ids, state.now(), spec)
+        .await
+        .expect("create app")
+}
+
+pub async fn create_user(state: &AppState, username: &str, name: &str) {
+    accounts::create_user(
+        state.store.as_ref(),
+        &state.ids,
+        &state.hasher,
+        state.now(),
+        username,
+        name,
+        Some(PASSWORD),
+    )
+    .await
+    .expect("create user");
+}
+
+/// Parameters of an authorization request; `Default` is a valid S256 request for the web App.
+#[derive(Clone, Debug)]
+pub struct AuthParams {
+    pub pairs: Vec<(String, String)>,
+    pub verifier: String,
+}
+
+impl AuthParams {
+    pub fn new(client_id: &str, scope: &str) -> Self {
+        let verifier = CodeVerifier::random();
+        let challenge = CodeChallenge::s256_of(&verifier);
+        let pairs = [
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", CALLBACK),
+            ("scope", scope),
+            ("state", "state-123"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        Self {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            verifier: verifier.secret_str().to_owned(),
+        }
+    }
+
+    /// Replaces (or with `None` removes) one parameter.
+    pub fn set(mut self, key: &str, value: Option<&str>) -> Self {
+        self.pairs.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.pairs.push((key.to_owned(), v.to_owned()));
+        }
+        self
+    }
+
+    pub fn query(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.pairs {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    }
+}
+
+/// A browser: a cookie jar, no automatic redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("browser")
+}
+
+/// The `value` of the hidden input called `name` in an HTML page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&#43;", "+")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// The query of a `Location` header as a map.
+pub fn location_query(resp: &reqwest::Response) -> BTreeMap<String, String> {
+    let loc = location(resp);
+    let query = loc.split_once('?').map(|(_, q)| q).unwrap_or("");
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+pub struct Page {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn authorize_url(&self, p: &AuthParams) -> String {
+        self.url(&format!("/i/oauth2/authorize?{}", p.query()))
+    }
+
+    pub async fn get_page(&self, client: &reqwest::Client, url: &str) -> Page {
+        let resp = client.get(url).send().await.expect("GET");
+        Page {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.expect("body"),
+        }
+    }
+
+    /// Posts a form to the authorize endpoint the way a browser does.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/i/oauth2/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(fields))
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Opens the authorize URL, signs in through the login form, and returns the consent page.
+    pub async fn login(&self, client: &reqwest::Client, p: &AuthParams, username: &str) -> Page {
+        let page = self.get_page(client, &self.authorize_url(p)).await;
+        assert_eq!(page.status, 200, "authorize page: {}", page.body);
+        let csrf = hidden(&page.body, "csrf_token").expect("csrf_token on login page");
+        let request = hidden(&page.body, "request").expect("request on login page");
+        let resp = self
+            .post_form(
+                client,
+                &[
+                    ("csrf_token", &csrf),
+                    ("request", &request),
+                    ("username", username),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            303,
+            "login: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let next = location(&resp);
+        self.get_page(client, &next).await
+    }
+
+    /// Answers the consent page with `decision` (`allow` or `deny`); returns the redirect.
+    pub async fn decide(
+        &self,
+        client: &reqwest::Client,
+        consent: &Page,
+        decision: &str,
+    ) -> reqwest::Response {
+        assert_eq!(consent.status, 200, "consent page: {}", consent.body);
+        let csrf = hidden(&consent.body, "csrf_token").expect("csrf_token on consent page");
+        let request = hidden(&consent.body, "request").expect("request on consent page");
+        self.post_form(
+            client,
+            &[
+                ("csrf_token", &csrf),
+                ("request", &request),
+                ("decision", decision),
+            ],
+        )
+        .await
+    }
+
+    /// The whole browser journey for `p`, as alice; returns the code.
+    pub async fn code_for(&self, p: &AuthParams) -> String {
+        let b = browser();
+        let consent = self.login(&b, p, "alice").await;
+        let resp = self.decide(&b, &consent, "allow").await;
+        assert_eq!(resp.status(), 303);
+        let q = location_query(&resp);
+        assert_eq!(q.get("state").map(String::as_str), Some("state-123"));
+        q.get("code").cloned().expect("code in redirect")
+    }
+
+    /// POST /2/oauth2/token as a form, with Basic when `secret` is given.
+    pub async fn token(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut fields: Vec<(&str, &str)> = fields.to_vec();
+        let mut req = self.http.post(self.url("/2/oauth2/token"));
+        match secret {
+            Some(s) => req = req.basic_auth(client_id, Some(s)),
+            None => fields.push(("client_id", client_id)),
+        }
+        let resp = req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&fields))
+            .send()
+            .await
+            .expect("token request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body, headers)
+    }
+
+    /// Exchanges a code for the web App (confidential, Basic).
+    pub async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
+        let secret = self.web.client_secret.clone();
+        let (s, b, _) = self
+            .token(
+                &self.web.client_id,
+                secret.as_deref(),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await;
+        (s, b)
+    }
+
+    /// A fresh token set for the web App and alice with `scope`.
+    pub async fn tokens(&self, scope: &str) -> Value {
+        let p = AuthParams::new(&self.web.client_id, scope);
+        let code = self.code_for(&p).await;
+        let (status, body) = self.exchange(&code, &p.verifier).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> (u16, Value) {
+        let secret = self.web.client_secret.clone();
+        let (s, b, _) = self
+            .token(
+                &self.web.client_id,
+                secret.as_deref(),
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+            )
+            .await;
+        (s, b)
+    }
+
+    /// GET /2/users/me with a bearer token; returns the status.
+    pub async fn me(&self, token: &str) -> u16 {
+        self.http
+            .get(self.url("/2/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me")
+            .status()
+            .as_u16()
+    }
+
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        self.state.store.row_counts().await.expect("row counts")
+    }
+}
+
+pub fn form(fields: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}

@@ -1,0 +1,18 @@
+//! One integration-test binary (each file under tests/ would be linked separately).
+//! Every test starts the real server on a random loopback port over a fresh SQLite file.
+//! Tests named `sec_<id>_...` cover the item of that id in the security checklist.
+
+mod helpers;
+
+mod api;
+mod app_only;
+mod authorize;
+mod cli;
+mod flow;
+mod hardening;
+mod oauth2_client;
+mod quirks;
+mod refresh;
+mod revoke;
+mod storage;
+mod token;
