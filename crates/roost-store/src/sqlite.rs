@@ -826,3 +826,55 @@ impl Store for SqliteStore {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQLite and PostgreSQL migration trees must list the same versions and names, so the
+    /// two stores stay one schema.
+    #[test]
+    fn migration_trees_match() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let (sqlite, postgres) = (names("sqlite"), names("postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres, "add the same migration to both trees");
+    }
+
+    #[tokio::test]
+    async fn story_on_a_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap(); // idempotent
+        assert!(store.is_empty().await.unwrap());
+        let k1 = store.server_key("web", &[1; 32], 0).await.unwrap();
+        let k2 = store.server_key("web", &[2; 32], 0).await.unwrap();
+        assert_eq!(k1, k2, "the first key stored wins");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let user = NewUser {
+            id: Snowflake::from_i64(1).unwrap(),
+            username: Username::parse("Alice").unwrap(),
+            name: "A".into(),
+            password_hash: None,
+            now: 0,
+        };
+        store.create_user(user.clone()).await.unwrap();
+        let dup = NewUser { id: Snowflake::from_i64(2).unwrap(), username: Username::parse("alice").unwrap(), ..user };
+        assert!(matches!(store.create_user(dup).await, Err(StoreError::Conflict("username"))));
+        assert!(store.user_by_username(&Username::parse("ALICE").unwrap()).await.unwrap().is_some());
+    }
+}
