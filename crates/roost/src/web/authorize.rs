@@ -378,6 +378,25 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
     with_cookies(resp, &new_cookie.into_iter().collect::<Vec<_>>())
 }
 
+/// Whether a form post comes from roost's own pages, judged by `Origin` and Fetch Metadata.
+///
+/// The pages are served with `Referrer-Policy: no-referrer`, under which browsers send
+/// `Origin: null` even for same-origin form posts. So `null` is accepted only when the browser's
+/// `Sec-Fetch-Site` (which page content cannot forge) says `same-origin`, or when the browser sends
+/// no Fetch Metadata at all (older browsers; the CSRF token still guards those). Any real origin
+/// must be roost's public origin.
+fn same_origin_post(state: &AppState, headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    if fetch_site.is_some_and(|s| s != b"same-origin" && s != b"none") {
+        return false;
+    }
+    match headers.get(header::ORIGIN).map(|o| o.as_bytes()) {
+        None => true,
+        Some(b"null") => fetch_site.is_none_or(|s| s == b"same-origin"),
+        Some(origin) => origin == state.public_origin.as_bytes(),
+    }
+}
+
 fn forbidden(detail: &str) -> Response {
     tracing::info!(reason = detail, "authorize form post refused");
     error_page(
@@ -404,16 +423,7 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     // Cross-site posts are refused before anything else (checklist A12).
-    if headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.as_bytes() != state.public_origin.as_bytes())
-    {
-        return forbidden("The form was posted from another site.");
-    }
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
+    if !same_origin_post(&state, &headers) {
         return forbidden("The form was posted from another site.");
     }
     let is_form = headers
