@@ -5,6 +5,7 @@
 //! valid value. This crate does no I/O and never reads a clock: callers pass `now` in.
 
 pub mod client;
+pub mod fields;
 pub mod id;
 pub mod pkce;
 pub mod redirect;

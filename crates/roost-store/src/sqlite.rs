@@ -836,10 +836,11 @@ mod tests {
     #[test]
     fn migration_trees_match() {
         let names = |dir: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
+            let mut v: Vec<String> =
+                std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
             v.sort();
             v
         };
@@ -873,8 +874,21 @@ mod tests {
             now: 0,
         };
         store.create_user(user.clone()).await.unwrap();
-        let dup = NewUser { id: Snowflake::from_i64(2).unwrap(), username: Username::parse("alice").unwrap(), ..user };
-        assert!(matches!(store.create_user(dup).await, Err(StoreError::Conflict("username"))));
-        assert!(store.user_by_username(&Username::parse("ALICE").unwrap()).await.unwrap().is_some());
+        let dup = NewUser {
+            id: Snowflake::from_i64(2).unwrap(),
+            username: Username::parse("alice").unwrap(),
+            ..user
+        };
+        assert!(matches!(
+            store.create_user(dup).await,
+            Err(StoreError::Conflict("username"))
+        ));
+        assert!(
+            store
+                .user_by_username(&Username::parse("ALICE").unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }

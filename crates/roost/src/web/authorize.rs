@@ -594,7 +594,10 @@ async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, Stri
     let addr = peer.ip().to_string();
     let keys = [
         // Usernames are at most 15 characters; a longer value is cut so keys stay small.
-        format!("user:{}|addr:{addr}", truncate(&raw_username.to_ascii_lowercase(), 32)),
+        format!(
+            "user:{}|addr:{addr}",
+            truncate(&raw_username.to_ascii_lowercase(), 32)
+        ),
         format!("addr:{addr}"),
     ];
     // Throttling is decided before any password hashing (checklist A19, K2).
