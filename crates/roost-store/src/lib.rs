@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
 
+pub mod content;
 mod sqlite;
 
+pub use content::{Content, FollowRecord, ImportBatch, ImportReport, SpaceRecord, TweetRecord};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("the database cannot be opened: {0}")]
     Open(String),
+    /// Data that breaks a rule the database enforces, described for the person who sent it.
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -114,7 +119,12 @@ pub struct UserRecord {
     pub url: Option<String>,
     pub profile_image_url: Option<String>,
     pub verified: bool,
+    pub verified_type: Option<String>,
     pub protected: bool,
+    pub pinned_tweet_id: Option<Snowflake>,
+    pub profile_banner_url: Option<String>,
+    pub listed_count: i64,
+    pub like_count: i64,
     pub created_at: i64,
 }
 
@@ -285,6 +295,21 @@ pub trait Store: Send + Sync + 'static {
         app_id: Snowflake,
         now: i64,
     ) -> Result<bool>;
+
+    // X API v2 content.
+    /// Everything the API serves, with the content version it corresponds to.
+    async fn load_content(&self) -> Result<Content>;
+    /// Bumped by every content write, from any process.
+    async fn content_version(&self) -> Result<i64>;
+    async fn create_tweet(&self, tweet: TweetRecord) -> Result<()>;
+    /// Deletes a tweet; false when it did not exist.
+    async fn delete_tweet(&self, id: Snowflake) -> Result<bool>;
+    /// Records a follow; if one exists already, returns it unchanged.
+    async fn follow(&self, follow: FollowRecord) -> Result<FollowRecord>;
+    /// Removes a follow (or pending request); false when there was none.
+    async fn unfollow(&self, source: Snowflake, target: Snowflake) -> Result<bool>;
+    /// Writes a validated import in one transaction, upserting by id.
+    async fn import(&self, batch: ImportBatch) -> Result<ImportReport>;
 
     /// Deletes what can no longer be used (expired codes, tokens, sessions, ended grants, old
     /// throttling windows). `grace_ms` keeps ended grants and used codes that long after they

@@ -17,9 +17,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
+use crate::content::{join_ids, split_ids};
 use crate::{
-    AccessRecord, AppRecord, CleanupReport, CodeRecord, IssuedTokens, NewApp, NewCode, NewUser,
-    RedeemOutcome, RefreshRecord, Result, RotateOutcome, Store, StoreError, UserRecord,
+    AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, FollowRecord, ImportBatch,
+    ImportReport, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord, Result,
+    RotateOutcome, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,6 +39,9 @@ const TABLES: &[&str] = &[
     "access_tokens",
     "refresh_tokens",
     "login_failures",
+    "tweets",
+    "follows",
+    "spaces",
 ];
 
 #[derive(Debug, Clone)]
@@ -127,7 +132,13 @@ const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a
     a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at";
 
 const USER_COLUMNS: &str = "id, username, name, password_hash, description, location, url, profile_image_url, \
-    verified, protected, created_at";
+    verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, like_count, created_at";
+
+const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, in_reply_to_user_id, replied_to_id, \
+    quoted_id, retweeted_id, lang, reply_settings, source, possibly_sensitive, like_count, bookmark_count, impression_count";
+
+const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
+    is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
 
 impl SqliteStore {
     async fn app_where(&self, clause: &str, bind: AppKey<'_>) -> Result<Option<AppRecord>> {
@@ -260,9 +271,189 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
         url: row.try_get("url")?,
         profile_image_url: row.try_get("profile_image_url")?,
         verified: row.try_get("verified")?,
+        verified_type: row.try_get("verified_type")?,
         protected: row.try_get("protected")?,
+        pinned_tweet_id: opt_id(row, "pinned_tweet_id")?,
+        profile_banner_url: row.try_get("profile_banner_url")?,
+        listed_count: row.try_get("listed_count")?,
+        like_count: row.try_get("like_count")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+fn tweet_from_row(row: &SqliteRow) -> Result<TweetRecord> {
+    Ok(TweetRecord {
+        id: id(row, "id")?,
+        author_id: id(row, "author_id")?,
+        text: row.try_get("text")?,
+        created_at: row.try_get("created_at")?,
+        conversation_id: id(row, "conversation_id")?,
+        in_reply_to_user_id: opt_id(row, "in_reply_to_user_id")?,
+        replied_to_id: opt_id(row, "replied_to_id")?,
+        quoted_id: opt_id(row, "quoted_id")?,
+        retweeted_id: opt_id(row, "retweeted_id")?,
+        lang: row.try_get("lang")?,
+        reply_settings: row.try_get("reply_settings")?,
+        source: row.try_get("source")?,
+        possibly_sensitive: row.try_get("possibly_sensitive")?,
+        like_count: row.try_get("like_count")?,
+        bookmark_count: row.try_get("bookmark_count")?,
+        impression_count: row.try_get("impression_count")?,
+    })
+}
+
+fn follow_from_row(row: &SqliteRow) -> Result<FollowRecord> {
+    Ok(FollowRecord {
+        source_user_id: id(row, "source_user_id")?,
+        target_user_id: id(row, "target_user_id")?,
+        created_at: row.try_get("created_at")?,
+        pending: row.try_get("pending")?,
+    })
+}
+
+fn space_from_row(row: &SqliteRow) -> Result<SpaceRecord> {
+    let ids = |col: &str| -> Result<Vec<Snowflake>> {
+        let v: String = row.try_get(col)?;
+        split_ids(&v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}")))
+    };
+    let topics: String = row.try_get("topic_ids")?;
+    Ok(SpaceRecord {
+        id: row.try_get("id")?,
+        state: row.try_get("state")?,
+        title: row.try_get("title")?,
+        creator_id: id(row, "creator_id")?,
+        host_ids: ids("host_ids")?,
+        speaker_ids: ids("speaker_ids")?,
+        invited_user_ids: ids("invited_user_ids")?,
+        topic_ids: topics
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        lang: row.try_get("lang")?,
+        is_ticketed: row.try_get("is_ticketed")?,
+        participant_count: row.try_get("participant_count")?,
+        subscriber_count: row.try_get("subscriber_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        scheduled_start: row.try_get("scheduled_start")?,
+    })
+}
+
+async fn bump_version(tx: &mut sqlx::SqliteConnection) -> Result<()> {
+    sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_user(tx: &mut sqlx::SqliteConnection, u: &UserRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, username, username_key, name, password_hash, description, location, url, \
+         profile_image_url, verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, \
+         like_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET username = excluded.username, username_key = excluded.username_key, \
+         name = excluded.name, password_hash = COALESCE(excluded.password_hash, users.password_hash), \
+         description = excluded.description, location = excluded.location, url = excluded.url, \
+         profile_image_url = excluded.profile_image_url, verified = excluded.verified, \
+         verified_type = excluded.verified_type, protected = excluded.protected, \
+         pinned_tweet_id = excluded.pinned_tweet_id, profile_banner_url = excluded.profile_banner_url, \
+         listed_count = excluded.listed_count, like_count = excluded.like_count, created_at = excluded.created_at",
+    )
+    .bind(u.id.get())
+    .bind(u.username.as_str())
+    .bind(u.username.canonical())
+    .bind(&u.name)
+    .bind(&u.password_hash)
+    .bind(&u.description)
+    .bind(&u.location)
+    .bind(&u.url)
+    .bind(&u.profile_image_url)
+    .bind(u.verified)
+    .bind(&u.verified_type)
+    .bind(u.protected)
+    .bind(u.pinned_tweet_id.map(Snowflake::get))
+    .bind(&u.profile_banner_url)
+    .bind(u.listed_count)
+    .bind(u.like_count)
+    .bind(u.created_at)
+    .execute(&mut *tx)
+    .await
+    .map(drop)
+}
+
+async fn upsert_tweet(tx: &mut sqlx::SqliteConnection, t: &TweetRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tweets (id, author_id, text, created_at, conversation_id, in_reply_to_user_id, replied_to_id, \
+         quoted_id, retweeted_id, lang, reply_settings, source, possibly_sensitive, like_count, bookmark_count, \
+         impression_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET author_id = excluded.author_id, text = excluded.text, \
+         created_at = excluded.created_at, conversation_id = excluded.conversation_id, \
+         in_reply_to_user_id = excluded.in_reply_to_user_id, replied_to_id = excluded.replied_to_id, \
+         quoted_id = excluded.quoted_id, retweeted_id = excluded.retweeted_id, lang = excluded.lang, \
+         reply_settings = excluded.reply_settings, source = excluded.source, \
+         possibly_sensitive = excluded.possibly_sensitive, like_count = excluded.like_count, \
+         bookmark_count = excluded.bookmark_count, impression_count = excluded.impression_count",
+    )
+    .bind(t.id.get())
+    .bind(t.author_id.get())
+    .bind(&t.text)
+    .bind(t.created_at)
+    .bind(t.conversation_id.get())
+    .bind(t.in_reply_to_user_id.map(Snowflake::get))
+    .bind(t.replied_to_id.map(Snowflake::get))
+    .bind(t.quoted_id.map(Snowflake::get))
+    .bind(t.retweeted_id.map(Snowflake::get))
+    .bind(&t.lang)
+    .bind(&t.reply_settings)
+    .bind(&t.source)
+    .bind(t.possibly_sensitive)
+    .bind(t.like_count)
+    .bind(t.bookmark_count)
+    .bind(t.impression_count)
+    .execute(&mut *tx)
+    .await
+    .map(drop)
+}
+
+async fn upsert_space(
+    tx: &mut sqlx::SqliteConnection,
+    sp: &SpaceRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO spaces (id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
+         is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, \
+         scheduled_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, title = excluded.title, \
+         creator_id = excluded.creator_id, host_ids = excluded.host_ids, speaker_ids = excluded.speaker_ids, \
+         invited_user_ids = excluded.invited_user_ids, topic_ids = excluded.topic_ids, lang = excluded.lang, \
+         is_ticketed = excluded.is_ticketed, participant_count = excluded.participant_count, \
+         subscriber_count = excluded.subscriber_count, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at, started_at = excluded.started_at, ended_at = excluded.ended_at, \
+         scheduled_start = excluded.scheduled_start",
+    )
+    .bind(&sp.id)
+    .bind(&sp.state)
+    .bind(&sp.title)
+    .bind(sp.creator_id.get())
+    .bind(join_ids(&sp.host_ids))
+    .bind(join_ids(&sp.speaker_ids))
+    .bind(join_ids(&sp.invited_user_ids))
+    .bind(sp.topic_ids.join(","))
+    .bind(&sp.lang)
+    .bind(sp.is_ticketed)
+    .bind(sp.participant_count)
+    .bind(sp.subscriber_count)
+    .bind(sp.created_at)
+    .bind(sp.updated_at)
+    .bind(sp.started_at)
+    .bind(sp.ended_at)
+    .bind(sp.scheduled_start)
+    .execute(&mut *tx)
+    .await
+    .map(drop)
 }
 
 #[async_trait]
@@ -410,6 +601,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "INSERT INTO users (id, username, username_key, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -419,12 +611,14 @@ impl Store for SqliteStore {
         .bind(&user.name)
         .bind(&user.password_hash)
         .bind(user.now)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match r {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
             other => other?,
         };
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
         Ok(UserRecord {
             id: user.id,
             username: user.username,
@@ -435,7 +629,12 @@ impl Store for SqliteStore {
             url: None,
             profile_image_url: None,
             verified: false,
+            verified_type: None,
             protected: false,
+            pinned_tweet_id: None,
+            profile_banner_url: None,
+            listed_count: 0,
+            like_count: 0,
             created_at: user.now,
         })
     }
@@ -762,6 +961,163 @@ impl Store for SqliteStore {
         Self::revoke_grant_in(&mut tx, g, now).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn load_content(&self) -> Result<Content> {
+        // One read transaction, so the content and its version agree.
+        let mut tx = self.read.begin().await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM content_version WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let users = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let tweets = sqlx::query(&format!("SELECT {TWEET_COLUMNS} FROM tweets"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let follows =
+            sqlx::query("SELECT source_user_id, target_user_id, created_at, pending FROM follows")
+                .fetch_all(&mut *tx)
+                .await?;
+        let spaces = sqlx::query(&format!("SELECT {SPACE_COLUMNS} FROM spaces"))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Content {
+            version,
+            users: users.iter().map(user_from_row).collect::<Result<_>>()?,
+            tweets: tweets.iter().map(tweet_from_row).collect::<Result<_>>()?,
+            follows: follows.iter().map(follow_from_row).collect::<Result<_>>()?,
+            spaces: spaces.iter().map(space_from_row).collect::<Result<_>>()?,
+        })
+    }
+
+    async fn content_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM content_version WHERE id = 1")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    async fn create_tweet(&self, tweet: TweetRecord) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        upsert_tweet(&mut tx, &tweet).await?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_tweet(&self, tweet_id: Snowflake) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let n = sqlx::query("DELETE FROM tweets WHERE id = ?")
+            .bind(tweet_id.get())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            sqlx::query("UPDATE users SET pinned_tweet_id = NULL WHERE pinned_tweet_id = ?")
+                .bind(tweet_id.get())
+                .execute(&mut *tx)
+                .await?;
+            bump_version(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn follow(&self, follow: FollowRecord) -> Result<FollowRecord> {
+        let mut tx = self.write.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO follows (source_user_id, target_user_id, created_at, pending) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (source_user_id, target_user_id) DO NOTHING",
+        )
+        .bind(follow.source_user_id.get())
+        .bind(follow.target_user_id.get())
+        .bind(follow.created_at)
+        .bind(follow.pending)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let row = sqlx::query(
+            "SELECT source_user_id, target_user_id, created_at, pending FROM follows \
+             WHERE source_user_id = ? AND target_user_id = ?",
+        )
+        .bind(follow.source_user_id.get())
+        .bind(follow.target_user_id.get())
+        .fetch_one(&mut *tx)
+        .await?;
+        if inserted > 0 {
+            bump_version(&mut tx).await?;
+        }
+        tx.commit().await?;
+        follow_from_row(&row)
+    }
+
+    async fn unfollow(&self, source: Snowflake, target: Snowflake) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let n = sqlx::query("DELETE FROM follows WHERE source_user_id = ? AND target_user_id = ?")
+            .bind(source.get())
+            .bind(target.get())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            bump_version(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<ImportReport> {
+        let mut tx = self.write.begin().await?;
+        // Foreign keys are checked at commit, so records may refer to each other in any order.
+        sqlx::query("PRAGMA defer_foreign_keys = ON")
+            .execute(&mut *tx)
+            .await?;
+        for (i, u) in batch.users.iter().enumerate() {
+            upsert_user(&mut tx, u).await.map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Invalid(format!(
+                        "users[{i}] (id {}): username `{}` belongs to another user",
+                        u.id, u.username
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        for t in &batch.tweets {
+            upsert_tweet(&mut tx, t).await?;
+        }
+        for f in &batch.follows {
+            sqlx::query(
+                "INSERT INTO follows (source_user_id, target_user_id, created_at, pending) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (source_user_id, target_user_id) DO UPDATE SET pending = excluded.pending",
+            )
+            .bind(f.source_user_id.get())
+            .bind(f.target_user_id.get())
+            .bind(f.created_at)
+            .bind(f.pending)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for sp in &batch.spaces {
+            upsert_space(&mut tx, sp).await?;
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await.map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Invalid(
+                "a record refers to a user that is neither in the file nor in the store".into(),
+            ),
+            _ => e.into(),
+        })?;
+        Ok(ImportReport {
+            users: batch.users.len(),
+            tweets: batch.tweets.len(),
+            follows: batch.follows.len(),
+            spaces: batch.spaces.len(),
+        })
     }
 
     async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport> {
