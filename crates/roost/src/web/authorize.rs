@@ -201,7 +201,11 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
     let scopes = ScopeSet::parse(scope.unwrap_or(""))
         .map_err(|e| back("invalid_scope", format!("{e}; see the scopes X defines")))?;
     let challenge = single(&q, "code_challenge").map_err(|e| back("invalid_request", e))?;
-    let method = single(&q, "code_challenge_method").map_err(|e| back("invalid_request", e))?;
+    // An absent method means `plain` (RFC 7636 §4.3), but an empty one is not absent: it is an
+    // unknown method (checklist A8). `single` folds empty into absent, so look again.
+    let method = single(&q, "code_challenge_method")
+        .map_err(|e| back("invalid_request", e))?
+        .or_else(|| q.contains_key("code_challenge_method").then_some(""));
     let Some(challenge) = challenge else {
         return Err(back(
             "invalid_request",
