@@ -27,7 +27,13 @@ use crate::oauth::params::parse_form;
 use crate::oauth::token::secs;
 use crate::state::AppState;
 
+/// X's limit on `state`, in characters (not bytes: a state of 500 `é` is 500 characters).
 const MAX_STATE_LEN: usize = 500;
+
+fn state_too_long(s: &str) -> bool {
+    s.chars().count() > MAX_STATE_LEN
+}
+
 const PATH: &str = "/i/oauth2/authorize";
 
 /// Why a request cannot be shown a login or consent page.
@@ -162,7 +168,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
         .ok()
         .copied()
         .flatten()
-        .filter(|s| s.len() <= MAX_STATE_LEN)
+        .filter(|s| !state_too_long(s))
         .map(str::to_owned);
     let back = |error: &'static str, description: String| Refusal::Redirect {
         to: redirect.clone(),
@@ -191,7 +197,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
     let st = state_param
         .map_err(|e| back("invalid_request", e))?
         .ok_or_else(|| back("invalid_request", "state is missing; X requires it".into()))?;
-    if st.len() > MAX_STATE_LEN {
+    if state_too_long(st) {
         return Err(back(
             "invalid_request",
             format!("state is longer than {MAX_STATE_LEN} characters"),
