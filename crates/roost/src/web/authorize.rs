@@ -497,7 +497,7 @@ pub async fn submit(
         return decide(&ctx, &headers, decision).await;
     }
     if form.contains_key("username") {
-        return login(&ctx, peer, &form).await;
+        return login(&ctx, peer, &headers, &form).await;
     }
     forbidden("The form has neither a decision nor a username.")
 }
@@ -582,7 +582,12 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
     redirect(&loc, StatusCode::SEE_OTHER)
 }
 
-async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, String>) -> Response {
+async fn login(
+    ctx: &PageCtx<'_>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) -> Response {
     let state = ctx.state;
     let raw_username = form.get("username").map(String::as_str).unwrap_or("");
     let password = form.get("password").cloned().unwrap_or_default();
@@ -651,7 +656,14 @@ async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, Stri
             );
         }
     };
-    // A new session id and a new browser cookie at every login (checklist A22).
+    // A new session id and a new browser cookie at every login (checklist A22), and a session
+    // this browser already had ends: the id it held before this login stops working.
+    let names = cookie_names(state.secure_cookies);
+    if let Some(old) = read_cookie(headers, names.session)
+        && let Err(e) = state.store.delete_session(TokenHash::of(&old)).await
+    {
+        tracing::error!(error = %e, "could not delete the previous session");
+    }
     let session = Secret::random();
     if let Err(e) = state
         .store
@@ -672,7 +684,6 @@ async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, Stri
         );
     }
     tracing::info!(user_id = %user.id, "login succeeded");
-    let names = cookie_names(state.secure_cookies);
     let browser = Secret::random();
     let cookies = [
         set_cookie(
