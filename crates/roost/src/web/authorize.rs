@@ -27,7 +27,13 @@ use crate::oauth::params::parse_form;
 use crate::oauth::token::secs;
 use crate::state::AppState;
 
+/// X's limit on `state`, in characters (not bytes: a state of 500 `é` is 500 characters).
 const MAX_STATE_LEN: usize = 500;
+
+fn state_too_long(s: &str) -> bool {
+    s.chars().count() > MAX_STATE_LEN
+}
+
 const PATH: &str = "/i/oauth2/authorize";
 
 /// Why a request cannot be shown a login or consent page.
@@ -162,7 +168,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
         .ok()
         .copied()
         .flatten()
-        .filter(|s| s.len() <= MAX_STATE_LEN)
+        .filter(|s| !state_too_long(s))
         .map(str::to_owned);
     let back = |error: &'static str, description: String| Refusal::Redirect {
         to: redirect.clone(),
@@ -191,7 +197,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
     let st = state_param
         .map_err(|e| back("invalid_request", e))?
         .ok_or_else(|| back("invalid_request", "state is missing; X requires it".into()))?;
-    if st.len() > MAX_STATE_LEN {
+    if state_too_long(st) {
         return Err(back(
             "invalid_request",
             format!("state is longer than {MAX_STATE_LEN} characters"),
@@ -201,7 +207,11 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
     let scopes = ScopeSet::parse(scope.unwrap_or(""))
         .map_err(|e| back("invalid_scope", format!("{e}; see the scopes X defines")))?;
     let challenge = single(&q, "code_challenge").map_err(|e| back("invalid_request", e))?;
-    let method = single(&q, "code_challenge_method").map_err(|e| back("invalid_request", e))?;
+    // An absent method means `plain` (RFC 7636 §4.3), but an empty one is not absent: it is an
+    // unknown method (checklist A8). `single` folds empty into absent, so look again.
+    let method = single(&q, "code_challenge_method")
+        .map_err(|e| back("invalid_request", e))?
+        .or_else(|| q.contains_key("code_challenge_method").then_some(""));
     let Some(challenge) = challenge else {
         return Err(back(
             "invalid_request",
@@ -497,7 +507,7 @@ pub async fn submit(
         return decide(&ctx, &headers, decision).await;
     }
     if form.contains_key("username") {
-        return login(&ctx, peer, &form).await;
+        return login(&ctx, peer, &headers, &form).await;
     }
     forbidden("The form has neither a decision nor a username.")
 }
@@ -582,7 +592,12 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
     redirect(&loc, StatusCode::SEE_OTHER)
 }
 
-async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, String>) -> Response {
+async fn login(
+    ctx: &PageCtx<'_>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) -> Response {
     let state = ctx.state;
     let raw_username = form.get("username").map(String::as_str).unwrap_or("");
     let password = form.get("password").cloned().unwrap_or_default();
@@ -655,7 +670,14 @@ async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, Stri
             );
         }
     };
-    // A new session id and a new browser cookie at every login (checklist A22).
+    // A new session id and a new browser cookie at every login (checklist A22), and a session
+    // this browser already had ends: the id it held before this login stops working.
+    let names = cookie_names(state.secure_cookies);
+    if let Some(old) = read_cookie(headers, names.session)
+        && let Err(e) = state.store.delete_session(TokenHash::of(&old)).await
+    {
+        tracing::error!(error = %e, "could not delete the previous session");
+    }
     let session = Secret::random();
     if let Err(e) = state
         .store
@@ -676,7 +698,6 @@ async fn login(ctx: &PageCtx<'_>, peer: SocketAddr, form: &BTreeMap<String, Stri
         );
     }
     tracing::info!(user_id = %user.id, "login succeeded");
-    let names = cookie_names(state.secure_cookies);
     let browser = Secret::random();
     let cookies = [
         set_cookie(
