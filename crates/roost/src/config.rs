@@ -18,6 +18,21 @@ pub struct Config {
     pub session: SessionConfig,
     pub log: LogConfig,
     pub cleanup: CleanupConfig,
+    pub content: ContentConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContentConfig {
+    /// Milliseconds between checks for content changed by another process (the admin CLI,
+    /// `roost import`, another node). Default 1000.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        Self { poll_interval_ms: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -214,6 +229,7 @@ impl Config {
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
+            ("content.poll_interval_ms", self.content.poll_interval_ms),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod content;
 pub mod demo;
 pub mod http;
 pub mod keys;
@@ -45,6 +46,7 @@ pub async fn build_state(
     let public_origin = public.origin().ascii_serialization();
     let keys = ServerKeys::load(store.as_ref(), clock.now_ms()).await?;
     let hasher = Hasher::new(config.login.max_concurrent_hashes);
+    let world = content::SharedWorld::load(store.as_ref()).await?;
     Ok(AppState::new(Inner {
         store,
         secure_cookies: public.scheme() == "https",
@@ -55,6 +57,7 @@ pub async fn build_state(
         hasher,
         public_url,
         public_origin,
+        world,
     }))
 }
 

@@ -8,6 +8,7 @@ use roost_store::Store;
 use crate::accounts::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::content::SharedWorld;
 use crate::keys::ServerKeys;
 
 #[derive(Clone)]
@@ -25,6 +26,8 @@ pub struct Inner {
     /// `scheme://host[:port]` of the public URL, for `Origin` checks.
     pub public_origin: String,
     pub secure_cookies: bool,
+    /// The API's content, in memory.
+    pub world: SharedWorld,
 }
 
 impl std::ops::Deref for AppState {

@@ -3,7 +3,26 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::ScopeSet;
+use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
+
+/// One entry of X's 400 `errors` array: the offending parameters and values, and a message.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamProblem {
+    pub parameters: BTreeMap<String, Vec<String>>,
+    pub message: String,
+}
+
+impl ParamProblem {
+    pub fn new(parameters: BTreeMap<String, Vec<String>>, message: String) -> Self {
+        Self { parameters, message }
+    }
+
+    pub fn one(name: &str, values: Vec<String>, message: String) -> Self {
+        Self { parameters: BTreeMap::from([(name.to_owned(), values)]), message }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,8 +35,15 @@ pub enum ApiError {
     /// A user token missing scopes.
     #[error("missing scopes {0}")]
     MissingScopes(ScopeSet),
+    /// X's generic 403 body with this `detail` (`"Forbidden"` where X gives no reason).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// X's 400 `invalid-request` problem with one entry per problem found.
+    #[error("invalid request")]
+    InvalidRequest(Vec<ParamProblem>),
+    /// The window's requests are spent; the rate-limit headers are added by the limiter.
+    #[error("too many requests")]
+    TooManyRequests,
     #[error("not found")]
     RouteNotFound,
     #[error("store unavailable: {0}")]
@@ -73,13 +99,32 @@ impl IntoResponse for ApiError {
                 }
                 r
             }
-            ApiError::Forbidden(reason) => {
-                tracing::info!(%reason, "API request refused");
+            ApiError::Forbidden(detail) => {
+                tracing::info!(%detail, "API request refused");
                 problem(
                     StatusCode::FORBIDDEN,
-                    json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}),
+                    json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": detail}),
                 )
             }
+            ApiError::InvalidRequest(problems) => {
+                tracing::info!(problems = problems.len(), "API request refused: invalid parameters");
+                let body = json!({
+                    "errors": problems,
+                    "title": "Invalid Request",
+                    "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request"
+                });
+                let mut r = (StatusCode::BAD_REQUEST, body.to_string()).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+                r
+            }
+            ApiError::TooManyRequests => problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
+            ),
             ApiError::RouteNotFound => problem(
                 StatusCode::NOT_FOUND,
                 json!({"title": "Not Found Error", "type": "about:blank", "status": 404, "detail": "Not Found"}),

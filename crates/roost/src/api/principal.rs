@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use roost_domain::{Scope, ScopeSet, Snowflake, TokenHash};
 
 use super::error::ApiError;
+use super::render::Viewer;
 use crate::oauth::app_only;
 use crate::state::AppState;
 
@@ -26,6 +27,22 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// For endpoints open to app-only tokens too: a user token must carry every scope in
+    /// `required`; an app-only token may call.
+    pub fn require(&self, required: &[Scope]) -> Result<Viewer, ApiError> {
+        match self {
+            Principal::App { .. } => Ok(Viewer::App),
+            Principal::User { .. } => self.require_user(required).map(Viewer::User),
+        }
+    }
+
+    pub fn viewer(&self) -> Viewer {
+        match self {
+            Principal::App { .. } => Viewer::App,
+            Principal::User { user_id, .. } => Viewer::User(*user_id),
+        }
+    }
+
     /// For user-context-only endpoints: the user, if the token has every scope in `required`.
     pub fn require_user(&self, required: &[Scope]) -> Result<Snowflake, ApiError> {
         match self {

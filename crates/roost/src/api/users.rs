@@ -1,28 +1,117 @@
-//! Users endpoints.
+//! Users: `/2/users/me`, `/2/users/:id`, `/2/users?ids=`, `/2/users/by/username/:username`,
+//! `/2/users/by?usernames=`.
 
 use axum::Json;
-use axum::extract::State;
-use roost_domain::Scope;
-use serde_json::{Value, json};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use roost_domain::{Scope, Snowflake, Username};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::principal::Principal;
+use super::query::Params;
+use super::render::{Renderer, Selected};
 use crate::state::AppState;
 
-/// `GET /2/users/me`: user context only, `tweet.read` and `users.read`.
-pub async fn me(
+const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
+
+/// Reads the field and expansion parameters every user endpoint takes.
+pub(super) fn user_selection(p: &mut Params) -> Selected {
+    Selected { user: p.select("user.fields"), tweet: p.select("tweet.fields"), user_exp: p.select("expansions"), ..Selected::default() }
+}
+
+pub async fn me(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let me = principal.require_user(READ)?;
+    let mut p = Params::new(&uri, &["expansions", "tweet.fields", "user.fields"]);
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let user = world.user(me).cloned().ok_or(ApiError::Unauthorized { token_presented: true })?;
+    let mut r = Renderer::new(&world, principal.viewer(), sel);
+    let data = r.user(&user);
+    Ok(Json(r.envelope(Some(data), None)))
+}
+
+pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
+    Path(id): Path<String>,
+    uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let user_id = principal.require_user(&[Scope::TweetRead, Scope::UsersRead])?;
-    let user = state
-        .store
-        .user_by_id(user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized {
-            token_presented: true,
-        })?;
-    Ok(Json(
-        json!({"data": {"id": user.id, "name": user.name, "username": user.username}}),
-    ))
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &["id", "expansions", "tweet.fields", "user.fields"]);
+    let id = p.path_id("id", &id);
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let data = match id.and_then(|id| world.user(id).cloned()) {
+        Some(u) => Some(r.user(&u)),
+        None => {
+            r.not_found("user", "id", &id.map(|i| i.to_string()).unwrap_or_default());
+            None
+        }
+    };
+    Ok(Json(r.envelope(data, None)))
+}
+
+pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &["ids", "expansions", "tweet.fields", "user.fields"]);
+    let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let mut data = Vec::new();
+    for id in ids {
+        match world.user(id).cloned() {
+            Some(u) => data.push(r.user(&u)),
+            None => r.not_found("user", "ids", &id.to_string()),
+        }
+    }
+    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+}
+
+pub async fn by_username(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(username): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &["username", "expansions", "tweet.fields", "user.fields"]);
+    if Username::parse(&username).is_err() {
+        p.invalid("username", &username, format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"));
+    }
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let data = match world.user_by_username(&username).cloned() {
+        Some(u) => Some(r.user(&u)),
+        None => {
+            r.not_found("user", "username", &username);
+            None
+        }
+    };
+    Ok(Json(r.envelope(data, None)))
+}
+
+pub async fn by_usernames(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &["usernames", "expansions", "tweet.fields", "user.fields"]);
+    let names = p.list("usernames", 100, |s| Username::parse(s).ok());
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let mut data = Vec::new();
+    for name in names {
+        match world.user_by_username(name.as_str()).cloned() {
+            Some(u) => data.push(r.user(&u)),
+            None => r.not_found("user", "usernames", name.as_str()),
+        }
+    }
+    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
 }

@@ -1,0 +1,182 @@
+//! Follows: the following and followers lists, follow and unfollow.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use roost_domain::{Scope, Snowflake};
+use roost_store::FollowRecord;
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::principal::Principal;
+use super::query::Params;
+use super::render::Renderer;
+use super::tweets::{body_problem, decode_token, encode_token, json_body};
+use super::users::user_selection;
+use crate::content::world::Edge;
+use crate::state::AppState;
+
+const READ: &[Scope] = &[Scope::FollowsRead, Scope::TweetRead, Scope::UsersRead];
+const WRITE: &[Scope] = &[Scope::FollowsWrite, Scope::TweetRead, Scope::UsersRead];
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Following,
+    Followers,
+}
+
+pub async fn following(
+    state: State<AppState>,
+    principal: Principal,
+    id: Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    list(state, principal, id, uri, Direction::Following).await
+}
+
+pub async fn followers(
+    state: State<AppState>,
+    principal: Principal,
+    id: Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    list(state, principal, id, uri, Direction::Followers).await
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    uri: Uri,
+    dir: Direction,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &["id", "expansions", "max_results", "pagination_token", "tweet.fields", "user.fields"]);
+    let user_id = p.path_id("id", &id);
+    let max = usize::try_from(p.int("max_results", 1..=1000, 100)).unwrap_or(100);
+    let token = match p.raw("pagination_token").map(str::to_owned) {
+        Some(t) => match decode_token(&t) {
+            Some(v) => Some(v),
+            None => {
+                p.invalid("pagination_token", &t, format!("The `pagination_token` query parameter value [{t}] is not valid"));
+                None
+            }
+        },
+        None => None,
+    };
+    let sel = user_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let Some(user) = user_id.and_then(|id| world.user(id).cloned()) else {
+        r.not_found("user", "id", &id);
+        return Ok(Json(r.envelope(None, None)));
+    };
+    // A protected account's lists are for its approved followers (and itself).
+    if !r.can_see_tweets_of(&user) {
+        r.not_authorized("user", "id", &id);
+        return Ok(Json(r.envelope(None, None)));
+    }
+    let edges: Vec<Edge> = match dir {
+        Direction::Following => world.following(user.id),
+        Direction::Followers => world.followers(user.id),
+    }
+    .iter()
+    .filter(|e| !e.pending)
+    .copied()
+    .collect();
+    // Tokens carry an offset into the list, newest first.
+    let start = match token {
+        Some(('n', offset)) => usize::try_from(offset).unwrap_or(usize::MAX).min(edges.len()),
+        Some((_, offset)) => usize::try_from(offset).unwrap_or(0).saturating_sub(max).min(edges.len()),
+        None => 0,
+    };
+    let end = (start + max).min(edges.len());
+    let data: Vec<Value> = edges[start..end]
+        .iter()
+        .filter_map(|e| world.user(e.user).cloned())
+        .map(|u| r.user(&u))
+        .collect();
+    let mut meta = Map::new();
+    meta.insert("result_count".into(), json!(data.len()));
+    if end < edges.len() {
+        meta.insert("next_token".into(), json!(encode_token('n', i64::try_from(end).unwrap_or(0))));
+    }
+    if start > 0 {
+        meta.insert("previous_token".into(), json!(encode_token('p', i64::try_from(start).unwrap_or(0))));
+    }
+    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(Value::Object(meta)))))
+}
+
+fn acting_user(principal: &Principal, path_id: &str) -> Result<Snowflake, ApiError> {
+    let me = principal.require_user(WRITE)?;
+    // A user token acts only as its own user (checklist F5).
+    match Snowflake::parse(path_id) {
+        Ok(id) if id == me => Ok(me),
+        Ok(_) => Err(ApiError::Forbidden("Forbidden".into())),
+        Err(_) => Err(ApiError::InvalidRequest(vec![super::error::ParamProblem::one(
+            "id",
+            vec![path_id.to_owned()],
+            format!("The `id` query parameter value [{path_id}] is not valid"),
+        )])),
+    }
+}
+
+pub async fn follow(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let me = acting_user(&principal, &id)?;
+    let body = json_body(&headers, &body)?;
+    if let Some(k) = body.keys().find(|k| k.as_str() != "target_user_id") {
+        return Err(body_problem(&format!("$.{k}: is not defined in the schema and the schema does not allow additional properties")));
+    }
+    let target = match body.get("target_user_id") {
+        Some(Value::String(s)) => Snowflake::parse(s)
+            .map_err(|_| body_problem(&format!("$.target_user_id: string [{s}] does not match pattern ^[0-9]{{1,19}}$")))?,
+        Some(_) => return Err(body_problem("$.target_user_id: must be a string")),
+        None => return Err(body_problem("$.target_user_id: is missing but it is required")),
+    };
+    if target == me {
+        return Err(ApiError::Forbidden("You cannot follow yourself.".into()));
+    }
+    let protected = match state.world.read().user(target) {
+        Some(u) => u.protected,
+        None => return Err(body_problem(&format!("$.target_user_id: no user has the id [{target}]"))),
+    };
+    let record = FollowRecord { source_user_id: me, target_user_id: target, created_at: state.now(), pending: protected };
+    let stored = state
+        .world
+        .write(state.store.as_ref(), state.store.follow(record), |w, f| w.insert_follow(f))
+        .await?;
+    tracing::info!(user_id = %me, target = %target, pending = stored.pending, "follow");
+    Ok(Json(json!({"data": {"following": !stored.pending, "pending_follow": stored.pending}})))
+}
+
+pub async fn unfollow(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((source, target)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let me = acting_user(&principal, &source)?;
+    let target = Snowflake::parse(&target).map_err(|_| {
+        ApiError::InvalidRequest(vec![super::error::ParamProblem::one(
+            "target_user_id",
+            vec![target.clone()],
+            format!("The `target_user_id` query parameter value [{target}] is not valid"),
+        )])
+    })?;
+    state
+        .world
+        .write(state.store.as_ref(), state.store.unfollow(me, target), move |w, removed| {
+            if *removed {
+                w.remove_follow(me, target);
+            }
+        })
+        .await?;
+    Ok(Json(json!({"data": {"following": false}})))
+}

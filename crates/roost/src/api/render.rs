@@ -1,0 +1,623 @@
+//! X API v2 objects and envelopes: default fields, requested fields, expansions into
+//! `includes` (deduplicated by id), partial errors, and `meta`.
+
+use std::collections::HashSet;
+
+use roost_domain::Snowflake;
+use roost_domain::fields::{Selection, SpaceExpansion, SpaceField, TweetExpansion, TweetField, UserExpansion, UserField};
+use roost_store::{SpaceRecord, TweetRecord, UserRecord};
+use serde_json::{Map, Value, json};
+
+use crate::content::World;
+
+/// Who is looking: protected accounts' tweets are visible only to their followers and
+/// themselves, and `connection_status` needs a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    User(Snowflake),
+    App,
+}
+
+/// RFC 3339 UTC with milliseconds, as X prints times: `2021-01-06T18:40:40.000Z`.
+pub fn timestamp(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// The fields and expansions one request selected.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selected {
+    pub user: Selection<UserField>,
+    pub tweet: Selection<TweetField>,
+    pub space: Selection<SpaceField>,
+    pub user_exp: Selection<UserExpansion>,
+    pub tweet_exp: Selection<TweetExpansion>,
+    pub space_exp: Selection<SpaceExpansion>,
+}
+
+pub struct Renderer<'w> {
+    pub world: &'w World,
+    pub viewer: Viewer,
+    pub sel: Selected,
+    inc_users: Vec<Value>,
+    inc_user_ids: HashSet<Snowflake>,
+    inc_tweets: Vec<Value>,
+    inc_tweet_ids: HashSet<Snowflake>,
+    errors: Vec<Value>,
+}
+
+impl<'w> Renderer<'w> {
+    pub fn new(world: &'w World, viewer: Viewer, sel: Selected) -> Self {
+        Self {
+            world,
+            viewer,
+            sel,
+            inc_users: Vec::new(),
+            inc_user_ids: HashSet::new(),
+            inc_tweets: Vec::new(),
+            inc_tweet_ids: HashSet::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether the viewer may see `author`'s tweets.
+    pub fn can_see_tweets_of(&self, author: &UserRecord) -> bool {
+        if !author.protected {
+            return true;
+        }
+        match self.viewer {
+            Viewer::App => false,
+            Viewer::User(me) => {
+                me == author.id || self.world.follow_edge(me, author.id).is_some_and(|e| !e.pending)
+            }
+        }
+    }
+
+    pub fn tweet_visible(&self, t: &TweetRecord) -> bool {
+        self.world.user(t.author_id).is_some_and(|a| self.can_see_tweets_of(a))
+    }
+
+    // ---- users ----
+
+    pub fn user(&mut self, u: &UserRecord) -> Value {
+        let v = self.user_object(u);
+        let exp = self.sel.user_exp;
+        if exp.contains(UserExpansion::PinnedTweetId)
+            && let Some(t) = u.pinned_tweet_id.and_then(|id| self.world.tweet(id)).cloned()
+        {
+            self.include_tweet(&t);
+        }
+        if exp.contains(UserExpansion::MostRecentTweetId)
+            && let Some(t) = self.world.timeline(u.id).first().and_then(|id| self.world.tweet(*id)).cloned()
+        {
+            self.include_tweet(&t);
+        }
+        v
+    }
+
+    fn user_object(&self, u: &UserRecord) -> Value {
+        let f = self.sel.user;
+        let mut m = Map::new();
+        m.insert("id".into(), json!(u.id));
+        m.insert("name".into(), json!(u.name));
+        m.insert("username".into(), json!(u.username));
+        if f.contains(UserField::CreatedAt) {
+            m.insert("created_at".into(), json!(timestamp(u.created_at)));
+        }
+        if f.contains(UserField::Description) {
+            m.insert("description".into(), json!(u.description));
+        }
+        if f.contains(UserField::Entities) {
+            let mut ent = Map::new();
+            if let Some(url) = &u.url {
+                let n = url.chars().count();
+                ent.insert("url".into(), json!({"urls": [url_entity(url, 0, n)]}));
+            }
+            let desc = text_entities(self.world, &u.description);
+            if !desc.is_empty() {
+                ent.insert("description".into(), Value::Object(desc));
+            }
+            if !ent.is_empty() {
+                m.insert("entities".into(), Value::Object(ent));
+            }
+        }
+        if f.contains(UserField::Location)
+            && let Some(l) = &u.location
+        {
+            m.insert("location".into(), json!(l));
+        }
+        if f.contains(UserField::MostRecentTweetId)
+            && let Some(id) = self.world.timeline(u.id).first()
+        {
+            m.insert("most_recent_tweet_id".into(), json!(id));
+        }
+        if f.contains(UserField::PinnedTweetId)
+            && let Some(id) = u.pinned_tweet_id
+        {
+            m.insert("pinned_tweet_id".into(), json!(id));
+        }
+        if f.contains(UserField::ProfileBannerUrl)
+            && let Some(b) = &u.profile_banner_url
+        {
+            m.insert("profile_banner_url".into(), json!(b));
+        }
+        if f.contains(UserField::ProfileImageUrl) {
+            let img = u.profile_image_url.clone().unwrap_or_else(|| {
+                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png".to_owned()
+            });
+            m.insert("profile_image_url".into(), json!(img));
+        }
+        if f.contains(UserField::Protected) {
+            m.insert("protected".into(), json!(u.protected));
+        }
+        if f.contains(UserField::PublicMetrics) {
+            let (followers, following, tweets) = self.world.user_counts(u.id);
+            m.insert(
+                "public_metrics".into(),
+                json!({
+                    "followers_count": followers,
+                    "following_count": following,
+                    "tweet_count": tweets,
+                    "listed_count": u.listed_count,
+                    "like_count": u.like_count
+                }),
+            );
+        }
+        if f.contains(UserField::Url) {
+            m.insert("url".into(), json!(u.url.clone().unwrap_or_default()));
+        }
+        if f.contains(UserField::Verified) {
+            m.insert("verified".into(), json!(u.verified));
+        }
+        if f.contains(UserField::VerifiedType) {
+            let vt = u.verified_type.clone().unwrap_or_else(|| if u.verified { "blue" } else { "none" }.to_owned());
+            m.insert("verified_type".into(), json!(vt));
+        }
+        if f.contains(UserField::Parody) {
+            m.insert("parody".into(), json!(false));
+        }
+        if f.contains(UserField::IsIdentityVerified) {
+            m.insert("is_identity_verified".into(), json!(false));
+        }
+        if f.contains(UserField::SubscriptionType) {
+            m.insert("subscription_type".into(), json!("None"));
+        }
+        if f.contains(UserField::ReceivesYourDm) {
+            m.insert("receives_your_dm".into(), json!(true));
+        }
+        if f.contains(UserField::ConnectionStatus)
+            && let Viewer::User(me) = self.viewer
+            && me != u.id
+        {
+            let mut status = Vec::new();
+            match self.world.follow_edge(me, u.id) {
+                Some(e) if e.pending => status.push("follow_request_sent"),
+                Some(_) => status.push("following"),
+                None => {}
+            }
+            match self.world.follow_edge(u.id, me) {
+                Some(e) if e.pending => status.push("follow_request_received"),
+                Some(_) => status.push("followed_by"),
+                None => {}
+            }
+            m.insert("connection_status".into(), json!(status));
+        }
+        Value::Object(m)
+    }
+
+    fn include_user_id(&mut self, id: Snowflake) {
+        if self.inc_user_ids.contains(&id) {
+            return;
+        }
+        if let Some(u) = self.world.user(id).cloned() {
+            self.inc_user_ids.insert(id);
+            let v = self.user_object(&u);
+            self.inc_users.push(v);
+        }
+    }
+
+    // ---- tweets ----
+
+    pub fn tweet(&mut self, t: &TweetRecord) -> Value {
+        let v = self.tweet_object(t);
+        self.expand_tweet(t, true);
+        v
+    }
+
+    fn expand_tweet(&mut self, t: &TweetRecord, top: bool) {
+        let exp = self.sel.tweet_exp;
+        if exp.contains(TweetExpansion::AuthorId) {
+            self.include_user_id(t.author_id);
+        }
+        if exp.contains(TweetExpansion::InReplyToUserId)
+            && let Some(u) = t.in_reply_to_user_id
+        {
+            self.include_user_id(u);
+        }
+        if exp.contains(TweetExpansion::EntitiesMentionsUsername) {
+            for name in mentions(&t.text) {
+                if let Some(u) = self.world.user_by_username(&name).map(|u| u.id) {
+                    self.include_user_id(u);
+                }
+            }
+        }
+        if exp.contains(TweetExpansion::EditHistoryTweetIds) && top {
+            self.include_tweet_only(t);
+        }
+        if exp.contains(TweetExpansion::ReferencedTweetsId) || exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId) {
+            for id in referenced(t).into_iter().map(|(_, id)| id) {
+                let Some(r) = self.world.tweet(id).cloned() else { continue };
+                if !self.tweet_visible(&r) {
+                    continue;
+                }
+                if exp.contains(TweetExpansion::ReferencedTweetsId) {
+                    self.include_tweet_only(&r);
+                }
+                if exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId) {
+                    self.include_user_id(r.author_id);
+                }
+            }
+        }
+    }
+
+    fn include_tweet(&mut self, t: &TweetRecord) {
+        if self.tweet_visible(t) {
+            self.include_tweet_only(t);
+        }
+    }
+
+    fn include_tweet_only(&mut self, t: &TweetRecord) {
+        if self.inc_tweet_ids.insert(t.id) {
+            let v = self.tweet_object(t);
+            self.inc_tweets.push(v);
+        }
+    }
+
+    fn tweet_object(&self, t: &TweetRecord) -> Value {
+        let f = self.sel.tweet;
+        let mut m = Map::new();
+        m.insert("id".into(), json!(t.id));
+        m.insert("text".into(), json!(t.text));
+        m.insert("edit_history_tweet_ids".into(), json!([t.id]));
+        if f.contains(TweetField::AuthorId) {
+            m.insert("author_id".into(), json!(t.author_id));
+        }
+        if f.contains(TweetField::ConversationId) {
+            m.insert("conversation_id".into(), json!(t.conversation_id));
+        }
+        if f.contains(TweetField::CreatedAt) {
+            m.insert("created_at".into(), json!(timestamp(t.created_at)));
+        }
+        if f.contains(TweetField::EditControls) {
+            let until = t.created_at + 3_600_000;
+            m.insert(
+                "edit_controls".into(),
+                json!({"edits_remaining": 5, "is_edit_eligible": t.retweeted_id.is_none(), "editable_until": timestamp(until)}),
+            );
+        }
+        if f.contains(TweetField::Entities) {
+            let ent = text_entities(self.world, &t.text);
+            if !ent.is_empty() {
+                m.insert("entities".into(), Value::Object(ent));
+            }
+        }
+        if f.contains(TweetField::InReplyToUserId)
+            && let Some(u) = t.in_reply_to_user_id
+        {
+            m.insert("in_reply_to_user_id".into(), json!(u));
+        }
+        if f.contains(TweetField::Lang)
+            && let Some(l) = &t.lang
+        {
+            m.insert("lang".into(), json!(l));
+        }
+        if f.contains(TweetField::PossiblySensitive) {
+            m.insert("possibly_sensitive".into(), json!(t.possibly_sensitive));
+        }
+        if f.contains(TweetField::PublicMetrics) {
+            let c = self.world.counts(t.id);
+            m.insert(
+                "public_metrics".into(),
+                json!({
+                    "retweet_count": c.retweets,
+                    "reply_count": c.replies,
+                    "like_count": t.like_count,
+                    "quote_count": c.quotes,
+                    "bookmark_count": t.bookmark_count,
+                    "impression_count": t.impression_count
+                }),
+            );
+        }
+        if f.contains(TweetField::ReferencedTweets) {
+            let refs: Vec<Value> = referenced(t).into_iter().map(|(kind, id)| json!({"type": kind, "id": id})).collect();
+            if !refs.is_empty() {
+                m.insert("referenced_tweets".into(), json!(refs));
+            }
+        }
+        if f.contains(TweetField::ReplySettings) {
+            m.insert("reply_settings".into(), json!(t.reply_settings));
+        }
+        if f.contains(TweetField::Source)
+            && let Some(s) = &t.source
+        {
+            m.insert("source".into(), json!(s));
+        }
+        if f.contains(TweetField::DisplayTextRange) {
+            m.insert("display_text_range".into(), json!([0, t.text.chars().count()]));
+        }
+        Value::Object(m)
+    }
+
+    // ---- spaces ----
+
+    pub fn space(&mut self, s: &SpaceRecord) -> Value {
+        let f = self.sel.space;
+        let mut m = Map::new();
+        m.insert("id".into(), json!(s.id));
+        m.insert("state".into(), json!(s.state));
+        let time = |m: &mut Map<String, Value>, field: SpaceField, name: &str, v: Option<i64>| {
+            if f.contains(field)
+                && let Some(v) = v
+            {
+                m.insert(name.into(), json!(timestamp(v)));
+            }
+        };
+        time(&mut m, SpaceField::CreatedAt, "created_at", Some(s.created_at));
+        if f.contains(SpaceField::CreatorId) {
+            m.insert("creator_id".into(), json!(s.creator_id));
+        }
+        time(&mut m, SpaceField::EndedAt, "ended_at", s.ended_at);
+        if f.contains(SpaceField::HostIds) {
+            m.insert("host_ids".into(), json!(s.host_ids));
+        }
+        if f.contains(SpaceField::InvitedUserIds) {
+            m.insert("invited_user_ids".into(), json!(s.invited_user_ids));
+        }
+        if f.contains(SpaceField::IsTicketed) {
+            m.insert("is_ticketed".into(), json!(s.is_ticketed));
+        }
+        if f.contains(SpaceField::Lang)
+            && let Some(l) = &s.lang
+        {
+            m.insert("lang".into(), json!(l));
+        }
+        if f.contains(SpaceField::ParticipantCount) {
+            m.insert("participant_count".into(), json!(s.participant_count));
+        }
+        time(&mut m, SpaceField::ScheduledStart, "scheduled_start", s.scheduled_start);
+        if f.contains(SpaceField::SpeakerIds) {
+            m.insert("speaker_ids".into(), json!(s.speaker_ids));
+        }
+        time(&mut m, SpaceField::StartedAt, "started_at", s.started_at);
+        if f.contains(SpaceField::SubscriberCount) {
+            m.insert("subscriber_count".into(), json!(s.subscriber_count));
+        }
+        if f.contains(SpaceField::Title)
+            && let Some(t) = &s.title
+        {
+            m.insert("title".into(), json!(t));
+        }
+        if f.contains(SpaceField::TopicIds) && !s.topic_ids.is_empty() {
+            m.insert("topic_ids".into(), json!(s.topic_ids));
+        }
+        time(&mut m, SpaceField::UpdatedAt, "updated_at", s.updated_at.or(Some(s.created_at)));
+        let exp = self.sel.space_exp;
+        if exp.contains(SpaceExpansion::CreatorId) {
+            self.include_user_id(s.creator_id);
+        }
+        for (e, ids) in [
+            (SpaceExpansion::HostIds, &s.host_ids),
+            (SpaceExpansion::SpeakerIds, &s.speaker_ids),
+            (SpaceExpansion::InvitedUserIds, &s.invited_user_ids),
+        ] {
+            if exp.contains(e) {
+                for id in ids {
+                    self.include_user_id(*id);
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    // ---- errors and envelope ----
+
+    /// X's partial "Not Found Error" (spec/x-api-v2.md §E.1).
+    pub fn not_found(&mut self, resource_type: &str, parameter: &str, value: &str) {
+        self.errors.push(json!({
+            "value": value,
+            "detail": format!("Could not find {resource_type} with {parameter}: [{value}]."),
+            "title": "Not Found Error",
+            "resource_type": resource_type,
+            "parameter": parameter,
+            "resource_id": value,
+            "type": "https://api.twitter.com/2/problems/resource-not-found"
+        }));
+    }
+
+    /// X's partial "Authorization Error" for a resource the viewer may not see (protected).
+    pub fn not_authorized(&mut self, resource_type: &str, parameter: &str, value: &str) {
+        let shown = if resource_type == "tweet" { "Tweet" } else { resource_type };
+        self.errors.push(json!({
+            "value": value,
+            "detail": format!("Sorry, you are not authorized to see the {shown} with {parameter}: [{value}]."),
+            "title": "Authorization Error",
+            "resource_type": resource_type,
+            "parameter": parameter,
+            "resource_id": value,
+            "section": "data",
+            "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"
+        }));
+    }
+
+    /// The response body: `data` (omitted when `None`), `includes` and `errors` when not empty,
+    /// `meta` when given.
+    pub fn envelope(self, data: Option<Value>, meta: Option<Value>) -> Value {
+        let mut m = Map::new();
+        if let Some(d) = data {
+            m.insert("data".into(), d);
+        }
+        let mut inc = Map::new();
+        if !self.inc_users.is_empty() {
+            inc.insert("users".into(), Value::Array(self.inc_users));
+        }
+        if !self.inc_tweets.is_empty() {
+            inc.insert("tweets".into(), Value::Array(self.inc_tweets));
+        }
+        if !inc.is_empty() {
+            m.insert("includes".into(), Value::Object(inc));
+        }
+        if !self.errors.is_empty() {
+            m.insert("errors".into(), Value::Array(self.errors));
+        }
+        if let Some(meta) = meta {
+            m.insert("meta".into(), meta);
+        }
+        Value::Object(m)
+    }
+}
+
+/// A tweet's references, in X's order.
+fn referenced(t: &TweetRecord) -> Vec<(&'static str, Snowflake)> {
+    let mut out = Vec::new();
+    if let Some(id) = t.retweeted_id {
+        out.push(("retweeted", id));
+    }
+    if let Some(id) = t.quoted_id {
+        out.push(("quoted", id));
+    }
+    if let Some(id) = t.replied_to_id {
+        out.push(("replied_to", id));
+    }
+    out
+}
+
+fn url_entity(url: &str, start: usize, end: usize) -> Value {
+    let display: String = url.trim_start_matches("https://").trim_start_matches("http://").chars().take(26).collect();
+    json!({"start": start, "end": end, "url": url, "expanded_url": url, "display_url": display})
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `@username` mentions in a text.
+pub fn mentions(text: &str) -> Vec<String> {
+    scan(text).into_iter().filter_map(|e| match e {
+        Entity::Mention { name, .. } => Some(name),
+        _ => None,
+    }).collect()
+}
+
+enum Entity {
+    Mention { start: usize, end: usize, name: String },
+    Hashtag { start: usize, end: usize, tag: String },
+    Url { start: usize, end: usize, url: String },
+}
+
+/// A single left-to-right pass (no regular expressions) over the characters; positions are
+/// character offsets, as X gives them.
+fn scan(text: &str) -> Vec<Entity> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let prev_ok = i == 0 || !is_word(chars[i - 1]);
+        let c = chars[i];
+        if (c == '@' || c == '#') && prev_ok {
+            let mut j = i + 1;
+            while j < chars.len() && is_word(chars[j]) && (c == '#' || chars[j].is_ascii()) {
+                j += 1;
+            }
+            let word: String = chars[i + 1..j].iter().collect();
+            let valid = if c == '@' { (1..=15).contains(&(j - i - 1)) } else { word.chars().any(|ch| !ch.is_ascii_digit()) };
+            if valid {
+                out.push(if c == '@' {
+                    Entity::Mention { start: i, end: j, name: word }
+                } else {
+                    Entity::Hashtag { start: i, end: j, tag: word }
+                });
+                i = j;
+                continue;
+            }
+        }
+        if prev_ok && (starts_with(&chars[i..], "https://") || starts_with(&chars[i..], "http://")) {
+            let mut j = i;
+            while j < chars.len() && !chars[j].is_whitespace() {
+                j += 1;
+            }
+            while j > i && matches!(chars[j - 1], '.' | ',' | ')' | '!' | '?' | ':' | ';') {
+                j -= 1;
+            }
+            out.push(Entity::Url { start: i, end: j, url: chars[i..j].iter().collect() });
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+fn starts_with(chars: &[char], prefix: &str) -> bool {
+    prefix.chars().enumerate().all(|(k, p)| chars.get(k) == Some(&p))
+}
+
+/// X's `entities` object for a text: mentions (with the user's id when known), hashtags, urls.
+fn text_entities(world: &World, text: &str) -> Map<String, Value> {
+    let (mut ms, mut hs, mut us) = (Vec::new(), Vec::new(), Vec::new());
+    for e in scan(text) {
+        match e {
+            Entity::Mention { start, end, name } => {
+                let mut v = json!({"start": start, "end": end, "username": name});
+                if let Some(u) = world.user_by_username(&name) {
+                    v["id"] = json!(u.id);
+                }
+                ms.push(v);
+            }
+            Entity::Hashtag { start, end, tag } => hs.push(json!({"start": start, "end": end, "tag": tag})),
+            Entity::Url { start, end, url } => us.push(url_entity(&url, start, end)),
+        }
+    }
+    let mut m = Map::new();
+    if !hs.is_empty() {
+        m.insert("hashtags".into(), Value::Array(hs));
+    }
+    if !ms.is_empty() {
+        m.insert("mentions".into(), Value::Array(ms));
+    }
+    if !us.is_empty() {
+        m.insert("urls".into(), Value::Array(us));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_look_like_xs() {
+        assert_eq!(timestamp(1_589_558_622_000), "2020-05-15T16:03:42.000Z");
+        assert_eq!(timestamp(1_609_958_440_123), "2021-01-06T18:40:40.123Z");
+    }
+
+    #[test]
+    fn entities_are_found_by_character_offsets() {
+        let w = World::default();
+        let e = text_entities(&w, "héllo @alice_1 see #RustLang and https://example.com/x. email a@b #123");
+        assert_eq!(e["mentions"], json!([{"start": 6, "end": 14, "username": "alice_1"}]));
+        assert_eq!(e["hashtags"], json!([{"start": 19, "end": 28, "tag": "RustLang"}]));
+        assert_eq!(e["urls"][0]["url"], "https://example.com/x");
+        assert_eq!(e["urls"][0]["start"], 33);
+        assert_eq!(mentions("RT @bob: hi @carol"), vec!["bob", "carol"]);
+    }
+}

@@ -1,0 +1,368 @@
+//! Tweets: lookup, create, delete, and a user's timeline.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use roost_domain::Scope;
+use roost_domain::Snowflake;
+use roost_store::TweetRecord;
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiError, ParamProblem};
+use super::principal::Principal;
+use super::query::Params;
+use super::render::{Renderer, Selected};
+use crate::state::AppState;
+
+const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
+const WRITE: &[Scope] = &[Scope::TweetRead, Scope::TweetWrite, Scope::UsersRead];
+const LOOKUP_PARAMS: &[&str] =
+    &["expansions", "media.fields", "place.fields", "poll.fields", "tweet.fields", "user.fields"];
+/// Longest tweet text roost accepts (X's limit for non-subscribers).
+const MAX_TEXT_CHARS: usize = 280;
+
+fn tweet_selection(p: &mut Params) -> Selected {
+    // Media, polls and places do not exist in roost; their field names are still validated.
+    let _ = p.select::<roost_domain::fields::MediaField>("media.fields");
+    let _ = p.select::<roost_domain::fields::PollField>("poll.fields");
+    let _ = p.select::<roost_domain::fields::PlaceField>("place.fields");
+    Selected { user: p.select("user.fields"), tweet: p.select("tweet.fields"), tweet_exp: p.select("expansions"), ..Selected::default() }
+}
+
+fn with_path<'a>(path: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once(path).chain(rest.iter().copied()).collect()
+}
+
+pub async fn by_id(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &with_path("id", LOOKUP_PARAMS));
+    let id = p.path_id("id", &id);
+    let sel = tweet_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let shown = id.map(|i| i.to_string()).unwrap_or_default();
+    let data = match id.and_then(|id| world.tweet(id).cloned()) {
+        Some(t) if r.tweet_visible(&t) => Some(r.tweet(&t)),
+        Some(_) => {
+            r.not_authorized("tweet", "id", &shown);
+            None
+        }
+        None => {
+            r.not_found("tweet", "id", &shown);
+            None
+        }
+    };
+    Ok(Json(r.envelope(data, None)))
+}
+
+pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(&uri, &with_path("ids", LOOKUP_PARAMS));
+    let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
+    let sel = tweet_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let mut data = Vec::new();
+    for id in ids {
+        match world.tweet(id).cloned() {
+            Some(t) if r.tweet_visible(&t) => data.push(r.tweet(&t)),
+            Some(_) => r.not_authorized("tweet", "ids", &id.to_string()),
+            None => r.not_found("tweet", "ids", &id.to_string()),
+        }
+    }
+    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+}
+
+/// Pagination tokens: opaque to clients, at least 16 characters like X's. `n` continues towards
+/// older items after the given id, `p` goes back towards newer ones.
+pub(super) fn encode_token(dir: char, n: i64) -> String {
+    let mut digits = Vec::new();
+    let mut v = u64::try_from(n).unwrap_or(0);
+    loop {
+        let d = u32::try_from(v % 36).unwrap_or(0);
+        digits.push(char::from_digit(d, 36).unwrap_or('0'));
+        v /= 36;
+        if v == 0 {
+            break;
+        }
+    }
+    let body: String = digits.iter().rev().collect();
+    format!("{dir}{body:0>15}")
+}
+
+pub(super) fn decode_token(token: &str) -> Option<(char, i64)> {
+    let mut chars = token.chars();
+    let dir = chars.next().filter(|c| *c == 'n' || *c == 'p')?;
+    let rest = chars.as_str();
+    if token.len() < 16 || rest.is_empty() {
+        return None;
+    }
+    let v = u64::from_str_radix(rest, 36).ok()?;
+    Some((dir, i64::try_from(v).ok()?))
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = principal.require(READ)?;
+    let mut p = Params::new(
+        &uri,
+        &[
+            "id", "end_time", "exclude", "expansions", "max_results", "media.fields", "pagination_token", "place.fields",
+            "poll.fields", "since_id", "start_time", "tweet.fields", "until_id", "user.fields",
+        ],
+    );
+    let user_id = p.path_id("id", &id);
+    let max = usize::try_from(p.int("max_results", 5..=100, 10)).unwrap_or(10);
+    let since = p.opt_id("since_id");
+    let until = p.opt_id("until_id");
+    let start = p.time("start_time");
+    let end = p.time("end_time");
+    let exclude = p.words("exclude", &["replies", "retweets"]);
+    let token = match p.raw("pagination_token").map(str::to_owned) {
+        Some(t) => match decode_token(&t) {
+            Some(v) => Some(v),
+            None => {
+                p.invalid("pagination_token", &t, format!("The `pagination_token` query parameter value [{t}] is not valid"));
+                None
+            }
+        },
+        None => None,
+    };
+    let sel = tweet_selection(&mut p);
+    p.finish()?;
+    let world = state.world.read();
+    let mut r = Renderer::new(&world, viewer, sel);
+    let Some(author) = user_id.and_then(|id| world.user(id).cloned()) else {
+        r.not_found("user", "id", &id);
+        return Ok(Json(r.envelope(None, None)));
+    };
+    if !r.can_see_tweets_of(&author) {
+        r.not_authorized("user", "id", &id);
+        return Ok(Json(r.envelope(None, None)));
+    }
+    let filtered: Vec<Snowflake> = world
+        .timeline(author.id)
+        .iter()
+        .copied()
+        .filter(|tid| {
+            let Some(t) = world.tweet(*tid) else { return false };
+            !(exclude.contains(&"replies") && t.replied_to_id.is_some())
+                && !(exclude.contains(&"retweets") && t.retweeted_id.is_some())
+                && since.is_none_or(|s| *tid > s)
+                && until.is_none_or(|u| *tid < u)
+                // since_id/until_id take precedence over times (X's rule).
+                && (since.is_some() || start.is_none_or(|s| t.created_at >= s))
+                && (until.is_some() || end.is_none_or(|e| t.created_at <= e))
+        })
+        .collect();
+    // `filtered` is newest first; a page is a window of it.
+    let (from, to) = match token {
+        Some(('n', after)) => {
+            let from = filtered.iter().position(|t| t.get() < after).unwrap_or(filtered.len());
+            (from, (from + max).min(filtered.len()))
+        }
+        Some((_, before)) => {
+            let to = filtered.iter().position(|t| t.get() <= before).unwrap_or(filtered.len());
+            (to.saturating_sub(max), to)
+        }
+        None => (0, max.min(filtered.len())),
+    };
+    let page = &filtered[from..to];
+    let data: Vec<Value> = page.iter().filter_map(|id| world.tweet(*id).cloned()).map(|t| r.tweet(&t)).collect();
+    let mut meta = Map::new();
+    meta.insert("result_count".into(), json!(data.len()));
+    if let (Some(first), Some(last)) = (page.first(), page.last()) {
+        meta.insert("newest_id".into(), json!(first));
+        meta.insert("oldest_id".into(), json!(last));
+        if to < filtered.len() {
+            meta.insert("next_token".into(), json!(encode_token('n', last.get())));
+        }
+        if from > 0 {
+            meta.insert("previous_token".into(), json!(encode_token('p', first.get())));
+        }
+    }
+    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(Value::Object(meta)))))
+}
+
+/// A JSON body, as X requires for writes.
+pub(super) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(body_problem("Requests with bodies must have content-type of application/json."));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(body_problem("$: the request body must be a JSON object")),
+        Err(e) => Err(body_problem(&format!("$: the request body is not valid JSON ({e})"))),
+    }
+}
+
+pub(super) fn body_problem(message: &str) -> ApiError {
+    ApiError::InvalidRequest(vec![ParamProblem::new(Default::default(), message.to_owned())])
+}
+
+fn id_field(body: &Map<String, Value>, path: &str, v: Option<&Value>) -> Result<Option<Snowflake>, ApiError> {
+    let _ = body;
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Snowflake::parse(s)
+            .map(Some)
+            .map_err(|_| body_problem(&format!("$.{path}: string [{s}] does not match pattern ^[0-9]{{1,19}}$"))),
+        Some(_) => Err(body_problem(&format!("$.{path}: must be a string"))),
+    }
+}
+
+const CREATE_FIELDS: &[&str] = &[
+    "card_uri", "community_id", "direct_message_deep_link", "edit_options", "for_super_followers_only", "geo",
+    "media", "nullcast", "poll", "quote_tweet_id", "reply", "reply_settings", "share_with_followers", "text",
+];
+const UNSUPPORTED: &[&str] = &["card_uri", "community_id", "direct_message_deep_link", "edit_options", "geo", "media", "poll"];
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = principal.require_user(WRITE)?;
+    let body = json_body(&headers, &body)?;
+    if let Some(k) = body.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+        return Err(body_problem(&format!("$.{k}: is not defined in the schema and the schema does not allow additional properties")));
+    }
+    if let Some(k) = body.keys().find(|k| UNSUPPORTED.contains(&k.as_str())) {
+        return Err(body_problem(&format!("$.{k}: roost does not support `{k}` in POST /2/tweets (no media, polls, places, cards, communities or edits)")));
+    }
+    let text = match body.get("text") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(_)) | None => return Err(body_problem("$.text: the text of the Tweet is required and must not be empty")),
+        Some(_) => return Err(body_problem("$.text: must be a string")),
+    };
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::Forbidden(format!("Your Tweet text is too long: at most {MAX_TEXT_CHARS} characters.")));
+    }
+    let reply_to = match body.get("reply") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(r)) => {
+            if let Some(k) = r.keys().find(|k| !["in_reply_to_tweet_id", "exclude_reply_user_ids", "auto_populate_reply_metadata"].contains(&k.as_str())) {
+                return Err(body_problem(&format!("$.reply.{k}: is not defined in the schema and the schema does not allow additional properties")));
+            }
+            Some(id_field(&body, "reply.in_reply_to_tweet_id", r.get("in_reply_to_tweet_id"))?.ok_or_else(|| body_problem("$.reply.in_reply_to_tweet_id: is required"))?)
+        }
+        Some(_) => return Err(body_problem("$.reply: must be an object")),
+    };
+    let quote = id_field(&body, "quote_tweet_id", body.get("quote_tweet_id"))?;
+    let reply_settings = match body.get("reply_settings") {
+        None | Some(Value::Null) => "everyone".to_owned(),
+        Some(Value::String(s)) if ["following", "mentionedUsers", "subscribers", "verified"].contains(&s.as_str()) => s.clone(),
+        Some(other) => return Err(body_problem(&format!("$.reply_settings: [{other}] is not one of [following, mentionedUsers, subscribers, verified]"))),
+    };
+    let now = state.now();
+    let id = state.ids.next(now);
+    let record = {
+        let world = state.world.read();
+        let r = Renderer::new(&world, principal.viewer(), Selected::default());
+        let target = match reply_to {
+            Some(tid) => match world.tweet(tid).cloned() {
+                Some(t) if r.tweet_visible(&t) => Some(t),
+                _ => return Err(ApiError::Forbidden("You attempted to reply to a Tweet that is deleted or not visible to you.".into())),
+            },
+            None => None,
+        };
+        if let Some(q) = quote
+            && !world.tweet(q).is_some_and(|t| r.tweet_visible(t))
+        {
+            return Err(ApiError::Forbidden("You attempted to quote a Tweet that is deleted or not visible to you.".into()));
+        }
+        if world.timeline(me).iter().filter_map(|t| world.tweet(*t)).any(|t| t.text == text) {
+            return Err(ApiError::Forbidden("You are not allowed to create a Tweet with duplicate content.".into()));
+        }
+        TweetRecord {
+            id,
+            author_id: me,
+            lang: Some(if text.is_ascii() { "en" } else { "und" }.to_owned()),
+            text,
+            created_at: now,
+            conversation_id: target.as_ref().map_or(id, |t| t.conversation_id),
+            in_reply_to_user_id: target.as_ref().map(|t| t.author_id),
+            replied_to_id: target.as_ref().map(|t| t.id),
+            quoted_id: quote,
+            retweeted_id: None,
+            reply_settings,
+            source: None,
+            possibly_sensitive: false,
+            like_count: 0,
+            bookmark_count: 0,
+            impression_count: 0,
+        }
+    };
+    let text = record.text.clone();
+    let insert = record.clone();
+    state
+        .world
+        .write(state.store.as_ref(), state.store.create_tweet(record), move |w, ()| w.insert_tweet(insert))
+        .await?;
+    tracing::info!(tweet_id = %id, user_id = %me, "tweet created");
+    Ok((StatusCode::CREATED, Json(json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}}))))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let me = principal.require_user(WRITE)?;
+    let mut p = Params::new(&uri, &["id"]);
+    let id = p.path_id("id", &id);
+    p.finish()?;
+    let Some(id) = id else { return Err(body_problem("invalid id")) };
+    let author = state.world.read().tweet(id).map(|t| t.author_id);
+    match author {
+        None => Ok(Json(json!({"data": {"deleted": false}}))),
+        Some(a) if a != me => Err(ApiError::Forbidden("You are not allowed to delete a Tweet that is not yours.".into())),
+        Some(_) => {
+            let deleted = state
+                .world
+                .write(state.store.as_ref(), state.store.delete_tweet(id), move |w, deleted| {
+                    if *deleted {
+                        w.remove_tweet(id);
+                    }
+                })
+                .await?;
+            tracing::info!(tweet_id = %id, user_id = %me, deleted, "tweet deleted");
+            Ok(Json(json!({"data": {"deleted": deleted}})))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for n in [0, 1, 35, 36, 1_261_326_399_320_715_264, i64::MAX] {
+            let t = encode_token('n', n);
+            assert!(t.len() >= 16, "{t}");
+            assert_eq!(decode_token(&t), Some(('n', n)));
+        }
+        assert_eq!(decode_token("x000000000000000"), None);
+        assert_eq!(decode_token("n"), None);
+        assert_eq!(decode_token("n!!!!!!!!!!!!!!!"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! The X API v2 content: the in-memory world and the import file.
+
+pub mod world;
+
+pub use world::{SharedWorld, World};
