@@ -10,7 +10,7 @@
 //! | client authentication failed | 401 `unauthorized_client` "Missing valid authorization header" | 401 `invalid_client` |
 //! | unknown, expired, used or foreign code | 400 `invalid_request` "Value passed for the authorization code was invalid." | 400 `invalid_grant` |
 //! | PKCE verifier does not match | 400 `invalid_request` "Value passed for the code verifier did not match the code challenge." | 400 `invalid_grant` |
-//! | `redirect_uri` differs from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
+//! | `redirect_uri` missing or different from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
 //! | bad, used, revoked or expired refresh token | 400 `invalid_request` "Value passed for the token was invalid." | 400 `invalid_grant` |
 //! | missing parameter | 400 `invalid_request` "Missing required parameter [name]." | same |
 //! | malformed or repeated parameter | 400 `invalid_request` | same |
@@ -42,7 +42,7 @@ pub enum TokenError {
     InvalidCode(&'static str),
     #[error("the code_verifier does not match the code_challenge")]
     VerifierMismatch,
-    #[error("the redirect_uri does not match the one the code was issued for")]
+    #[error("the redirect_uri is missing or does not match the one the code was issued for")]
     RedirectMismatch,
     #[error("{0}")]
     InvalidRefreshToken(&'static str),
