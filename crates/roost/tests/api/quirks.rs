@@ -2,6 +2,10 @@
 //! per part of a rule: `quirk_NN_...` is rule NN. Each positive row proves a real client's
 //! request works; each negative row proves the relaxation cannot be abused.
 
+// Test code: a failed expectation is a failed test (clippy.toml allows this in #[test] fns
+// only; the helpers here are test code too).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use base64::Engine;

@@ -1,9 +1,14 @@
 //! `grant_type=refresh_token`: checklist D2-D7 (D1 is in `token.rs`).
 
+// Test code: a failed expectation is a failed test (clippy.toml allows this in #[test] fns
+// only; the helpers here are test code too).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
-use roost_domain::TokenHash;
+use roost_domain::{ScopeSet, TokenHash};
+use roost_store::{IssuedTokens, RotateOutcome};
 
 use crate::helpers::*;
 use crate::token::*;
@@ -413,4 +418,54 @@ async fn sec_d07_revoked_grant_cannot_refresh() {
     assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
     assert_eq!(app.row_counts().await, before);
     assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+}
+
+/// D4 one level down: whatever the handler's earlier read saw, the store's conditional update
+/// lets exactly one of many simultaneous rotations of one token through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_d04_store_rotation_is_one_conditional_update() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let hash = TokenHash::of(token_of(&t, "refresh_token"));
+    let scopes = ScopeSet::parse(ALL_SCOPES).expect("scopes");
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = app.state.store.clone();
+        let now = app.state.now();
+        let issued = IssuedTokens {
+            access_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
+            access_expires_at: now + 7_200_000,
+            access_scopes: scopes,
+            refresh: Some((
+                TokenHash::of(&roost_domain::secret::random_base64url(32)),
+                now + 3_600_000,
+            )),
+            now,
+        };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.rotate_refresh(hash, issued).await.expect("store")
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            RotateOutcome::Rotated => rotated += 1,
+            RotateOutcome::Reused => {}
+        }
+    }
+    assert_eq!(rotated, 1);
+    // The reuses revoked the family.
+    assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+    let stored = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row");
+    assert!(stored.grant_revoked);
 }

@@ -6,6 +6,10 @@
 //! assertions every token-endpoint response must pass (C7: `no-store`, `no-cache`; C11: no
 //! cookies).
 
+// Test code: a failed expectation is a failed test (clippy.toml allows this in #[test] fns
+// only; the helpers here are test code too).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -13,7 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use roost::accounts::{self, AppSpec, CreatedApp, FixedCredentials};
-use roost_domain::{ClientId, ClientType, Secret, TokenHash};
+use roost_domain::{ClientId, ClientType, ScopeSet, Secret, TokenHash};
+use roost_store::{IssuedTokens, RedeemOutcome};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -404,6 +409,50 @@ async fn sec_b02_code_single_use_under_concurrency() {
     assert_eq!(after["grants"], before["grants"] + 1);
     assert_eq!(after["access_tokens"], before["access_tokens"] + 1);
     assert_eq!(after["refresh_tokens"], before["refresh_tokens"] + 1);
+}
+
+/// B2 one level down: whatever the handler's earlier read saw, the store's conditional update
+/// lets exactly one of many simultaneous redemptions of one code through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_b02_store_redemption_is_one_conditional_update() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = code_in(&app, &b, &p).await;
+    let hash = TokenHash::of(&code);
+    let scopes = ScopeSet::parse(ALL_SCOPES).expect("scopes");
+    let before = app.row_counts().await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = app.state.store.clone();
+        let now = app.state.now();
+        let issued = IssuedTokens {
+            access_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
+            access_expires_at: now + 7_200_000,
+            access_scopes: scopes,
+            refresh: Some((
+                TokenHash::of(&roost_domain::secret::random_base64url(32)),
+                now + 3_600_000,
+            )),
+            now,
+        };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.redeem_code(hash, issued).await.expect("store")
+        }));
+    }
+    let mut issued = 0;
+    for task in tasks {
+        if task.await.expect("task") == RedeemOutcome::Issued {
+            issued += 1;
+        }
+    }
+    assert_eq!(issued, 1);
+    let after = app.row_counts().await;
+    assert_eq!(after["grants"], before["grants"] + 1);
+    assert_eq!(after["access_tokens"], before["access_tokens"] + 1);
 }
 
 #[tokio::test]
