@@ -505,6 +505,26 @@ async fn sec_b03_code_replay_detected_after_the_code_expired() {
 }
 
 #[tokio::test]
+async fn sec_b03_late_replay_still_detected_after_cleanup() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = code_in(&app, &b, &p).await;
+    let first = redeem(&app, &app.web, &code, &p.verifier).await;
+    assert_tokens(&app, &first, ALL_SCOPES, true);
+    // The access token has expired and the cleanup job has run, but the refresh token lives:
+    // the used code must still be recognised.
+    let access_ttl = i64::try_from(app.state.config.oauth.access_token_ttl).expect("ttl") * 1000;
+    app.clock.advance_ms(access_ttl + 3_600_000);
+    roost::cleanup::run_once(&app.state).await;
+    assert_eq!(app.row_counts().await["access_tokens"], 0, "cleanup ran");
+    let replay = redeem(&app, &app.web, &code, &p.verifier).await;
+    assert_x_error(&replay, 400, "invalid_request", X_INVALID_CODE);
+    let r = refresh_as(&app, &app.web, first.str("refresh_token"), &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+}
+
+#[tokio::test]
 async fn sec_b04_code_lifetime() {
     let app = spawn_app().await;
     let ttl_ms = i64::try_from(app.state.config.oauth.authorization_code_ttl).expect("ttl") * 1000;
