@@ -69,6 +69,9 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout),
         ))
+        // Outside the limits and the timeout, so that their answers (413, 414, 408) and the
+        // router's 405 carry it too (checklist C7).
+        .layer(middleware::from_fn(oauth_no_store))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -89,6 +92,21 @@ async fn limit_uri(State(state): State<AppState>, req: Request, next: Next) -> R
         return StatusCode::URI_TOO_LONG.into_response();
     }
     next.run(req).await
+}
+
+/// Every response of the token, revoke and app-only endpoints is uncacheable (checklist C7),
+/// including the ones produced before a handler runs.
+async fn oauth_no_store(req: Request, next: Next) -> Response {
+    let oauth = matches!(
+        req.uri().path(),
+        "/2/oauth2/token" | "/2/oauth2/revoke" | "/oauth2/token" | "/oauth2/invalidate_token"
+    );
+    let resp = next.run(req).await;
+    if oauth {
+        crate::oauth::error::no_store(resp)
+    } else {
+        resp
+    }
 }
 
 async fn not_found() -> Response {

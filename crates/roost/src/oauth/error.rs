@@ -7,10 +7,10 @@
 //!
 //! | situation | X mode | strict mode |
 //! |---|---|---|
-//! | client authentication failed | 401 `unauthorized_client` "Missing valid authorization header" | 401 `invalid_client` |
+//! | client authentication failed, or copies of `client_id`/`client_secret` disagree | 401 `unauthorized_client` "Missing valid authorization header" | 401 `invalid_client` |
 //! | unknown, expired, used or foreign code | 400 `invalid_request` "Value passed for the authorization code was invalid." | 400 `invalid_grant` |
 //! | PKCE verifier does not match | 400 `invalid_request` "Value passed for the code verifier did not match the code challenge." | 400 `invalid_grant` |
-//! | `redirect_uri` differs from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
+//! | `redirect_uri` missing or different from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
 //! | bad, used, revoked or expired refresh token | 400 `invalid_request` "Value passed for the token was invalid." | 400 `invalid_grant` |
 //! | missing parameter | 400 `invalid_request` "Missing required parameter [name]." | same |
 //! | malformed or repeated parameter | 400 `invalid_request` | same |
@@ -42,7 +42,7 @@ pub enum TokenError {
     InvalidCode(&'static str),
     #[error("the code_verifier does not match the code_challenge")]
     VerifierMismatch,
-    #[error("the redirect_uri does not match the one the code was issued for")]
+    #[error("the redirect_uri is missing or does not match the one the code was issued for")]
     RedirectMismatch,
     #[error("{0}")]
     InvalidRefreshToken(&'static str),
@@ -66,6 +66,13 @@ impl From<ParamError> for TokenError {
     fn from(e: ParamError) -> Self {
         match e {
             ParamError::BodyTooLarge => TokenError::PayloadTooLarge,
+            // Client credentials that disagree with each other are a failed client
+            // authentication wherever the copies came from (checklist C3, client-quirks rule 2).
+            ParamError::Conflict(name) if name == "client_id" || name == "client_secret" => {
+                TokenError::InvalidClient(format!(
+                    "the request carries `{name}` more than once with different values"
+                ))
+            }
             other => TokenError::InvalidRequest(other.to_string()),
         }
     }

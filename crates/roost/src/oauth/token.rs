@@ -126,9 +126,9 @@ async fn authorization_code(
     let verifier = params
         .get("code_verifier")
         .ok_or(TokenError::MissingParameter("code_verifier"))?;
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or(TokenError::MissingParameter("redirect_uri"))?;
+    // A missing redirect_uri is a mismatch with the code's, not a missing parameter: the code
+    // is bound to the URI it was issued for (checklist B6, RFC 6749 §4.1.3).
+    let redirect_uri = params.get("redirect_uri");
     let now = state.now();
     let hash = TokenHash::of(code);
     let record = state
@@ -155,7 +155,7 @@ async fn authorization_code(
             "the code has expired (codes live 30 seconds by default)",
         ));
     }
-    if record.redirect_uri != redirect_uri {
+    if redirect_uri != Some(record.redirect_uri.as_str()) {
         return Err(TokenError::RedirectMismatch);
     }
     let method = CodeChallengeMethod::from_stored(&record.code_challenge_method).ok_or(

@@ -1,1 +1,471 @@
-//! (tests to come)
+//! `grant_type=refresh_token`: checklist D2-D7 (D1 is in `token.rs`).
+
+// Test code: a failed expectation is a failed test (clippy.toml allows this in #[test] fns
+// only; the helpers here are test code too).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use roost_domain::{ScopeSet, TokenHash};
+use roost_store::{IssuedTokens, RotateOutcome};
+
+use crate::helpers::*;
+use crate::token::*;
+
+fn ttl_ms(secs: u64) -> i64 {
+    i64::try_from(secs).expect("ttl") * 1000
+}
+
+#[tokio::test]
+async fn sec_d02_rotation_on_every_use() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    for client in [&app.web, &app.native] {
+        let t = tokens_in(&app, &b, client, ALL_SCOPES).await;
+        let r1 = token_of(&t, "refresh_token");
+        let a1 = token_of(&t, "access_token");
+
+        let second = refresh_as(&app, client, r1, &[]).await;
+        assert_tokens(&app, &second, ALL_SCOPES, true);
+        let r2 = second.str("refresh_token");
+        assert_ne!(r2, r1, "a new refresh token");
+        assert_ne!(second.str("access_token"), a1, "a new access token");
+        assert_eq!(app.me(second.str("access_token")).await, 200);
+
+        // The chain goes on with the newest token...
+        let third = refresh_as(&app, client, r2, &[]).await;
+        assert_tokens(&app, &third, ALL_SCOPES, true);
+        assert_ne!(third.str("refresh_token"), r2);
+        // ... and the used ones are dead.
+        let before = app.row_counts().await;
+        for used in [r1, r2] {
+            let r = refresh_as(&app, client, used, &[]).await;
+            assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+            assert_no_echo(&r, &[used]);
+        }
+        assert_eq!(
+            app.row_counts().await,
+            before,
+            "a refused refresh issues nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sec_d02_rotation_strict_mode_error() {
+    let app = spawn_app_with(|c| c.oauth.strict_rfc = true).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t, "refresh_token");
+    let r = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn sec_d02_earlier_access_token_keeps_working_after_refresh() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let a1 = token_of(&t, "access_token");
+    app.clock.advance_ms(60_000);
+    let r = refresh_as(&app, &app.web, token_of(&t, "refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    // Both the old and the new access token work (see the checklist's Decisions table)...
+    assert_eq!(app.me(a1).await, 200);
+    assert_eq!(app.me(r.str("access_token")).await, 200);
+    // ... each until its own expiry.
+    let access_ttl = ttl_ms(app.state.config.oauth.access_token_ttl);
+    app.clock.advance_ms(access_ttl - 60_000);
+    assert_eq!(app.me(a1).await, 401, "the first token has expired");
+    assert_eq!(app.me(r.str("access_token")).await, 200);
+    app.clock.advance_ms(60_000);
+    assert_eq!(app.me(r.str("access_token")).await, 401);
+}
+
+#[tokio::test]
+async fn sec_d02_public_app_refreshes_with_client_id_only() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.native, ALL_SCOPES).await;
+    let rt = token_of(&t, "refresh_token");
+    let id = app.native.client_id.as_str();
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+    // Refusals first: a secret in the body or in Basic, no client_id at all.
+    let before = app.row_counts().await;
+    for cred in [
+        Cred::Body(id, Some("a-secret")),
+        Cred::Basic(id, "a-secret"),
+        Cred::Nothing,
+    ] {
+        let r = post_token(&app, cred, &fields).await;
+        assert_x_unauthorized_client(&r);
+        assert_no_echo(&r, &[rt]);
+    }
+    assert_eq!(app.row_counts().await, before);
+    // client_id only, in the body or in the query.
+    let r = post_token(&app, Cred::Body(id, None), &fields).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    let rt2 = r.str("refresh_token");
+    let r = send(
+        app.http
+            .post(app.url(&format!("{TOKEN_PATH}?client_id={id}")))
+            .header(CONTENT_TYPE, FORM)
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt2),
+            ])),
+    )
+    .await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    assert_eq!(app.me(r.str("access_token")).await, 200);
+}
+
+#[tokio::test]
+async fn sec_d03_reuse_revokes_the_whole_family() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let bystander = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let t1 = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t1, "refresh_token");
+    let t2 = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_tokens(&app, &t2, ALL_SCOPES, true);
+    let t3 = refresh_as(&app, &app.web, t2.str("refresh_token"), &[]).await;
+    assert_tokens(&app, &t3, ALL_SCOPES, true);
+    let family_access = [
+        token_of(&t1, "access_token"),
+        t2.str("access_token"),
+        t3.str("access_token"),
+    ];
+    for a in family_access {
+        assert_eq!(app.me(a).await, 200);
+    }
+
+    // The oldest token comes back: refused, and the family is revoked.
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    assert_eq!(app.row_counts().await, before, "nothing issued");
+    for a in family_access {
+        assert_eq!(app.me(a).await, 401, "every access token of the family");
+    }
+    for rt in [t2.str("refresh_token"), t3.str("refresh_token")] {
+        let r = refresh_as(&app, &app.web, rt, &[]).await;
+        assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    }
+    let stored = app
+        .state
+        .store
+        .refresh_by_hash(TokenHash::of(t3.str("refresh_token")))
+        .await
+        .expect("store")
+        .expect("the tombstone is kept");
+    assert!(stored.grant_revoked);
+
+    // Another grant of the same user and App is not touched.
+    assert_eq!(app.me(token_of(&bystander, "access_token")).await, 200);
+    let r = refresh_as(&app, &app.web, token_of(&bystander, "refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+}
+
+#[tokio::test]
+async fn sec_d03_reuse_revokes_the_whole_family_strict() {
+    let app = spawn_app_with(|c| c.oauth.strict_rfc = true).await;
+    let b = signed_in(&app).await;
+    let t1 = tokens_in(&app, &b, &app.native, ALL_SCOPES).await;
+    let r1 = token_of(&t1, "refresh_token");
+    let t2 = refresh_as(&app, &app.native, r1, &[]).await;
+    assert_tokens(&app, &t2, ALL_SCOPES, true);
+    let r = refresh_as(&app, &app.native, r1, &[]).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(app.me(t2.str("access_token")).await, 401);
+    let r = refresh_as(&app, &app.native, t2.str("refresh_token"), &[]).await;
+    assert_error(&r, 400, "invalid_grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_d04_concurrent_refresh_has_one_winner() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t, "refresh_token");
+    let before = app.row_counts().await;
+    let secret = app.web.client_secret.clone().expect("secret");
+    let auth = basic(&app.web.client_id, &secret);
+    let body = form(&[("grant_type", "refresh_token"), ("refresh_token", r1)]);
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let rb = app
+            .http
+            .post(app.url(TOKEN_PATH))
+            .header(AUTHORIZATION, auth.clone())
+            .header(CONTENT_TYPE, FORM)
+            .body(body.clone());
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            send(rb).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let r = task.await.expect("task");
+        if r.status == 200 {
+            assert_tokens(&app, &r, ALL_SCOPES, true);
+            winners.push(r);
+        } else {
+            assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+        }
+    }
+    assert_eq!(winners.len(), 1, "one winner");
+    // At most one new token pair was stored.
+    let after = app.row_counts().await;
+    assert_eq!(after["refresh_tokens"], before["refresh_tokens"] + 1);
+    assert_eq!(after["access_tokens"], before["access_tokens"] + 1);
+    assert_eq!(after["grants"], before["grants"]);
+
+    // The losers count as reuse (no grace window by default): the whole family is revoked,
+    // the winner's new pair included.
+    let winner = &winners[0];
+    assert_eq!(app.me(winner.str("access_token")).await, 401);
+    assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+    let r = refresh_as(&app, &app.web, winner.str("refresh_token"), &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    for rt in [r1, winner.str("refresh_token")] {
+        let stored = app
+            .state
+            .store
+            .refresh_by_hash(TokenHash::of(rt))
+            .await
+            .expect("store")
+            .expect("refresh row");
+        assert!(stored.grant_revoked, "the family is revoked");
+        assert!(stored.used_at.is_some(), "no usable refresh token is left");
+    }
+}
+
+#[tokio::test]
+async fn sec_d05_refresh_token_bound_to_its_client() {
+    let app = spawn_app().await;
+    let other = other_web_app(&app).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let rt = token_of(&t, "refresh_token");
+    let native = tokens_in(&app, &b, &app.native, ALL_SCOPES).await;
+    let native_rt = token_of(&native, "refresh_token");
+
+    let before = app.row_counts().await;
+    for (thief, victim_rt) in [(&other, rt), (&app.native, rt), (&app.web, native_rt)] {
+        let r = refresh_as(&app, thief, victim_rt, &[]).await;
+        assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+        assert_no_echo(&r, &[victim_rt]);
+        // Twice: a second attempt must not look like reuse either.
+        let r = refresh_as(&app, thief, victim_rt, &[]).await;
+        assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    }
+    assert_eq!(app.row_counts().await, before);
+    // The owners' families are untouched.
+    assert_eq!(app.me(token_of(&t, "access_token")).await, 200);
+    assert_eq!(app.me(token_of(&native, "access_token")).await, 200);
+    let r = refresh_as(&app, &app.web, rt, &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    let r = refresh_as(&app, &app.native, native_rt, &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+}
+
+#[tokio::test]
+async fn sec_d06_scope_on_refresh_may_only_narrow() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let mut rt = token_of(&t, "refresh_token").to_owned();
+
+    // Refusals first; none of them rotates the token.
+    let before = app.row_counts().await;
+    for wider in [
+        "tweet.read users.read follows.read offline.access tweet.write",
+        "tweet.write",
+        "tweet.read no.such.scope",
+        "TWEET.READ",
+        "tweet.read,users.read",
+    ] {
+        let r = refresh_as(&app, &app.web, &rt, &[("scope", wider)]).await;
+        assert_error(&r, 400, "invalid_scope");
+        assert_no_echo(&r, &[&rt]);
+    }
+    assert_eq!(app.row_counts().await, before);
+
+    // Omitted (and empty, which counts as omitted): the grant's scope.
+    for extra in [&[][..], &[("scope", "")][..]] {
+        let r = refresh_as(&app, &app.web, &rt, extra).await;
+        assert_tokens(&app, &r, ALL_SCOPES, true);
+        rt = r.str("refresh_token").to_owned();
+    }
+    // Equal, in another order.
+    let r = refresh_as(
+        &app,
+        &app.web,
+        &rt,
+        &[("scope", "offline.access follows.read users.read tweet.read")],
+    )
+    .await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    rt = r.str("refresh_token").to_owned();
+    // Narrower: echoed as requested; the access token is narrowed, the family is not.
+    let r = refresh_as(&app, &app.web, &rt, &[("scope", "tweet.read users.read")]).await;
+    assert_tokens(&app, &r, "tweet.read users.read", true);
+    assert_eq!(app.me(r.str("access_token")).await, 200);
+    rt = r.str("refresh_token").to_owned();
+    let r = refresh_as(
+        &app,
+        &app.web,
+        &rt,
+        &[("scope", "tweet.read offline.access")],
+    )
+    .await;
+    assert_tokens(&app, &r, "tweet.read offline.access", true);
+    let resp = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth(r.str("access_token"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(resp.status(), 403, "the narrowed token lacks users.read");
+    rt = r.str("refresh_token").to_owned();
+    // A later refresh may ask for the whole original grant again.
+    let r = refresh_as(&app, &app.web, &rt, &[("scope", ALL_SCOPES)]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    assert_eq!(app.me(r.str("access_token")).await, 200);
+    rt = r.str("refresh_token").to_owned();
+    // ... but never more than it.
+    let r = refresh_as(
+        &app,
+        &app.web,
+        &rt,
+        &[(
+            "scope",
+            "tweet.read users.read follows.read offline.access like.read",
+        )],
+    )
+    .await;
+    assert_error(&r, 400, "invalid_scope");
+}
+
+#[tokio::test]
+async fn sec_d07_family_expires_after_refresh_token_ttl() {
+    let app = spawn_app().await;
+    let idle = ttl_ms(app.state.config.oauth.refresh_token_ttl);
+    assert_eq!(idle, 180 * 24 * 3600 * 1000, "180 days by default");
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+
+    // Just inside the idle lifetime, twice: each refresh starts a new period.
+    app.clock.advance_ms(idle - 1000);
+    let r = refresh_as(&app, &app.web, token_of(&t, "refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    app.clock.advance_ms(idle - 1000);
+    let r = refresh_as(&app, &app.web, r.str("refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    let rt = r.str("refresh_token");
+
+    // Past it: refused, nothing issued, and it stays refused.
+    app.clock.advance_ms(idle + 1000);
+    let before = app.row_counts().await;
+    for _ in 0..2 {
+        let r = refresh_as(&app, &app.web, rt, &[]).await;
+        assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    }
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn sec_d07_configured_refresh_token_ttl_is_used() {
+    let app = spawn_app_with(|c| c.oauth.refresh_token_ttl = 3600).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.native, ALL_SCOPES).await;
+    app.clock.advance_ms(3_600_000 + 1000);
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &app.native, token_of(&t, "refresh_token"), &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn sec_d07_revoked_grant_cannot_refresh() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let rt = token_of(&t, "refresh_token");
+    let secret = app.web.client_secret.clone().expect("secret");
+    let resp = app
+        .http
+        .post(app.url("/2/oauth2/revoke"))
+        .basic_auth(&app.web.client_id, Some(&secret))
+        .header(CONTENT_TYPE, FORM)
+        .body(form(&[("token", rt)]))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &app.web, rt, &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    assert_eq!(app.row_counts().await, before);
+    assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+}
+
+/// D4 one level down: whatever the handler's earlier read saw, the store's conditional update
+/// lets exactly one of many simultaneous rotations of one token through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_d04_store_rotation_is_one_conditional_update() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let hash = TokenHash::of(token_of(&t, "refresh_token"));
+    let scopes = ScopeSet::parse(ALL_SCOPES).expect("scopes");
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = app.state.store.clone();
+        let now = app.state.now();
+        let issued = IssuedTokens {
+            access_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
+            access_expires_at: now + 7_200_000,
+            access_scopes: scopes,
+            refresh: Some((
+                TokenHash::of(&roost_domain::secret::random_base64url(32)),
+                now + 3_600_000,
+            )),
+            now,
+        };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.rotate_refresh(hash, issued).await.expect("store")
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            RotateOutcome::Rotated => rotated += 1,
+            RotateOutcome::Reused => {}
+        }
+    }
+    assert_eq!(rotated, 1);
+    // The reuses revoked the family.
+    assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+    let stored = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row");
+    assert!(stored.grant_revoked);
+}
