@@ -313,6 +313,13 @@ impl Server {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// Kills the server and returns everything it wrote to stdout and stderr.
+    fn stop(mut self) -> (String, String) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+        self.process.take_output()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1111,4 +1118,40 @@ async fn serve_demo_prints_working_credentials_and_loads_once() {
     let server = Server::start(&fresh, &["--database-url", &fresh.db_url]).await;
     drop(server);
     assert_eq!(fresh.apps_list().await["apps"], Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn serve_demo_on_a_store_without_the_demo_data_prints_no_dead_credentials() {
+    use roost::demo;
+
+    let ws = Workspace::new();
+    ws.run_db(&[
+        "apps",
+        "create",
+        "--name",
+        "Mine",
+        "--type",
+        "public",
+        "--callback",
+        LOOPBACK_CALLBACK,
+    ])
+    .await
+    .assert_success();
+    let before = ws.apps_list().await;
+    let server = Server::start(&ws, &["--demo", "--database-url", &ws.db_url]).await;
+    let resp = reqwest::get(server.url(&format!(
+        "/i/oauth2/authorize?{}",
+        AuthParams::new(demo::WEB_CLIENT_ID, SCOPES).query()
+    )))
+    .await
+    .expect("authorize");
+    assert_eq!(resp.status(), 400, "the demo App was not loaded");
+    // The banner would be written before /healthz answers; stopping the server and reading its
+    // stdout to the end sees all of it.
+    let (stdout, _) = server.stop();
+    assert!(
+        !stdout.contains(demo::WEB_CLIENT_SECRET) && !stdout.contains("/i/oauth2/authorize?"),
+        "demo credentials printed although the store has no demo data: {stdout}"
+    );
+    assert_eq!(ws.apps_list().await, before);
 }
