@@ -4,6 +4,9 @@
 //! Every child process is owned by a guard that kills it on drop, so a failing assertion never
 //! leaves a server behind. Servers listen on 127.0.0.1 only.
 
+// Test code: a failed `expect` is a failed test (clippy.toml allows it only inside #[test] fns).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -754,6 +757,34 @@ async fn bad_input_exits_non_zero_with_one_line_and_stores_nothing() {
     let dup = ws.run_db(&user).await;
     dup.assert_roost_error();
     assert!(dup.stderr.contains("erin"), "names the username: {dup:?}");
+    // Usernames are case-insensitive, as on X.
+    let mut upper = user;
+    upper[3] = "ERIN";
+    ws.run_db(&upper).await.assert_roost_error();
+    for (username, name, password) in [
+        ("bad name", "N", "p"),
+        ("", "N", "p"),
+        ("sixteen_chars_xx", "N", "p"),
+        ("frank", "", "p"),
+        ("frank", "   ", "p"),
+        ("frank", "F", ""),
+    ] {
+        let out = ws
+            .run_db(&[
+                "users",
+                "create",
+                "--username",
+                username,
+                "--name",
+                name,
+                "--password",
+                password,
+                "--json",
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
 
     // A3: malformed callbacks are refused and nothing is stored.
     let before = ws.apps_list().await;
@@ -763,8 +794,18 @@ async fn bad_input_exits_non_zero_with_one_line_and_stores_nothing() {
         "http://example.com/cb",
         "https://*.example.com/cb",
         "https://example.com/cb#x",
+        "https://user:pw@example.com/cb",
+        "http://127.0.0.1.evil.example/cb",
+        "http://localhost.evil.example/cb",
+        " https://example.com/cb",
+        "javascript:alert(1)",
+        // Registered twice in one command.
+        LOOPBACK_CALLBACK,
     ] {
         for callbacks in [vec![bad], vec![LOOPBACK_CALLBACK, bad]] {
+            if callbacks == [LOOPBACK_CALLBACK] {
+                continue;
+            }
             let mut args = vec![
                 "apps",
                 "create",
@@ -878,6 +919,24 @@ async fn unusable_databases_and_configs_are_one_line_errors() {
         }
     }
     assert!(!missing_dir.exists());
+
+    // Not a database, a directory, no path at all.
+    let garbage = write(&ws, "garbage.db", "this is not SQLite\n");
+    for url in [
+        format!("sqlite://{}", garbage.display()),
+        format!("sqlite://{}", ws.path().display()),
+        "sqlite://".to_owned(),
+        String::new(),
+    ] {
+        ws.run(&["migrate", "--database-url", &url])
+            .await
+            .assert_roost_error();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&garbage).expect("garbage file"),
+        "this is not SQLite\n",
+        "an unusable file was changed"
+    );
 
     let unknown_key = write(&ws, "unknown.toml", "[oauth]\nstrict = true\n");
     let invalid = write(&ws, "invalid.toml", "[oauth\nstrict_rfc = = true\n");
