@@ -1214,3 +1214,40 @@ async fn serve_demo_on_a_store_without_the_demo_data_prints_no_dead_credentials(
     );
     assert_eq!(ws.apps_list().await, before);
 }
+
+#[tokio::test]
+async fn concurrent_first_use_of_a_fresh_database_succeeds() {
+    // Several commands started at once on a file that does not exist yet (a provisioning script,
+    // or `serve` and an admin command launched together) all migrate it and succeed.
+    for round in 0..5 {
+        let ws = Workspace::new();
+        let mut runs = Vec::new();
+        for i in 0..8 {
+            let name = format!("App {i}");
+            let mut args = vec!["migrate", "--database-url", &ws.db_url];
+            if i % 4 != 0 {
+                args = vec![
+                    "apps",
+                    "create",
+                    "--name",
+                    &name,
+                    "--type",
+                    "public",
+                    "--callback",
+                    LOOPBACK_CALLBACK,
+                    "--json",
+                    "--database-url",
+                    &ws.db_url,
+                ];
+            }
+            let cmd = ws.command(&args);
+            runs.push(tokio::task::spawn_blocking(move || run_blocking(cmd)));
+        }
+        for r in runs {
+            let out = r.await.expect("run task");
+            assert_eq!(out.code, Some(0), "round {round}: {out:?}");
+        }
+        let list = ws.apps_list().await;
+        assert_eq!(list["apps"].as_array().map(Vec::len), Some(6), "{list}");
+    }
+}
