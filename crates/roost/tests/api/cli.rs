@@ -1048,12 +1048,32 @@ async fn environment_variables_stand_in_for_flags() {
     cmd.env("ROOST_CONFIG", &bad);
     run(cmd).await.assert_roost_error();
 
-    // serve: address and database from the environment.
+    // serve: address, database and public URL from the environment.
     let addr = format!("127.0.0.1:{}", free_port());
+    let public = format!(
+        "http://localhost:{}",
+        addr.rsplit(':').next().expect("port")
+    );
     let mut cmd = ws.command(&["serve"]);
     cmd.env("ROOST_ADDR", &addr)
-        .env("ROOST_DATABASE_URL", &ws.db_url);
+        .env("ROOST_DATABASE_URL", &ws.db_url)
+        .env("ROOST_PUBLIC_URL", &public);
     let server = Server::start_command(cmd, &addr).await;
+    let meta: Value = reqwest::get(server.url("/.well-known/oauth-authorization-server"))
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("metadata json");
+    assert_eq!(
+        meta["issuer"],
+        public.as_str(),
+        "ROOST_PUBLIC_URL is the issuer"
+    );
+    assert_eq!(
+        meta["authorization_endpoint"],
+        format!("{public}/i/oauth2/authorize")
+    );
     let p = AuthParams::new(text(&created, "client_id"), SCOPES);
     let resp = reqwest::get(server.url(&format!("/i/oauth2/authorize?{}", p.query())))
         .await
