@@ -108,8 +108,11 @@ impl Output {
 
     /// A roost error: non-zero exit, exactly one line on stderr, starting with `roost:`, no panic.
     fn assert_roost_error(&self) {
-        assert_ne!(self.code, Some(0), "expected failure: {self:?}");
-        assert_eq!(self.code, Some(1), "roost errors exit with 1: {self:?}");
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected roost's error exit (1): {self:?}"
+        );
         let line = self
             .stderr
             .strip_suffix('\n')
