@@ -65,22 +65,52 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let open = |max: u32| {
-            SqlitePoolOptions::new()
-                .max_connections(max)
-                .min_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts.clone())
-        };
-        let write = open(1)
+            .busy_timeout(BUSY_TIMEOUT);
+        let write = connect(&opts, 1)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
-        let read = open(4)
+        let read = connect(&opts, 4)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
         Ok(Self { read, write })
     }
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a pool. Switching a fresh file to WAL takes an exclusive lock that SQLite's busy
+/// timeout does not wait for, so processes opening a new file at the same moment get
+/// SQLITE_BUSY; they wait here instead, up to the busy timeout.
+async fn connect(opts: &SqliteConnectOptions, max: u32) -> sqlx::Result<SqlitePool> {
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let result = SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts.clone())
+            .await;
+        match result {
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many migrations are recorded as applied (0 before the bookkeeping table exists).
+async fn applied_migrations(pool: &SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}
+
+/// SQLITE_BUSY or one of its extended codes.
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5))
 }
 
 #[cfg(unix)]
@@ -89,12 +119,17 @@ fn create_private_file(path: &str) -> std::io::Result<()> {
     if path == ":memory:" || std::path::Path::new(path).exists() {
         return Ok(());
     }
-    std::fs::OpenOptions::new()
+    match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map(drop)
+    {
+        Ok(_) => Ok(()),
+        // Another process created it between the check and here.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(not(unix))]
@@ -459,8 +494,26 @@ async fn upsert_space(
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.write).await?;
-        Ok(())
+        // SQLite has no migration lock in sqlx, so processes that open a fresh file at the same
+        // moment (`serve` and an admin command, a provisioning script) race: one applies a
+        // migration while another, which listed it as pending, fails on it. Each migration runs
+        // in one transaction with its bookkeeping, so a failed attempt leaves nothing behind;
+        // when another process made progress meanwhile, the attempt is simply repeated. Every
+        // retry needs progress, so this ends after at most one retry per migration.
+        let mut applied = applied_migrations(&self.write).await;
+        loop {
+            match MIGRATOR.run(&self.write).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let now = applied_migrations(&self.write).await;
+                    if now <= applied {
+                        return Err(e.into());
+                    }
+                    tracing::debug!(error = %e, "another process migrated concurrently; retrying");
+                    applied = now;
+                }
+            }
+        }
     }
 
     async fn ping(&self) -> Result<()> {

@@ -290,9 +290,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
     let state = crate::build_state(config, store, Clock::System).await?;
-    if args.demo && crate::demo::load_if_empty(&state).await? {
+    let demo_ready = if !args.demo {
+        false
+    } else if crate::demo::load_if_empty(&state).await? {
         tracing::info!("demo data loaded");
-    }
+        true
+    } else if crate::demo::is_loaded(&state).await? {
+        true
+    } else {
+        tracing::warn!(
+            "--demo: the store already holds data and not the demo data set; nothing was loaded and no demo credentials are printed"
+        );
+        false
+    };
     if state.config.oauth.strict_rfc {
         tracing::info!(
             "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
@@ -310,7 +320,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::cleanup::spawn(state.clone());
     crate::content::world::spawn_poller(state.clone());
     tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), "roost is listening");
-    if args.demo {
+    if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
     crate::http::serve(crate::http::router(state), listener, shutdown_signal()).await?;

@@ -78,6 +78,12 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Whether the demo data set is in the store (loaded by an earlier `serve --demo`), so that the
+/// credentials the banner prints exist.
+pub async fn is_loaded(state: &AppState) -> anyhow::Result<bool> {
+    Ok(state.store.app_by_client_id(WEB_CLIENT_ID).await?.is_some())
+}
+
 /// What `serve --demo` prints: everything a person needs to run the flow with a browser and curl.
 pub fn banner(state: &AppState) -> String {
     let verifier = CodeVerifier::random();

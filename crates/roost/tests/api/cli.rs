@@ -1,1 +1,1276 @@
-//! (tests to come)
+//! The `roost` binary as an operator uses it (CONTRACT.md "One binary"): admin commands against a
+//! SQLite file, `serve` as a child process, error reporting, environment fallbacks and `--demo`.
+//!
+//! Every child process is owned by a guard that kills it on drop, so a failing assertion never
+//! leaves a server behind. Servers listen on 127.0.0.1 only.
+
+// Test code: a failed `expect` is a failed test (clippy.toml allows it only inside #[test] fns).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::helpers::{AuthParams, browser, form, hidden, location, location_query};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roost");
+/// How long a one-shot command or a server start may take before the test gives up.
+const DEADLINE: Duration = Duration::from_secs(20);
+const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8976/callback";
+const SCOPES: &str = "tweet.read users.read offline.access";
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+
+/// A fresh directory with a database URL inside it; commands run with it as working directory,
+/// so nothing lands in the repository even if a default path were used.
+struct Workspace {
+    dir: tempfile::TempDir,
+    db_url: String,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_url = format!("sqlite://{}", dir.path().join("store.db").display());
+        Self { dir, db_url }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `roost ARGS` with a clean environment (no inherited `ROOST_*`).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("ROOST_DATABASE_URL")
+            .env_remove("ROOST_CONFIG")
+            .env_remove("ROOST_ADDR")
+            .env_remove("ROOST_PUBLIC_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// `roost ARGS --database-url <this workspace's database>`.
+    async fn run_db(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--database-url", &self.db_url]);
+        run(self.command(&all)).await
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        run(self.command(args)).await
+    }
+
+    async fn apps_list(&self) -> Value {
+        let out = self.run_db(&["apps", "list", "--json"]).await;
+        out.assert_success();
+        Value::Object(out.json_object())
+    }
+}
+
+#[derive(Debug)]
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "expected success: {self:?}");
+    }
+
+    /// stdout is exactly one line holding one JSON object, and nothing else.
+    fn json_object(&self) -> Map<String, Value> {
+        let body = self
+            .stdout
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("stdout does not end with a newline: {self:?}"));
+        assert!(
+            !body.contains('\n'),
+            "more than one line on stdout: {self:?}"
+        );
+        match serde_json::from_str::<Value>(body) {
+            Ok(Value::Object(m)) => m,
+            other => panic!("stdout is not one JSON object ({other:?}): {self:?}"),
+        }
+    }
+
+    /// A roost error: non-zero exit, exactly one line on stderr, starting with `roost:`, no panic.
+    fn assert_roost_error(&self) {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected roost's error exit (1): {self:?}"
+        );
+        let line = self
+            .stderr
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("stderr does not end with a newline: {self:?}"));
+        assert!(
+            !line.contains('\n'),
+            "more than one line on stderr: {self:?}"
+        );
+        assert!(line.starts_with("roost: "), "stderr: {self:?}");
+        assert!(
+            line.len() > "roost: ".len() + 5,
+            "no reason given: {self:?}"
+        );
+        assert_no_panic(&self.stderr);
+    }
+
+    /// A clap usage error: clap's own format and exit code 2, no panic.
+    fn assert_usage_error(&self) {
+        assert_eq!(self.code, Some(2), "expected a usage error: {self:?}");
+        assert!(self.stderr.contains("error:"), "stderr: {self:?}");
+        assert_no_panic(&self.stderr);
+    }
+}
+
+fn assert_no_panic(stderr: &str) {
+    for marker in ["panicked", "backtrace", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(!stderr.contains(marker), "`{marker}` on stderr: {stderr}");
+    }
+}
+
+/// Runs a one-shot command to completion (at most `DEADLINE`), off the async threads.
+async fn run(cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || run_blocking(cmd))
+        .await
+        .expect("run task")
+}
+
+fn run_blocking(mut cmd: Command) -> Output {
+    let child = cmd.spawn().expect("spawn roost");
+    let mut guard = ChildGuard::new(child);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = guard.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "roost {:?} did not finish within {DEADLINE:?}",
+            cmd.get_args().collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (stdout, stderr) = guard.take_output();
+    Output {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+/// Owns a child process and drains its stdout and stderr; kills the child on drop.
+struct ChildGuard {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ChildGuard {
+    fn new(mut child: Child) -> Self {
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(drain(out, stdout.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(drain(err, stderr.clone()));
+        }
+        Self {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout lock").clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// After the child exited: everything it wrote.
+    fn take_output(&mut self) -> (String, String) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        (self.stdout(), self.stderr())
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn drain(
+    stream: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let reader = BufReader::new(stream);
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            let mut buf = into.lock().expect("output lock");
+            buf.push_str(&line);
+            buf.push('\n');
+        }
+    })
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A `roost serve` child process that answers `/healthz`.
+struct Server {
+    base: String,
+    process: ChildGuard,
+}
+
+impl Server {
+    /// Starts `roost serve --addr 127.0.0.1:<free port> EXTRA` and waits until it is healthy.
+    async fn start(ws: &Workspace, extra: &[&str]) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut args = vec!["serve", "--addr", &addr];
+        args.extend(extra);
+        Server::start_command(ws.command(&args), &addr).await
+    }
+
+    async fn start_command(mut cmd: Command, addr: &str) -> Server {
+        let child = cmd.spawn().expect("spawn roost serve");
+        let mut server = Server {
+            base: format!("http://{addr}"),
+            process: ChildGuard::new(child),
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.process.child.try_wait().expect("try_wait") {
+                panic!(
+                    "roost serve exited with {status} before answering: {}",
+                    self.process.stderr()
+                );
+            }
+            if let Ok(resp) = http.get(format!("{}/healthz", self.base)).send().await
+                && resp.status() == 200
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "roost serve did not answer /healthz within {DEADLINE:?}: {}",
+                self.process.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (bounded) until stdout contains `needle`; returns stdout.
+    async fn wait_stdout(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let out = self.process.stdout();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "`{needle}` not on stdout within {DEADLINE:?}: {out}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Kills the server and returns everything it wrote to stdout and stderr.
+    fn stop(mut self) -> (String, String) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+        self.process.take_output()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A browser and a client against a server reached over HTTP only
+
+/// Opens `authorize_url` in the browser `b`, signs in through the login form, answers the consent
+/// page with `decision`, and returns the final redirect (to the App's callback).
+pub(crate) async fn browser_authorize(
+    base: &str,
+    b: &reqwest::Client,
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let form_url = format!("{base}/i/oauth2/authorize");
+    let resp = b.get(authorize_url).send().await.expect("GET authorize");
+    assert_eq!(resp.status(), 200, "authorize page for {authorize_url}");
+    let login = resp.text().await.expect("login page");
+    assert!(
+        login.contains("name=\"username\""),
+        "no login form: {login}"
+    );
+    let csrf = hidden(&login, "csrf_token").expect("csrf_token on login page");
+    let request = hidden(&login, "request").expect("request on login page");
+    let resp = post_form(
+        b,
+        &form_url,
+        &[
+            ("csrf_token", &csrf),
+            ("request", &request),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "login as {username}");
+    let resp = b.get(location(&resp)).send().await.expect("GET consent");
+    assert_eq!(resp.status(), 200, "consent page");
+    let consent = resp.text().await.expect("consent page");
+    let csrf = hidden(&consent, "csrf_token").expect("csrf_token on consent page");
+    let request = hidden(&consent, "request").expect("request on consent page");
+    post_form(
+        b,
+        &form_url,
+        &[
+            ("csrf_token", &csrf),
+            ("request", &request),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
+async fn post_form(b: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    b.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .expect("POST form")
+}
+
+/// The whole user journey against `server` for `client_id` (secret: confidential, Basic);
+/// returns `/2/users/me`'s `data`.
+async fn user_flow(
+    server: &Server,
+    client_id: &str,
+    client_secret: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Value {
+    let p = AuthParams::new(client_id, SCOPES);
+    let authorize = server.url(&format!("/i/oauth2/authorize?{}", p.query()));
+    let resp = browser_authorize(
+        &server.base,
+        &browser(),
+        &authorize,
+        username,
+        password,
+        "allow",
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "consent");
+    assert!(
+        location(&resp).starts_with(LOOPBACK_CALLBACK),
+        "{}",
+        location(&resp)
+    );
+    let q = location_query(&resp);
+    assert_eq!(q.get("state").map(String::as_str), Some("state-123"));
+    let code = q.get("code").expect("code in redirect");
+
+    let mut fields = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK_CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let http = reqwest::Client::new();
+    let mut req = http.post(server.url("/2/oauth2/token"));
+    match client_secret {
+        Some(s) => req = req.basic_auth(client_id, Some(s)),
+        None => fields.push(("client_id", client_id)),
+    }
+    let resp = req
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&fields))
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(resp.status(), 200, "token exchange");
+    let tokens: Value = resp.json().await.expect("token json");
+    assert_eq!(tokens["token_type"], "bearer");
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    let access = tokens["access_token"].as_str().expect("access_token");
+
+    let resp = http
+        .get(server.url("/2/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("users/me");
+    assert_eq!(resp.status(), 200);
+    let me: Value = resp.json().await.expect("me json");
+    me["data"].clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions on the JSON the commands print
+
+fn assert_decimal_id(v: &Value, what: &str) {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
+    assert!(
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u64>().is_ok(),
+        "{what} is not a decimal id: {s}"
+    );
+}
+
+fn keys(m: &Map<String, Value>) -> BTreeSet<&str> {
+    m.keys().map(String::as_str).collect()
+}
+
+fn text<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
+    m.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| panic!("`{key}` missing or empty in {m:?}"))
+}
+
+/// Every key anywhere in `v`.
+fn all_keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                all_keys(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| all_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// The listed App whose `client_id` is `client_id`.
+fn listed_app<'a>(list: &'a Value, client_id: &str) -> &'a Value {
+    list["apps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `apps` array: {list}"))
+        .iter()
+        .find(|a| a["client_id"] == client_id)
+        .unwrap_or_else(|| panic!("App {client_id} not listed: {list}"))
+}
+
+fn callbacks_of(app: &Value) -> BTreeSet<String> {
+    app["callbacks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no callbacks: {app}"))
+        .iter()
+        .map(|c| c.as_str().expect("callback string").to_owned())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn admin_commands_create_apps_and_users_that_a_served_flow_accepts() {
+    let ws = Workspace::new();
+    let migrate = ws.run_db(&["migrate"]).await;
+    migrate.assert_success();
+
+    // A confidential App: every credential, ids as decimal strings, nothing else on stdout.
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "CLI Web",
+            "--project",
+            "CLI Project",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--callback",
+            "https://example.com/cb",
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let web = out.json_object();
+    assert_eq!(
+        keys(&web),
+        BTreeSet::from([
+            "project_id",
+            "app_id",
+            "client_id",
+            "client_secret",
+            "api_key",
+            "api_secret"
+        ]),
+        "{web:?}"
+    );
+    assert_decimal_id(&web["project_id"], "project_id");
+    assert_decimal_id(&web["app_id"], "app_id");
+    for k in ["client_id", "client_secret", "api_key", "api_secret"] {
+        text(&web, k);
+    }
+
+    // A public App in the same project: no client secret.
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "CLI Native",
+            "--project",
+            "CLI Project",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let native = out.json_object();
+    assert_eq!(
+        keys(&native),
+        BTreeSet::from(["project_id", "app_id", "client_id", "api_key", "api_secret"]),
+        "{native:?}"
+    );
+    assert_decimal_id(&native["project_id"], "project_id");
+    assert_decimal_id(&native["app_id"], "app_id");
+    assert_eq!(
+        native["project_id"], web["project_id"],
+        "same project name, same project"
+    );
+    assert_ne!(native["app_id"], web["app_id"]);
+    assert_ne!(native["client_id"], web["client_id"]);
+
+    // The listing: both Apps with their callbacks, and no secret anywhere (G3).
+    let secrets = [
+        text(&web, "client_secret"),
+        text(&web, "api_secret"),
+        text(&native, "api_secret"),
+    ];
+    let list_out = ws.run_db(&["apps", "list", "--json"]).await;
+    list_out.assert_success();
+    let list = Value::Object(list_out.json_object());
+    assert_eq!(list["apps"].as_array().map(Vec::len), Some(2), "{list}");
+    let listed_web = listed_app(&list, text(&web, "client_id"));
+    assert_eq!(
+        callbacks_of(listed_web),
+        set(&[LOOPBACK_CALLBACK, "https://example.com/cb"])
+    );
+    assert_eq!(listed_web["app_id"], web["app_id"]);
+    let listed_native = listed_app(&list, text(&native, "client_id"));
+    assert_eq!(callbacks_of(listed_native), set(&[LOOPBACK_CALLBACK]));
+    let human = ws.run_db(&["apps", "list"]).await;
+    human.assert_success();
+    for secret in secrets {
+        assert!(
+            !list_out.stdout.contains(secret),
+            "a secret in apps list --json"
+        );
+        assert!(!human.stdout.contains(secret), "a secret in apps list");
+    }
+    let mut names = Vec::new();
+    all_keys(&list, &mut names);
+    assert!(
+        names.iter().all(|k| !k.contains("secret")),
+        "a secret field in the listing: {names:?}"
+    );
+
+    // A user.
+    let out = ws
+        .run_db(&[
+            "users",
+            "create",
+            "--username",
+            "carol",
+            "--name",
+            "Carol Cli",
+            "--password",
+            "carol-pass-1",
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let carol = out.json_object();
+    assert_eq!(keys(&carol), BTreeSet::from(["id", "username", "name"]));
+    assert_decimal_id(&carol["id"], "id");
+    assert_eq!(carol["username"], "carol");
+    assert_eq!(carol["name"], "Carol Cli");
+
+    // The server started on that file knows them: the full flow for both Apps, app-only too.
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let me = user_flow(
+        &server,
+        text(&web, "client_id"),
+        Some(text(&web, "client_secret")),
+        "carol",
+        "carol-pass-1",
+    )
+    .await;
+    assert_eq!(me["id"], carol["id"]);
+    assert_eq!(me["username"], "carol");
+    assert_eq!(me["name"], "Carol Cli");
+    let me = user_flow(
+        &server,
+        text(&native, "client_id"),
+        None,
+        "carol",
+        "carol-pass-1",
+    )
+    .await;
+    assert_eq!(me["id"], carol["id"]);
+
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(text(&web, "api_key"), Some(text(&web, "api_secret")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("app-only token");
+    assert_eq!(
+        resp.status(),
+        200,
+        "app-only bearer with the printed API key"
+    );
+    let bearer: Value = resp.json().await.expect("bearer json");
+    assert_eq!(bearer["token_type"], "bearer");
+
+    // Admin commands while the server runs on the same file: seen at once.
+    let out = ws
+        .run_db(&[
+            "users",
+            "create",
+            "--username",
+            "dave",
+            "--name",
+            "Dave Live",
+            "--password",
+            "dave-pass-1",
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let dave = out.json_object();
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "Live App",
+            "--project",
+            "Live Project",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let live = out.json_object();
+    let p = AuthParams::new(text(&live, "client_id"), SCOPES);
+    let resp = reqwest::get(server.url(&format!("/i/oauth2/authorize?{}", p.query())))
+        .await
+        .expect("authorize page of the new App");
+    assert_eq!(resp.status(), 200, "the running server sees the new App");
+    let me = user_flow(
+        &server,
+        text(&live, "client_id"),
+        Some(text(&live, "client_secret")),
+        "dave",
+        "dave-pass-1",
+    )
+    .await;
+    assert_eq!(me["id"], dave["id"]);
+    assert_eq!(
+        ws.apps_list().await["apps"].as_array().map(Vec::len),
+        Some(3)
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn bad_input_exits_non_zero_with_one_line_and_stores_nothing() {
+    let ws = Workspace::new();
+    ws.run_db(&["migrate"]).await.assert_success();
+    let user = [
+        "users",
+        "create",
+        "--username",
+        "erin",
+        "--name",
+        "Erin",
+        "--password",
+        "erin-pass",
+    ];
+    ws.run_db(&user).await.assert_success();
+    let dup = ws.run_db(&user).await;
+    dup.assert_roost_error();
+    assert!(dup.stderr.contains("erin"), "names the username: {dup:?}");
+    // Usernames are case-insensitive, as on X.
+    let mut upper = user;
+    upper[3] = "ERIN";
+    ws.run_db(&upper).await.assert_roost_error();
+    for (username, name, password) in [
+        ("bad name", "N", "p"),
+        ("", "N", "p"),
+        ("sixteen_chars_xx", "N", "p"),
+        ("frank", "", "p"),
+        ("frank", "   ", "p"),
+        ("frank", "F", ""),
+    ] {
+        let out = ws
+            .run_db(&[
+                "users",
+                "create",
+                "--username",
+                username,
+                "--name",
+                name,
+                "--password",
+                password,
+                "--json",
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+
+    // A3: malformed callbacks are refused and nothing is stored.
+    let before = ws.apps_list().await;
+    assert_eq!(before["apps"].as_array().map(Vec::len), Some(0));
+    for bad in [
+        "cb",
+        "http://example.com/cb",
+        "https://*.example.com/cb",
+        "https://example.com/cb#x",
+        "https://user:pw@example.com/cb",
+        "http://127.0.0.1.evil.example/cb",
+        "http://localhost.evil.example/cb",
+        " https://example.com/cb",
+        "javascript:alert(1)",
+        // Registered twice in one command.
+        LOOPBACK_CALLBACK,
+    ] {
+        for callbacks in [vec![bad], vec![LOOPBACK_CALLBACK, bad]] {
+            if callbacks == [LOOPBACK_CALLBACK] {
+                continue;
+            }
+            let mut args = vec![
+                "apps",
+                "create",
+                "--name",
+                "Bad",
+                "--project",
+                "Bad Project",
+                "--type",
+                "confidential",
+                "--json",
+            ];
+            for c in &callbacks {
+                args.extend(["--callback", c]);
+            }
+            let out = ws.run_db(&args).await;
+            out.assert_roost_error();
+            assert!(out.stdout.is_empty(), "stdout on failure: {out:?}");
+        }
+    }
+    assert_eq!(ws.apps_list().await, before, "a refused App left traces");
+    let ok = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "Good",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ])
+        .await;
+    ok.assert_success();
+    let good = ok.json_object();
+    let list = ws.apps_list().await;
+    assert_eq!(
+        callbacks_of(listed_app(&list, text(&good, "client_id"))),
+        set(&[LOOPBACK_CALLBACK])
+    );
+
+    // clap's usage errors.
+    for args in [
+        vec!["apps", "list", "--bogus"],
+        vec!["apps", "create", "--name", "X", "--type", "public"],
+        vec![
+            "apps",
+            "create",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+        ],
+        vec!["users", "create", "--username", "x", "--password", "p"],
+        vec![
+            "apps",
+            "create",
+            "--name",
+            "X",
+            "--type",
+            "hybrid",
+            "--callback",
+            LOOPBACK_CALLBACK,
+        ],
+        vec!["frobnicate"],
+    ] {
+        let out = ws.run_db(&args).await;
+        out.assert_usage_error();
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
+    assert_eq!(ws.apps_list().await, list);
+}
+
+#[tokio::test]
+async fn unusable_databases_and_configs_are_one_line_errors() {
+    let ws = Workspace::new();
+    let missing_dir = ws
+        .path()
+        .join("no")
+        .join("such")
+        .join("dir")
+        .join("roost.db");
+    let missing_dir_url = format!("sqlite://{}", missing_dir.display());
+    for url in [
+        "postgres://roost:pg-hunter2@127.0.0.1:1/roost",
+        "mysql://x",
+        missing_dir_url.as_str(),
+    ] {
+        for args in [
+            vec!["migrate", "--database-url", url],
+            vec!["apps", "list", "--json", "--database-url", url],
+            vec![
+                "users",
+                "create",
+                "--username",
+                "x",
+                "--name",
+                "X",
+                "--password",
+                "p",
+                "--database-url",
+                url,
+            ],
+        ] {
+            let out = ws.run(&args).await;
+            out.assert_roost_error();
+            assert!(
+                !out.stderr.contains("pg-hunter2"),
+                "a database password in an error: {out:?}"
+            );
+        }
+    }
+    assert!(!missing_dir.exists());
+
+    // Not a database, a directory, no path at all.
+    let garbage = write(&ws, "garbage.db", "this is not SQLite\n");
+    for url in [
+        format!("sqlite://{}", garbage.display()),
+        format!("sqlite://{}", ws.path().display()),
+        "sqlite://".to_owned(),
+        String::new(),
+    ] {
+        ws.run(&["migrate", "--database-url", &url])
+            .await
+            .assert_roost_error();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&garbage).expect("garbage file"),
+        "this is not SQLite\n",
+        "an unusable file was changed"
+    );
+
+    let unknown_key = write(&ws, "unknown.toml", "[oauth]\nstrict = true\n");
+    let invalid = write(&ws, "invalid.toml", "[oauth\nstrict_rfc = = true\n");
+    let out_of_range = write(&ws, "range.toml", "[oauth]\nauthorization_code_ttl = 601\n");
+    let absent = ws.path().join("absent.toml");
+    for config in [&unknown_key, &invalid, &out_of_range, &absent] {
+        let config = config.to_str().expect("utf-8 path");
+        for args in [
+            vec!["migrate", "--config", config],
+            vec!["apps", "list", "--config", config],
+            vec!["serve", "--addr", "127.0.0.1:1", "--config", config],
+        ] {
+            let out = ws.run_db(&args).await;
+            out.assert_roost_error();
+        }
+    }
+    // A valid config file is accepted.
+    let good = write(&ws, "good.toml", "[oauth]\nstrict_rfc = true\n");
+    ws.run_db(&["migrate", "--config", good.to_str().expect("utf-8 path")])
+        .await
+        .assert_success();
+
+    // serve: bad addresses and URLs are refused before anything listens.
+    for args in [
+        vec!["serve", "--addr", "nonsense"],
+        vec!["serve", "--addr", "127.0.0.1"],
+        vec![
+            "serve",
+            "--addr",
+            "127.0.0.1:1",
+            "--public-url",
+            "ftp://example.com",
+        ],
+    ] {
+        let out = ws.run_db(&args).await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let out = ws
+        .run(&["serve", "--addr", &addr, "--database-url", &missing_dir_url])
+        .await;
+    out.assert_roost_error();
+}
+
+#[tokio::test]
+async fn serve_on_a_port_already_taken_fails_with_a_reason() {
+    let ws = Workspace::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = ws.run_db(&["serve", "--addr", &addr]).await;
+    out.assert_roost_error();
+    assert!(out.stderr.contains(&addr), "names the address: {out:?}");
+    drop(taken);
+}
+
+fn write(ws: &Workspace, name: &str, contents: &str) -> PathBuf {
+    let path = ws.path().join(name);
+    std::fs::write(&path, contents).expect("write config");
+    path
+}
+
+#[tokio::test]
+async fn environment_variables_stand_in_for_flags() {
+    let ws = Workspace::new();
+    let with_env = |args: &[&str], key: &str, value: &str| {
+        let mut cmd = ws.command(args);
+        cmd.env(key, value);
+        run(cmd)
+    };
+    with_env(&["migrate"], "ROOST_DATABASE_URL", &ws.db_url)
+        .await
+        .assert_success();
+    let out = with_env(
+        &[
+            "apps",
+            "create",
+            "--name",
+            "Env App",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ],
+        "ROOST_DATABASE_URL",
+        &ws.db_url,
+    )
+    .await;
+    out.assert_success();
+    let created = out.json_object();
+    // The flag reads the same file, and wins over the variable.
+    let mut cmd = ws.command(&["apps", "list", "--json", "--database-url", &ws.db_url]);
+    cmd.env("ROOST_DATABASE_URL", "mysql://x");
+    let out = run(cmd).await;
+    out.assert_success();
+    let list = Value::Object(out.json_object());
+    listed_app(&list, text(&created, "client_id"));
+    // Without flag or variable the default `sqlite://roost.db` (in the working directory) is used:
+    // another file, so the App is not there.
+    assert!(!ws.path().join("roost.db").exists());
+    let out = ws.run(&["apps", "list", "--json"]).await;
+    out.assert_success();
+    assert_eq!(out.json_object()["apps"], Value::Array(vec![]));
+    assert!(ws.path().join("roost.db").exists());
+
+    let bad = write(&ws, "bad.toml", "[nope]\n");
+    let mut cmd = ws.command(&["apps", "list", "--database-url", &ws.db_url]);
+    cmd.env("ROOST_CONFIG", &bad);
+    run(cmd).await.assert_roost_error();
+
+    // serve: address, database and public URL from the environment.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let public = format!(
+        "http://localhost:{}",
+        addr.rsplit(':').next().expect("port")
+    );
+    let mut cmd = ws.command(&["serve"]);
+    cmd.env("ROOST_ADDR", &addr)
+        .env("ROOST_DATABASE_URL", &ws.db_url)
+        .env("ROOST_PUBLIC_URL", &public);
+    let server = Server::start_command(cmd, &addr).await;
+    let meta: Value = reqwest::get(server.url("/.well-known/oauth-authorization-server"))
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("metadata json");
+    assert_eq!(
+        meta["issuer"],
+        public.as_str(),
+        "ROOST_PUBLIC_URL is the issuer"
+    );
+    assert_eq!(
+        meta["authorization_endpoint"],
+        format!("{public}/i/oauth2/authorize")
+    );
+    let p = AuthParams::new(text(&created, "client_id"), SCOPES);
+    let resp = reqwest::get(server.url(&format!("/i/oauth2/authorize?{}", p.query())))
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 200, "the server reads ROOST_DATABASE_URL");
+}
+
+#[tokio::test]
+async fn serve_demo_prints_working_credentials_and_loads_once() {
+    use roost::demo;
+
+    let ws = Workspace::new();
+    let server = Server::start(&ws, &["--demo", "--database-url", &ws.db_url]).await;
+    let banner = server.wait_stdout("grant_type=client_credentials").await;
+    for needle in [
+        demo::WEB_CLIENT_ID,
+        demo::WEB_CLIENT_SECRET,
+        demo::NATIVE_CLIENT_ID,
+        demo::WEB_API_KEY,
+        demo::WEB_API_SECRET,
+        demo::CALLBACK,
+    ] {
+        assert!(
+            banner.contains(needle),
+            "`{needle}` not in the banner: {banner}"
+        );
+    }
+    for (user, _, password) in demo::USERS {
+        assert!(
+            banner.contains(user) && banner.contains(password),
+            "{banner}"
+        );
+    }
+
+    // The printed authorize URL opens the login page, and the printed steps work as written.
+    let authorize = banner
+        .split_whitespace()
+        .find(|w| w.starts_with(&server.url("/i/oauth2/authorize?")))
+        .unwrap_or_else(|| panic!("no authorize URL in the banner: {banner}"))
+        .to_owned();
+    let resp = reqwest::get(&authorize).await.expect("authorize");
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.expect("login page");
+    assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
+    let verifier = banner
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("code_verifier="))
+        .unwrap_or_else(|| panic!("no code_verifier in the banner: {banner}"))
+        .to_owned();
+    let query: BTreeMap<String, String> = form_urlencoded::parse(
+        authorize
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .into_owned()
+    .collect();
+    let (user, _, password) = demo::USERS[0];
+    let resp = browser_authorize(
+        &server.base,
+        &browser(),
+        &authorize,
+        user,
+        password,
+        "allow",
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let q = location_query(&resp);
+    assert_eq!(q.get("state"), query.get("state"));
+    let code = q.get("code").expect("code");
+    let resp = reqwest::Client::new()
+        .post(server.url("/2/oauth2/token"))
+        .basic_auth(demo::WEB_CLIENT_ID, Some(demo::WEB_CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", demo::CALLBACK),
+            ("code_verifier", &verifier),
+            ("code", code),
+        ]))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200, "the banner's curl exchange works");
+    drop(server);
+
+    let list = ws.apps_list().await;
+    assert_eq!(list["apps"].as_array().map(Vec::len), Some(2), "{list}");
+    listed_app(&list, demo::WEB_CLIENT_ID);
+    listed_app(&list, demo::NATIVE_CLIENT_ID);
+
+    // A second start on the same file: nothing duplicated, the demo users still sign in.
+    let server = Server::start(&ws, &["--demo", "--database-url", &ws.db_url]).await;
+    let banner = server.wait_stdout("grant_type=client_credentials").await;
+    let authorize = banner
+        .split_whitespace()
+        .find(|w| w.starts_with(&server.url("/i/oauth2/authorize?")))
+        .expect("authorize URL")
+        .to_owned();
+    let resp = browser_authorize(
+        &server.base,
+        &browser(),
+        &authorize,
+        user,
+        password,
+        "allow",
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    drop(server);
+    assert_eq!(
+        ws.apps_list().await,
+        list,
+        "a second --demo start changed the Apps"
+    );
+
+    // Without --demo the store starts empty.
+    let fresh = Workspace::new();
+    let server = Server::start(&fresh, &["--database-url", &fresh.db_url]).await;
+    drop(server);
+    assert_eq!(fresh.apps_list().await["apps"], Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn serve_demo_on_a_store_without_the_demo_data_prints_no_dead_credentials() {
+    use roost::demo;
+
+    let ws = Workspace::new();
+    ws.run_db(&[
+        "apps",
+        "create",
+        "--name",
+        "Mine",
+        "--type",
+        "public",
+        "--callback",
+        LOOPBACK_CALLBACK,
+    ])
+    .await
+    .assert_success();
+    let before = ws.apps_list().await;
+    let server = Server::start(&ws, &["--demo", "--database-url", &ws.db_url]).await;
+    let resp = reqwest::get(server.url(&format!(
+        "/i/oauth2/authorize?{}",
+        AuthParams::new(demo::WEB_CLIENT_ID, SCOPES).query()
+    )))
+    .await
+    .expect("authorize");
+    assert_eq!(resp.status(), 400, "the demo App was not loaded");
+    // The banner would be written before /healthz answers; stopping the server and reading its
+    // stdout to the end sees all of it.
+    let (stdout, _) = server.stop();
+    assert!(
+        !stdout.contains(demo::WEB_CLIENT_SECRET) && !stdout.contains("/i/oauth2/authorize?"),
+        "demo credentials printed although the store has no demo data: {stdout}"
+    );
+    assert_eq!(ws.apps_list().await, before);
+}
+
+#[tokio::test]
+async fn concurrent_first_use_of_a_fresh_database_succeeds() {
+    // Several commands started at once on a file that does not exist yet (a provisioning script,
+    // or `serve` and an admin command launched together) all migrate it and succeed.
+    for round in 0..5 {
+        let ws = Workspace::new();
+        let mut runs = Vec::new();
+        for i in 0..8 {
+            let name = format!("App {i}");
+            let mut args = vec!["migrate", "--database-url", &ws.db_url];
+            if i % 4 != 0 {
+                args = vec![
+                    "apps",
+                    "create",
+                    "--name",
+                    &name,
+                    "--type",
+                    "public",
+                    "--callback",
+                    LOOPBACK_CALLBACK,
+                    "--json",
+                    "--database-url",
+                    &ws.db_url,
+                ];
+            }
+            let cmd = ws.command(&args);
+            runs.push(tokio::task::spawn_blocking(move || run_blocking(cmd)));
+        }
+        for r in runs {
+            let out = r.await.expect("run task");
+            assert_eq!(out.code, Some(0), "round {round}: {out:?}");
+        }
+        let list = ws.apps_list().await;
+        assert_eq!(list["apps"].as_array().map(Vec::len), Some(6), "{list}");
+    }
+}
