@@ -272,8 +272,7 @@ mod tests {
             Selection::parse("expansions", "author_id,referenced_posts,,").unwrap();
         assert!(s.contains(TweetExpansion::AuthorId));
         assert!(s.contains(TweetExpansion::ReferencedTweetsId));
-        let u: Selection<UserExpansion> =
-            Selection::parse("expansions", "pinned_post_id").unwrap();
+        let u: Selection<UserExpansion> = Selection::parse("expansions", "pinned_post_id").unwrap();
         assert!(u.contains(UserExpansion::PinnedTweetId));
     }
 

@@ -31,7 +31,9 @@ pub struct ContentConfig {
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        Self { poll_interval_ms: 1000 }
+        Self {
+            poll_interval_ms: 1000,
+        }
     }
 }
 

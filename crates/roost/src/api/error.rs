@@ -16,11 +16,17 @@ pub struct ParamProblem {
 
 impl ParamProblem {
     pub fn new(parameters: BTreeMap<String, Vec<String>>, message: String) -> Self {
-        Self { parameters, message }
+        Self {
+            parameters,
+            message,
+        }
     }
 
     pub fn one(name: &str, values: Vec<String>, message: String) -> Self {
-        Self { parameters: BTreeMap::from([(name.to_owned(), values)]), message }
+        Self {
+            parameters: BTreeMap::from([(name.to_owned(), values)]),
+            message,
+        }
     }
 }
 
@@ -107,7 +113,10 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::InvalidRequest(problems) => {
-                tracing::info!(problems = problems.len(), "API request refused: invalid parameters");
+                tracing::info!(
+                    problems = problems.len(),
+                    "API request refused: invalid parameters"
+                );
                 let body = json!({
                     "errors": problems,
                     "title": "Invalid Request",

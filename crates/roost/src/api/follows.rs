@@ -52,14 +52,28 @@ async fn list(
     dir: Direction,
 ) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
-    let mut p = Params::new(&uri, &["id", "expansions", "max_results", "pagination_token", "tweet.fields", "user.fields"]);
+    let mut p = Params::new(
+        &uri,
+        &[
+            "id",
+            "expansions",
+            "max_results",
+            "pagination_token",
+            "tweet.fields",
+            "user.fields",
+        ],
+    );
     let user_id = p.path_id("id", &id);
     let max = usize::try_from(p.int("max_results", 1..=1000, 100)).unwrap_or(100);
     let token = match p.raw("pagination_token").map(str::to_owned) {
         Some(t) => match decode_token(&t) {
             Some(v) => Some(v),
             None => {
-                p.invalid("pagination_token", &t, format!("The `pagination_token` query parameter value [{t}] is not valid"));
+                p.invalid(
+                    "pagination_token",
+                    &t,
+                    format!("The `pagination_token` query parameter value [{t}] is not valid"),
+                );
                 None
             }
         },
@@ -88,8 +102,13 @@ async fn list(
     .collect();
     // Tokens carry an offset into the list, newest first.
     let start = match token {
-        Some(('n', offset)) => usize::try_from(offset).unwrap_or(usize::MAX).min(edges.len()),
-        Some((_, offset)) => usize::try_from(offset).unwrap_or(0).saturating_sub(max).min(edges.len()),
+        Some(('n', offset)) => usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(edges.len()),
+        Some((_, offset)) => usize::try_from(offset)
+            .unwrap_or(0)
+            .saturating_sub(max)
+            .min(edges.len()),
         None => 0,
     };
     let end = (start + max).min(edges.len());
@@ -101,12 +120,21 @@ async fn list(
     let mut meta = Map::new();
     meta.insert("result_count".into(), json!(data.len()));
     if end < edges.len() {
-        meta.insert("next_token".into(), json!(encode_token('n', i64::try_from(end).unwrap_or(0))));
+        meta.insert(
+            "next_token".into(),
+            json!(encode_token('n', i64::try_from(end).unwrap_or(0))),
+        );
     }
     if start > 0 {
-        meta.insert("previous_token".into(), json!(encode_token('p', i64::try_from(start).unwrap_or(0))));
+        meta.insert(
+            "previous_token".into(),
+            json!(encode_token('p', i64::try_from(start).unwrap_or(0))),
+        );
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(Value::Object(meta)))))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        Some(Value::Object(meta)),
+    )))
 }
 
 fn acting_user(principal: &Principal, path_id: &str) -> Result<Snowflake, ApiError> {
@@ -115,11 +143,13 @@ fn acting_user(principal: &Principal, path_id: &str) -> Result<Snowflake, ApiErr
     match Snowflake::parse(path_id) {
         Ok(id) if id == me => Ok(me),
         Ok(_) => Err(ApiError::Forbidden("Forbidden".into())),
-        Err(_) => Err(ApiError::InvalidRequest(vec![super::error::ParamProblem::one(
-            "id",
-            vec![path_id.to_owned()],
-            format!("The `id` query parameter value [{path_id}] is not valid"),
-        )])),
+        Err(_) => Err(ApiError::InvalidRequest(vec![
+            super::error::ParamProblem::one(
+                "id",
+                vec![path_id.to_owned()],
+                format!("The `id` query parameter value [{path_id}] is not valid"),
+            ),
+        ])),
     }
 }
 
@@ -133,28 +163,50 @@ pub async fn follow(
     let me = acting_user(&principal, &id)?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| k.as_str() != "target_user_id") {
-        return Err(body_problem(&format!("$.{k}: is not defined in the schema and the schema does not allow additional properties")));
+        return Err(body_problem(&format!(
+            "$.{k}: is not defined in the schema and the schema does not allow additional properties"
+        )));
     }
     let target = match body.get("target_user_id") {
-        Some(Value::String(s)) => Snowflake::parse(s)
-            .map_err(|_| body_problem(&format!("$.target_user_id: string [{s}] does not match pattern ^[0-9]{{1,19}}$")))?,
+        Some(Value::String(s)) => Snowflake::parse(s).map_err(|_| {
+            body_problem(&format!(
+                "$.target_user_id: string [{s}] does not match pattern ^[0-9]{{1,19}}$"
+            ))
+        })?,
         Some(_) => return Err(body_problem("$.target_user_id: must be a string")),
-        None => return Err(body_problem("$.target_user_id: is missing but it is required")),
+        None => {
+            return Err(body_problem(
+                "$.target_user_id: is missing but it is required",
+            ));
+        }
     };
     if target == me {
         return Err(ApiError::Forbidden("You cannot follow yourself.".into()));
     }
     let protected = match state.world.read().user(target) {
         Some(u) => u.protected,
-        None => return Err(body_problem(&format!("$.target_user_id: no user has the id [{target}]"))),
+        None => {
+            return Err(body_problem(&format!(
+                "$.target_user_id: no user has the id [{target}]"
+            )));
+        }
     };
-    let record = FollowRecord { source_user_id: me, target_user_id: target, created_at: state.now(), pending: protected };
+    let record = FollowRecord {
+        source_user_id: me,
+        target_user_id: target,
+        created_at: state.now(),
+        pending: protected,
+    };
     let stored = state
         .world
-        .write(state.store.as_ref(), state.store.follow(record), |w, f| w.insert_follow(f))
+        .write(state.store.as_ref(), state.store.follow(record), |w, f| {
+            w.insert_follow(f)
+        })
         .await?;
     tracing::info!(user_id = %me, target = %target, pending = stored.pending, "follow");
-    Ok(Json(json!({"data": {"following": !stored.pending, "pending_follow": stored.pending}})))
+    Ok(Json(
+        json!({"data": {"following": !stored.pending, "pending_follow": stored.pending}}),
+    ))
 }
 
 pub async fn unfollow(
@@ -172,11 +224,15 @@ pub async fn unfollow(
     })?;
     state
         .world
-        .write(state.store.as_ref(), state.store.unfollow(me, target), move |w, removed| {
-            if *removed {
-                w.remove_follow(me, target);
-            }
-        })
+        .write(
+            state.store.as_ref(),
+            state.store.unfollow(me, target),
+            move |w, removed| {
+                if *removed {
+                    w.remove_follow(me, target);
+                }
+            },
+        )
         .await?;
     Ok(Json(json!({"data": {"following": false}})))
 }

@@ -22,10 +22,16 @@ pub fn router() -> Router<AppState> {
         .route("/2/users/by/username/{username}", get(users::by_username))
         .route("/2/users/{id}", get(users::by_id))
         .route("/2/users/{id}/tweets", get(tweets::timeline))
-        .route("/2/users/{id}/following", get(follows::following).post(follows::follow))
+        .route(
+            "/2/users/{id}/following",
+            get(follows::following).post(follows::follow),
+        )
         .route("/2/users/{id}/followers", get(follows::followers))
         .route("/2/users/{id}/following/spaces", get(spaces::of_following))
-        .route("/2/users/{source_user_id}/following/{target_user_id}", delete(follows::unfollow))
+        .route(
+            "/2/users/{source_user_id}/following/{target_user_id}",
+            delete(follows::unfollow),
+        )
         .route("/2/tweets", get(tweets::by_ids).post(tweets::create))
         .route("/2/tweets/{id}", get(tweets::by_id).delete(tweets::delete))
         .route("/2/spaces", get(spaces::by_ids))

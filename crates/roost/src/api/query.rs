@@ -28,25 +28,39 @@ pub struct Params {
 impl Params {
     /// Reads the query of `uri`; `allowed` lists, in X's order, the parameters the endpoint takes.
     pub fn new(uri: &Uri, allowed: &[&str]) -> Self {
-        let mut p = Params { values: BTreeMap::new(), problems: Vec::new() };
+        let mut p = Params {
+            values: BTreeMap::new(),
+            problems: Vec::new(),
+        };
         let pairs = match parse_form(uri.query().unwrap_or("").as_bytes()) {
             Ok(pairs) => pairs,
             Err(e) => {
-                p.problems.push(ParamProblem::new(BTreeMap::new(), format!("The query string is malformed: {e}")));
+                p.problems.push(ParamProblem::new(
+                    BTreeMap::new(),
+                    format!("The query string is malformed: {e}"),
+                ));
                 return p;
             }
         };
         let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in pairs {
-            let name = PARAM_ALIASES.iter().find(|(a, _)| *a == k).map_or(k.as_str(), |(_, to)| to).to_owned();
+            let name = PARAM_ALIASES
+                .iter()
+                .find(|(a, _)| *a == k)
+                .map_or(k.as_str(), |(_, to)| to)
+                .to_owned();
             seen.entry(name).or_default().push(v);
         }
         for (name, vals) in seen {
             if !allowed.contains(&name.as_str()) {
-                let message = format!("The query parameter [{name}] is not one of [{}]", allowed.join(","));
+                let message = format!(
+                    "The query parameter [{name}] is not one of [{}]",
+                    allowed.join(",")
+                );
                 p.problems.push(ParamProblem::one(&name, vals, message));
             } else if vals.len() > 1 {
-                let message = format!("Duplicate parameters are not allowed: the `{name}` query parameter");
+                let message =
+                    format!("Duplicate parameters are not allowed: the `{name}` query parameter");
                 p.problems.push(ParamProblem::one(&name, vals, message));
             } else if let Some(v) = vals.into_iter().next() {
                 p.values.insert(name, v);
@@ -60,7 +74,8 @@ impl Params {
     }
 
     fn problem(&mut self, name: &str, value: &str, message: String) {
-        self.problems.push(ParamProblem::one(name, vec![value.to_owned()], message));
+        self.problems
+            .push(ParamProblem::one(name, vec![value.to_owned()], message));
     }
 
     /// A path id (`:id`) or single id parameter.
@@ -68,7 +83,11 @@ impl Params {
         match Snowflake::parse(value) {
             Ok(id) => Some(id),
             Err(_) => {
-                self.problem(name, value, format!("The `{name}` query parameter value [{value}] is not valid"));
+                self.problem(
+                    name,
+                    value,
+                    format!("The `{name}` query parameter value [{value}] is not valid"),
+                );
                 None
             }
         }
@@ -83,25 +102,40 @@ impl Params {
     /// A required comma list of 1 to `max` values, each checked by `parse`.
     pub fn list<T>(&mut self, name: &str, max: usize, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
         let Some(raw) = self.raw(name).map(str::to_owned) else {
-            self.problems.push(ParamProblem::one(name, vec![], format!("The `{name}` query parameter can not be empty")));
+            self.problems.push(ParamProblem::one(
+                name,
+                vec![],
+                format!("The `{name}` query parameter can not be empty"),
+            ));
             return Vec::new();
         };
         let items: Vec<&str> = raw.split(',').filter(|s| !s.is_empty()).collect();
         if items.is_empty() {
-            self.problems.push(ParamProblem::one(name, vec![], format!("The `{name}` query parameter can not be empty")));
+            self.problems.push(ParamProblem::one(
+                name,
+                vec![],
+                format!("The `{name}` query parameter can not be empty"),
+            ));
             return Vec::new();
         }
         if items.len() > max {
-            let message =
-                format!("The number of values in the `{name}` query parameter list [{}] is not between 1 and {max}", items.len());
-            self.problems.push(ParamProblem::one(name, vec![raw.clone()], message));
+            let message = format!(
+                "The number of values in the `{name}` query parameter list [{}] is not between 1 and {max}",
+                items.len()
+            );
+            self.problems
+                .push(ParamProblem::one(name, vec![raw.clone()], message));
             return Vec::new();
         }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match parse(item) {
                 Some(v) => out.push(v),
-                None => self.problem(name, item, format!("The `{name}` query parameter value [{item}] is not valid")),
+                None => self.problem(
+                    name,
+                    item,
+                    format!("The `{name}` query parameter value [{item}] is not valid"),
+                ),
             }
         }
         out
@@ -109,11 +143,14 @@ impl Params {
 
     /// A field or expansion selection.
     pub fn select<V: Vocabulary>(&mut self, name: &str) -> Selection<V> {
-        let Some(raw) = self.raw(name).map(str::to_owned) else { return Selection::default() };
+        let Some(raw) = self.raw(name).map(str::to_owned) else {
+            return Selection::default();
+        };
         match Selection::parse(name, &raw) {
             Ok(s) => s,
             Err(e) => {
-                self.problems.push(ParamProblem::one(name, e.values.clone(), e.to_string()));
+                self.problems
+                    .push(ParamProblem::one(name, e.values.clone(), e.to_string()));
                 Selection::default()
             }
         }
@@ -121,7 +158,9 @@ impl Params {
 
     /// An integer in `range`, or `default` when absent.
     pub fn int(&mut self, name: &str, range: std::ops::RangeInclusive<i64>, default: i64) -> i64 {
-        let Some(raw) = self.raw(name).map(str::to_owned) else { return default };
+        let Some(raw) = self.raw(name).map(str::to_owned) else {
+            return default;
+        };
         match raw.parse::<i64>() {
             Ok(n) if range.contains(&n) => n,
             _ => {
@@ -141,7 +180,10 @@ impl Params {
         let raw = self.raw(name)?.to_owned();
         let found = allowed.iter().find(|a| **a == raw).copied();
         if found.is_none() {
-            let message = format!("The `{name}` query parameter value [{raw}] is not one of [{}]", allowed.join(","));
+            let message = format!(
+                "The `{name}` query parameter value [{raw}] is not one of [{}]",
+                allowed.join(",")
+            );
             self.problem(name, &raw, message);
         }
         found
@@ -149,14 +191,18 @@ impl Params {
 
     /// A comma list of words from a fixed set (`exclude=replies,retweets`).
     pub fn words(&mut self, name: &str, allowed: &[&'static str]) -> Vec<&'static str> {
-        let Some(raw) = self.raw(name).map(str::to_owned) else { return Vec::new() };
+        let Some(raw) = self.raw(name).map(str::to_owned) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for item in raw.split(',').filter(|s| !s.is_empty()) {
             match allowed.iter().find(|a| **a == item) {
                 Some(a) => out.push(*a),
                 None => {
-                    let message =
-                        format!("The `{name}` query parameter value [{item}] is not one of [{}]", allowed.join(","));
+                    let message = format!(
+                        "The `{name}` query parameter value [{item}] is not one of [{}]",
+                        allowed.join(",")
+                    );
                     self.problem(name, item, message);
                 }
             }
@@ -170,7 +216,9 @@ impl Params {
         match time::OffsetDateTime::parse(&raw, &time::format_description::well_known::Rfc3339) {
             Ok(t) => i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok(),
             Err(_) => {
-                let message = format!("The `{name}` query parameter value [{raw}] is not a valid RFC 3339 timestamp");
+                let message = format!(
+                    "The `{name}` query parameter value [{raw}] is not a valid RFC 3339 timestamp"
+                );
                 self.problem(name, &raw, message);
                 None
             }
@@ -184,6 +232,10 @@ impl Params {
 
     /// Every problem found, as X's 400, or nothing.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.problems.is_empty() { Ok(()) } else { Err(ApiError::InvalidRequest(self.problems)) }
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(self.problems))
+        }
     }
 }

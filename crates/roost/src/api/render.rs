@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use roost_domain::Snowflake;
-use roost_domain::fields::{Selection, SpaceExpansion, SpaceField, TweetExpansion, TweetField, UserExpansion, UserField};
+use roost_domain::fields::{
+    Selection, SpaceExpansion, SpaceField, TweetExpansion, TweetField, UserExpansion, UserField,
+};
 use roost_store::{SpaceRecord, TweetRecord, UserRecord};
 use serde_json::{Map, Value, json};
 
@@ -78,13 +80,19 @@ impl<'w> Renderer<'w> {
         match self.viewer {
             Viewer::App => false,
             Viewer::User(me) => {
-                me == author.id || self.world.follow_edge(me, author.id).is_some_and(|e| !e.pending)
+                me == author.id
+                    || self
+                        .world
+                        .follow_edge(me, author.id)
+                        .is_some_and(|e| !e.pending)
             }
         }
     }
 
     pub fn tweet_visible(&self, t: &TweetRecord) -> bool {
-        self.world.user(t.author_id).is_some_and(|a| self.can_see_tweets_of(a))
+        self.world
+            .user(t.author_id)
+            .is_some_and(|a| self.can_see_tweets_of(a))
     }
 
     // ---- users ----
@@ -93,12 +101,20 @@ impl<'w> Renderer<'w> {
         let v = self.user_object(u);
         let exp = self.sel.user_exp;
         if exp.contains(UserExpansion::PinnedTweetId)
-            && let Some(t) = u.pinned_tweet_id.and_then(|id| self.world.tweet(id)).cloned()
+            && let Some(t) = u
+                .pinned_tweet_id
+                .and_then(|id| self.world.tweet(id))
+                .cloned()
         {
             self.include_tweet(&t);
         }
         if exp.contains(UserExpansion::MostRecentTweetId)
-            && let Some(t) = self.world.timeline(u.id).first().and_then(|id| self.world.tweet(*id)).cloned()
+            && let Some(t) = self
+                .world
+                .timeline(u.id)
+                .first()
+                .and_then(|id| self.world.tweet(*id))
+                .cloned()
         {
             self.include_tweet(&t);
         }
@@ -153,7 +169,8 @@ impl<'w> Renderer<'w> {
         }
         if f.contains(UserField::ProfileImageUrl) {
             let img = u.profile_image_url.clone().unwrap_or_else(|| {
-                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png".to_owned()
+                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+                    .to_owned()
             });
             m.insert("profile_image_url".into(), json!(img));
         }
@@ -180,7 +197,10 @@ impl<'w> Renderer<'w> {
             m.insert("verified".into(), json!(u.verified));
         }
         if f.contains(UserField::VerifiedType) {
-            let vt = u.verified_type.clone().unwrap_or_else(|| if u.verified { "blue" } else { "none" }.to_owned());
+            let vt = u
+                .verified_type
+                .clone()
+                .unwrap_or_else(|| if u.verified { "blue" } else { "none" }.to_owned());
             m.insert("verified_type".into(), json!(vt));
         }
         if f.contains(UserField::Parody) {
@@ -254,9 +274,13 @@ impl<'w> Renderer<'w> {
         if exp.contains(TweetExpansion::EditHistoryTweetIds) && top {
             self.include_tweet_only(t);
         }
-        if exp.contains(TweetExpansion::ReferencedTweetsId) || exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId) {
+        if exp.contains(TweetExpansion::ReferencedTweetsId)
+            || exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId)
+        {
             for id in referenced(t).into_iter().map(|(_, id)| id) {
-                let Some(r) = self.world.tweet(id).cloned() else { continue };
+                let Some(r) = self.world.tweet(id).cloned() else {
+                    continue;
+                };
                 if !self.tweet_visible(&r) {
                     continue;
                 }
@@ -339,7 +363,10 @@ impl<'w> Renderer<'w> {
             );
         }
         if f.contains(TweetField::ReferencedTweets) {
-            let refs: Vec<Value> = referenced(t).into_iter().map(|(kind, id)| json!({"type": kind, "id": id})).collect();
+            let refs: Vec<Value> = referenced(t)
+                .into_iter()
+                .map(|(kind, id)| json!({"type": kind, "id": id}))
+                .collect();
             if !refs.is_empty() {
                 m.insert("referenced_tweets".into(), json!(refs));
             }
@@ -353,7 +380,10 @@ impl<'w> Renderer<'w> {
             m.insert("source".into(), json!(s));
         }
         if f.contains(TweetField::DisplayTextRange) {
-            m.insert("display_text_range".into(), json!([0, t.text.chars().count()]));
+            m.insert(
+                "display_text_range".into(),
+                json!([0, t.text.chars().count()]),
+            );
         }
         Value::Object(m)
     }
@@ -372,7 +402,12 @@ impl<'w> Renderer<'w> {
                 m.insert(name.into(), json!(timestamp(v)));
             }
         };
-        time(&mut m, SpaceField::CreatedAt, "created_at", Some(s.created_at));
+        time(
+            &mut m,
+            SpaceField::CreatedAt,
+            "created_at",
+            Some(s.created_at),
+        );
         if f.contains(SpaceField::CreatorId) {
             m.insert("creator_id".into(), json!(s.creator_id));
         }
@@ -394,7 +429,12 @@ impl<'w> Renderer<'w> {
         if f.contains(SpaceField::ParticipantCount) {
             m.insert("participant_count".into(), json!(s.participant_count));
         }
-        time(&mut m, SpaceField::ScheduledStart, "scheduled_start", s.scheduled_start);
+        time(
+            &mut m,
+            SpaceField::ScheduledStart,
+            "scheduled_start",
+            s.scheduled_start,
+        );
         if f.contains(SpaceField::SpeakerIds) {
             m.insert("speaker_ids".into(), json!(s.speaker_ids));
         }
@@ -410,7 +450,12 @@ impl<'w> Renderer<'w> {
         if f.contains(SpaceField::TopicIds) && !s.topic_ids.is_empty() {
             m.insert("topic_ids".into(), json!(s.topic_ids));
         }
-        time(&mut m, SpaceField::UpdatedAt, "updated_at", s.updated_at.or(Some(s.created_at)));
+        time(
+            &mut m,
+            SpaceField::UpdatedAt,
+            "updated_at",
+            s.updated_at.or(Some(s.created_at)),
+        );
         let exp = self.sel.space_exp;
         if exp.contains(SpaceExpansion::CreatorId) {
             self.include_user_id(s.creator_id);
@@ -446,7 +491,11 @@ impl<'w> Renderer<'w> {
 
     /// X's partial "Authorization Error" for a resource the viewer may not see (protected).
     pub fn not_authorized(&mut self, resource_type: &str, parameter: &str, value: &str) {
-        let shown = if resource_type == "tweet" { "Tweet" } else { resource_type };
+        let shown = if resource_type == "tweet" {
+            "Tweet"
+        } else {
+            resource_type
+        };
         self.errors.push(json!({
             "value": value,
             "detail": format!("Sorry, you are not authorized to see the {shown} with {parameter}: [{value}]."),
@@ -502,7 +551,12 @@ fn referenced(t: &TweetRecord) -> Vec<(&'static str, Snowflake)> {
 }
 
 fn url_entity(url: &str, start: usize, end: usize) -> Value {
-    let display: String = url.trim_start_matches("https://").trim_start_matches("http://").chars().take(26).collect();
+    let display: String = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .chars()
+        .take(26)
+        .collect();
     json!({"start": start, "end": end, "url": url, "expanded_url": url, "display_url": display})
 }
 
@@ -512,16 +566,31 @@ fn is_word(c: char) -> bool {
 
 /// `@username` mentions in a text.
 pub fn mentions(text: &str) -> Vec<String> {
-    scan(text).into_iter().filter_map(|e| match e {
-        Entity::Mention { name, .. } => Some(name),
-        _ => None,
-    }).collect()
+    scan(text)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Mention { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect()
 }
 
 enum Entity {
-    Mention { start: usize, end: usize, name: String },
-    Hashtag { start: usize, end: usize, tag: String },
-    Url { start: usize, end: usize, url: String },
+    Mention {
+        start: usize,
+        end: usize,
+        name: String,
+    },
+    Hashtag {
+        start: usize,
+        end: usize,
+        tag: String,
+    },
+    Url {
+        start: usize,
+        end: usize,
+        url: String,
+    },
 }
 
 /// A single left-to-right pass (no regular expressions) over the characters; positions are
@@ -539,18 +608,31 @@ fn scan(text: &str) -> Vec<Entity> {
                 j += 1;
             }
             let word: String = chars[i + 1..j].iter().collect();
-            let valid = if c == '@' { (1..=15).contains(&(j - i - 1)) } else { word.chars().any(|ch| !ch.is_ascii_digit()) };
+            let valid = if c == '@' {
+                (1..=15).contains(&(j - i - 1))
+            } else {
+                word.chars().any(|ch| !ch.is_ascii_digit())
+            };
             if valid {
                 out.push(if c == '@' {
-                    Entity::Mention { start: i, end: j, name: word }
+                    Entity::Mention {
+                        start: i,
+                        end: j,
+                        name: word,
+                    }
                 } else {
-                    Entity::Hashtag { start: i, end: j, tag: word }
+                    Entity::Hashtag {
+                        start: i,
+                        end: j,
+                        tag: word,
+                    }
                 });
                 i = j;
                 continue;
             }
         }
-        if prev_ok && (starts_with(&chars[i..], "https://") || starts_with(&chars[i..], "http://")) {
+        if prev_ok && (starts_with(&chars[i..], "https://") || starts_with(&chars[i..], "http://"))
+        {
             let mut j = i;
             while j < chars.len() && !chars[j].is_whitespace() {
                 j += 1;
@@ -558,7 +640,11 @@ fn scan(text: &str) -> Vec<Entity> {
             while j > i && matches!(chars[j - 1], '.' | ',' | ')' | '!' | '?' | ':' | ';') {
                 j -= 1;
             }
-            out.push(Entity::Url { start: i, end: j, url: chars[i..j].iter().collect() });
+            out.push(Entity::Url {
+                start: i,
+                end: j,
+                url: chars[i..j].iter().collect(),
+            });
             i = j;
             continue;
         }
@@ -568,7 +654,10 @@ fn scan(text: &str) -> Vec<Entity> {
 }
 
 fn starts_with(chars: &[char], prefix: &str) -> bool {
-    prefix.chars().enumerate().all(|(k, p)| chars.get(k) == Some(&p))
+    prefix
+        .chars()
+        .enumerate()
+        .all(|(k, p)| chars.get(k) == Some(&p))
 }
 
 /// X's `entities` object for a text: mentions (with the user's id when known), hashtags, urls.
@@ -583,7 +672,9 @@ fn text_entities(world: &World, text: &str) -> Map<String, Value> {
                 }
                 ms.push(v);
             }
-            Entity::Hashtag { start, end, tag } => hs.push(json!({"start": start, "end": end, "tag": tag})),
+            Entity::Hashtag { start, end, tag } => {
+                hs.push(json!({"start": start, "end": end, "tag": tag}))
+            }
             Entity::Url { start, end, url } => us.push(url_entity(&url, start, end)),
         }
     }
@@ -613,9 +704,18 @@ mod tests {
     #[test]
     fn entities_are_found_by_character_offsets() {
         let w = World::default();
-        let e = text_entities(&w, "héllo @alice_1 see #RustLang and https://example.com/x. email a@b #123");
-        assert_eq!(e["mentions"], json!([{"start": 6, "end": 14, "username": "alice_1"}]));
-        assert_eq!(e["hashtags"], json!([{"start": 19, "end": 28, "tag": "RustLang"}]));
+        let e = text_entities(
+            &w,
+            "héllo @alice_1 see #RustLang and https://example.com/x. email a@b #123",
+        );
+        assert_eq!(
+            e["mentions"],
+            json!([{"start": 6, "end": 14, "username": "alice_1"}])
+        );
+        assert_eq!(
+            e["hashtags"],
+            json!([{"start": 19, "end": 28, "tag": "RustLang"}])
+        );
         assert_eq!(e["urls"][0]["url"], "https://example.com/x");
         assert_eq!(e["urls"][0]["start"], 33);
         assert_eq!(mentions("RT @bob: hi @carol"), vec!["bob", "carol"]);

@@ -20,7 +20,12 @@ const FIELD_PARAMS: &[&str] = &["expansions", "space.fields", "topic.fields", "u
 
 fn space_selection(p: &mut Params) -> Selected {
     let _ = p.select::<roost_domain::fields::TopicField>("topic.fields");
-    Selected { space: p.select("space.fields"), user: p.select("user.fields"), space_exp: p.select("expansions"), ..Selected::default() }
+    Selected {
+        space: p.select("space.fields"),
+        user: p.select("user.fields"),
+        space_exp: p.select("expansions"),
+        ..Selected::default()
+    }
 }
 
 fn params(first: &[&'static str]) -> Vec<&'static str> {
@@ -45,7 +50,11 @@ pub async fn by_id(
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     if !valid_space_id(&id) {
-        p.invalid("id", &id, format!("The `id` query parameter value [{id}] is not valid"));
+        p.invalid(
+            "id",
+            &id,
+            format!("The `id` query parameter value [{id}] is not valid"),
+        );
     }
     let sel = space_selection(&mut p);
     p.finish()?;
@@ -61,7 +70,11 @@ pub async fn by_id(
     Ok(Json(r.envelope(data, None)))
 }
 
-pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn by_ids(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["ids"]));
     let ids = p.list("ids", 100, |s| valid_space_id(s).then(|| s.to_owned()));
@@ -76,7 +89,10 @@ pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Ur
             None => r.not_found("space", "ids", &id),
         }
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        None,
+    )))
 }
 
 fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Json<Value> {
@@ -85,33 +101,55 @@ fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Json<Val
     Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(meta)))
 }
 
-pub async fn by_creator_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn by_creator_ids(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["user_ids"]));
     let ids = p.list("user_ids", 100, |s| Snowflake::parse(s).ok());
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
-    let spaces: Vec<Arc<SpaceRecord>> =
-        ids.iter().flat_map(|id| world.spaces_by_creator(*id)).filter(|s| upcoming(s)).cloned().collect();
+    let spaces: Vec<Arc<SpaceRecord>> = ids
+        .iter()
+        .flat_map(|id| world.spaces_by_creator(*id))
+        .filter(|s| upcoming(s))
+        .cloned()
+        .collect();
     Ok(list_response(Renderer::new(&world, viewer, sel), spaces))
 }
 
-pub async fn search(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["query", "max_results", "state"]));
     let query = match p.raw("query").map(str::to_owned) {
         Some(q) if (1..=2048).contains(&q.chars().count()) => q,
         Some(q) => {
-            p.invalid("query", &q, "The `query` query parameter must be 1 to 2048 characters".into());
+            p.invalid(
+                "query",
+                &q,
+                "The `query` query parameter must be 1 to 2048 characters".into(),
+            );
             String::new()
         }
         None => {
-            p.invalid("query", "", "The `query` query parameter can not be empty".into());
+            p.invalid(
+                "query",
+                "",
+                "The `query` query parameter can not be empty".into(),
+            );
             String::new()
         }
     };
-    let wanted = p.word("state", &["live", "scheduled", "all"]).unwrap_or("all");
+    let wanted = p
+        .word("state", &["live", "scheduled", "all"])
+        .unwrap_or("all");
     let max = usize::try_from(p.int("max_results", 1..=100, 100)).unwrap_or(100);
     let sel = space_selection(&mut p);
     p.finish()?;
@@ -121,10 +159,18 @@ pub async fn search(State(state): State<AppState>, principal: Principal, uri: Ur
         .spaces
         .values()
         .filter(|s| upcoming(s) && (wanted == "all" || s.state == wanted))
-        .filter(|s| s.title.as_deref().is_some_and(|t| t.to_lowercase().contains(&needle)))
+        .filter(|s| {
+            s.title
+                .as_deref()
+                .is_some_and(|t| t.to_lowercase().contains(&needle))
+        })
         .cloned()
         .collect();
-    spaces.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    spaces.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     spaces.truncate(max);
     Ok(list_response(Renderer::new(&world, viewer, sel), spaces))
 }
@@ -149,14 +195,26 @@ pub async fn of_following(
         r.not_found("user", "id", &id);
         return Ok(Json(r.envelope(None, None)));
     };
-    let followed: std::collections::HashSet<Snowflake> =
-        world.following(user.id).iter().filter(|e| !e.pending).map(|e| e.user).collect();
+    let followed: std::collections::HashSet<Snowflake> = world
+        .following(user.id)
+        .iter()
+        .filter(|e| !e.pending)
+        .map(|e| e.user)
+        .collect();
     let mut spaces: Vec<Arc<SpaceRecord>> = world
         .spaces
         .values()
-        .filter(|s| upcoming(s) && (followed.contains(&s.creator_id) || s.host_ids.iter().any(|h| followed.contains(h))))
+        .filter(|s| {
+            upcoming(s)
+                && (followed.contains(&s.creator_id)
+                    || s.host_ids.iter().any(|h| followed.contains(h)))
+        })
         .cloned()
         .collect();
-    spaces.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    spaces.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(list_response(r, spaces))
 }

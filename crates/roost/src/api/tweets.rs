@@ -17,8 +17,14 @@ use crate::state::AppState;
 
 const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
 const WRITE: &[Scope] = &[Scope::TweetRead, Scope::TweetWrite, Scope::UsersRead];
-const LOOKUP_PARAMS: &[&str] =
-    &["expansions", "media.fields", "place.fields", "poll.fields", "tweet.fields", "user.fields"];
+const LOOKUP_PARAMS: &[&str] = &[
+    "expansions",
+    "media.fields",
+    "place.fields",
+    "poll.fields",
+    "tweet.fields",
+    "user.fields",
+];
 /// Longest tweet text roost accepts (X's limit for non-subscribers).
 const MAX_TEXT_CHARS: usize = 280;
 
@@ -27,7 +33,12 @@ fn tweet_selection(p: &mut Params) -> Selected {
     let _ = p.select::<roost_domain::fields::MediaField>("media.fields");
     let _ = p.select::<roost_domain::fields::PollField>("poll.fields");
     let _ = p.select::<roost_domain::fields::PlaceField>("place.fields");
-    Selected { user: p.select("user.fields"), tweet: p.select("tweet.fields"), tweet_exp: p.select("expansions"), ..Selected::default() }
+    Selected {
+        user: p.select("user.fields"),
+        tweet: p.select("tweet.fields"),
+        tweet_exp: p.select("expansions"),
+        ..Selected::default()
+    }
 }
 
 fn with_path<'a>(path: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
@@ -62,7 +73,11 @@ pub async fn by_id(
     Ok(Json(r.envelope(data, None)))
 }
 
-pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn by_ids(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("ids", LOOKUP_PARAMS));
     let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
@@ -78,7 +93,10 @@ pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Ur
             None => r.not_found("tweet", "ids", &id.to_string()),
         }
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        None,
+    )))
 }
 
 /// Pagination tokens: opaque to clients, at least 16 characters like X's. `n` continues towards
@@ -119,8 +137,20 @@ pub async fn timeline(
     let mut p = Params::new(
         &uri,
         &[
-            "id", "end_time", "exclude", "expansions", "max_results", "media.fields", "pagination_token", "place.fields",
-            "poll.fields", "since_id", "start_time", "tweet.fields", "until_id", "user.fields",
+            "id",
+            "end_time",
+            "exclude",
+            "expansions",
+            "max_results",
+            "media.fields",
+            "pagination_token",
+            "place.fields",
+            "poll.fields",
+            "since_id",
+            "start_time",
+            "tweet.fields",
+            "until_id",
+            "user.fields",
         ],
     );
     let user_id = p.path_id("id", &id);
@@ -134,7 +164,11 @@ pub async fn timeline(
         Some(t) => match decode_token(&t) {
             Some(v) => Some(v),
             None => {
-                p.invalid("pagination_token", &t, format!("The `pagination_token` query parameter value [{t}] is not valid"));
+                p.invalid(
+                    "pagination_token",
+                    &t,
+                    format!("The `pagination_token` query parameter value [{t}] is not valid"),
+                );
                 None
             }
         },
@@ -157,9 +191,12 @@ pub async fn timeline(
         .iter()
         .copied()
         .filter(|tid| {
-            let Some(t) = world.tweet(*tid) else { return false };
-            !(exclude.contains(&"replies") && t.replied_to_id.is_some())
-                && !(exclude.contains(&"retweets") && t.retweeted_id.is_some())
+            let Some(t) = world.tweet(*tid) else {
+                return false;
+            };
+            let excluded = (exclude.contains(&"replies") && t.replied_to_id.is_some())
+                || (exclude.contains(&"retweets") && t.retweeted_id.is_some());
+            !excluded
                 && since.is_none_or(|s| *tid > s)
                 && until.is_none_or(|u| *tid < u)
                 // since_id/until_id take precedence over times (X's rule).
@@ -170,17 +207,27 @@ pub async fn timeline(
     // `filtered` is newest first; a page is a window of it.
     let (from, to) = match token {
         Some(('n', after)) => {
-            let from = filtered.iter().position(|t| t.get() < after).unwrap_or(filtered.len());
+            let from = filtered
+                .iter()
+                .position(|t| t.get() < after)
+                .unwrap_or(filtered.len());
             (from, (from + max).min(filtered.len()))
         }
         Some((_, before)) => {
-            let to = filtered.iter().position(|t| t.get() <= before).unwrap_or(filtered.len());
+            let to = filtered
+                .iter()
+                .position(|t| t.get() <= before)
+                .unwrap_or(filtered.len());
             (to.saturating_sub(max), to)
         }
         None => (0, max.min(filtered.len())),
     };
     let page = &filtered[from..to];
-    let data: Vec<Value> = page.iter().filter_map(|id| world.tweet(*id).cloned()).map(|t| r.tweet(&t)).collect();
+    let data: Vec<Value> = page
+        .iter()
+        .filter_map(|id| world.tweet(*id).cloned())
+        .map(|t| r.tweet(&t))
+        .collect();
     let mut meta = Map::new();
     meta.insert("result_count".into(), json!(data.len()));
     if let (Some(first), Some(last)) = (page.first(), page.last()) {
@@ -190,10 +237,16 @@ pub async fn timeline(
             meta.insert("next_token".into(), json!(encode_token('n', last.get())));
         }
         if from > 0 {
-            meta.insert("previous_token".into(), json!(encode_token('p', first.get())));
+            meta.insert(
+                "previous_token".into(),
+                json!(encode_token('p', first.get())),
+            );
         }
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(Value::Object(meta)))))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        Some(Value::Object(meta)),
+    )))
 }
 
 /// A JSON body, as X requires for writes.
@@ -201,37 +254,76 @@ pub(super) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String,
     let is_json = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
     if !is_json {
-        return Err(body_problem("Requests with bodies must have content-type of application/json."));
+        return Err(body_problem(
+            "Requests with bodies must have content-type of application/json.",
+        ));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(body_problem("$: the request body must be a JSON object")),
-        Err(e) => Err(body_problem(&format!("$: the request body is not valid JSON ({e})"))),
+        Err(e) => Err(body_problem(&format!(
+            "$: the request body is not valid JSON ({e})"
+        ))),
     }
 }
 
 pub(super) fn body_problem(message: &str) -> ApiError {
-    ApiError::InvalidRequest(vec![ParamProblem::new(Default::default(), message.to_owned())])
+    ApiError::InvalidRequest(vec![ParamProblem::new(
+        Default::default(),
+        message.to_owned(),
+    )])
 }
 
-fn id_field(body: &Map<String, Value>, path: &str, v: Option<&Value>) -> Result<Option<Snowflake>, ApiError> {
+fn id_field(
+    body: &Map<String, Value>,
+    path: &str,
+    v: Option<&Value>,
+) -> Result<Option<Snowflake>, ApiError> {
     let _ = body;
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Snowflake::parse(s)
-            .map(Some)
-            .map_err(|_| body_problem(&format!("$.{path}: string [{s}] does not match pattern ^[0-9]{{1,19}}$"))),
+        Some(Value::String(s)) => Snowflake::parse(s).map(Some).map_err(|_| {
+            body_problem(&format!(
+                "$.{path}: string [{s}] does not match pattern ^[0-9]{{1,19}}$"
+            ))
+        }),
         Some(_) => Err(body_problem(&format!("$.{path}: must be a string"))),
     }
 }
 
 const CREATE_FIELDS: &[&str] = &[
-    "card_uri", "community_id", "direct_message_deep_link", "edit_options", "for_super_followers_only", "geo",
-    "media", "nullcast", "poll", "quote_tweet_id", "reply", "reply_settings", "share_with_followers", "text",
+    "card_uri",
+    "community_id",
+    "direct_message_deep_link",
+    "edit_options",
+    "for_super_followers_only",
+    "geo",
+    "media",
+    "nullcast",
+    "poll",
+    "quote_tweet_id",
+    "reply",
+    "reply_settings",
+    "share_with_followers",
+    "text",
 ];
-const UNSUPPORTED: &[&str] = &["card_uri", "community_id", "direct_message_deep_link", "edit_options", "geo", "media", "poll"];
+const UNSUPPORTED: &[&str] = &[
+    "card_uri",
+    "community_id",
+    "direct_message_deep_link",
+    "edit_options",
+    "geo",
+    "media",
+    "poll",
+];
 
 pub async fn create(
     State(state): State<AppState>,
@@ -242,54 +334,101 @@ pub async fn create(
     let me = principal.require_user(WRITE)?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
-        return Err(body_problem(&format!("$.{k}: is not defined in the schema and the schema does not allow additional properties")));
+        return Err(body_problem(&format!(
+            "$.{k}: is not defined in the schema and the schema does not allow additional properties"
+        )));
     }
     if let Some(k) = body.keys().find(|k| UNSUPPORTED.contains(&k.as_str())) {
-        return Err(body_problem(&format!("$.{k}: roost does not support `{k}` in POST /2/tweets (no media, polls, places, cards, communities or edits)")));
+        return Err(body_problem(&format!(
+            "$.{k}: roost does not support `{k}` in POST /2/tweets (no media, polls, places, cards, communities or edits)"
+        )));
     }
     let text = match body.get("text") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) | None => return Err(body_problem("$.text: the text of the Tweet is required and must not be empty")),
+        Some(Value::String(_)) | None => {
+            return Err(body_problem(
+                "$.text: the text of the Tweet is required and must not be empty",
+            ));
+        }
         Some(_) => return Err(body_problem("$.text: must be a string")),
     };
     if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::Forbidden(format!("Your Tweet text is too long: at most {MAX_TEXT_CHARS} characters.")));
+        return Err(ApiError::Forbidden(format!(
+            "Your Tweet text is too long: at most {MAX_TEXT_CHARS} characters."
+        )));
     }
     let reply_to = match body.get("reply") {
         None | Some(Value::Null) => None,
         Some(Value::Object(r)) => {
-            if let Some(k) = r.keys().find(|k| !["in_reply_to_tweet_id", "exclude_reply_user_ids", "auto_populate_reply_metadata"].contains(&k.as_str())) {
-                return Err(body_problem(&format!("$.reply.{k}: is not defined in the schema and the schema does not allow additional properties")));
+            if let Some(k) = r.keys().find(|k| {
+                ![
+                    "in_reply_to_tweet_id",
+                    "exclude_reply_user_ids",
+                    "auto_populate_reply_metadata",
+                ]
+                .contains(&k.as_str())
+            }) {
+                return Err(body_problem(&format!(
+                    "$.reply.{k}: is not defined in the schema and the schema does not allow additional properties"
+                )));
             }
-            Some(id_field(&body, "reply.in_reply_to_tweet_id", r.get("in_reply_to_tweet_id"))?.ok_or_else(|| body_problem("$.reply.in_reply_to_tweet_id: is required"))?)
+            Some(
+                id_field(
+                    &body,
+                    "reply.in_reply_to_tweet_id",
+                    r.get("in_reply_to_tweet_id"),
+                )?
+                .ok_or_else(|| body_problem("$.reply.in_reply_to_tweet_id: is required"))?,
+            )
         }
         Some(_) => return Err(body_problem("$.reply: must be an object")),
     };
     let quote = id_field(&body, "quote_tweet_id", body.get("quote_tweet_id"))?;
     let reply_settings = match body.get("reply_settings") {
         None | Some(Value::Null) => "everyone".to_owned(),
-        Some(Value::String(s)) if ["following", "mentionedUsers", "subscribers", "verified"].contains(&s.as_str()) => s.clone(),
-        Some(other) => return Err(body_problem(&format!("$.reply_settings: [{other}] is not one of [following, mentionedUsers, subscribers, verified]"))),
+        Some(Value::String(s))
+            if ["following", "mentionedUsers", "subscribers", "verified"].contains(&s.as_str()) =>
+        {
+            s.clone()
+        }
+        Some(other) => {
+            return Err(body_problem(&format!(
+                "$.reply_settings: [{other}] is not one of [following, mentionedUsers, subscribers, verified]"
+            )));
+        }
     };
     let now = state.now();
     let id = state.ids.next(now);
     let record = {
         let world = state.world.read();
         let r = Renderer::new(&world, principal.viewer(), Selected::default());
-        let target = match reply_to {
-            Some(tid) => match world.tweet(tid).cloned() {
-                Some(t) if r.tweet_visible(&t) => Some(t),
-                _ => return Err(ApiError::Forbidden("You attempted to reply to a Tweet that is deleted or not visible to you.".into())),
-            },
-            None => None,
-        };
+        let target =
+            match reply_to {
+                Some(tid) => match world.tweet(tid).cloned() {
+                    Some(t) if r.tweet_visible(&t) => Some(t),
+                    _ => return Err(ApiError::Forbidden(
+                        "You attempted to reply to a Tweet that is deleted or not visible to you."
+                            .into(),
+                    )),
+                },
+                None => None,
+            };
         if let Some(q) = quote
             && !world.tweet(q).is_some_and(|t| r.tweet_visible(t))
         {
-            return Err(ApiError::Forbidden("You attempted to quote a Tweet that is deleted or not visible to you.".into()));
+            return Err(ApiError::Forbidden(
+                "You attempted to quote a Tweet that is deleted or not visible to you.".into(),
+            ));
         }
-        if world.timeline(me).iter().filter_map(|t| world.tweet(*t)).any(|t| t.text == text) {
-            return Err(ApiError::Forbidden("You are not allowed to create a Tweet with duplicate content.".into()));
+        if world
+            .timeline(me)
+            .iter()
+            .filter_map(|t| world.tweet(*t))
+            .any(|t| t.text == text)
+        {
+            return Err(ApiError::Forbidden(
+                "You are not allowed to create a Tweet with duplicate content.".into(),
+            ));
         }
         TweetRecord {
             id,
@@ -314,10 +453,17 @@ pub async fn create(
     let insert = record.clone();
     state
         .world
-        .write(state.store.as_ref(), state.store.create_tweet(record), move |w, ()| w.insert_tweet(insert))
+        .write(
+            state.store.as_ref(),
+            state.store.create_tweet(record),
+            move |w, ()| w.insert_tweet(insert),
+        )
         .await?;
     tracing::info!(tweet_id = %id, user_id = %me, "tweet created");
-    Ok((StatusCode::CREATED, Json(json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}})),
+    ))
 }
 
 pub async fn delete(
@@ -330,19 +476,27 @@ pub async fn delete(
     let mut p = Params::new(&uri, &["id"]);
     let id = p.path_id("id", &id);
     p.finish()?;
-    let Some(id) = id else { return Err(body_problem("invalid id")) };
+    let Some(id) = id else {
+        return Err(body_problem("invalid id"));
+    };
     let author = state.world.read().tweet(id).map(|t| t.author_id);
     match author {
         None => Ok(Json(json!({"data": {"deleted": false}}))),
-        Some(a) if a != me => Err(ApiError::Forbidden("You are not allowed to delete a Tweet that is not yours.".into())),
+        Some(a) if a != me => Err(ApiError::Forbidden(
+            "You are not allowed to delete a Tweet that is not yours.".into(),
+        )),
         Some(_) => {
             let deleted = state
                 .world
-                .write(state.store.as_ref(), state.store.delete_tweet(id), move |w, deleted| {
-                    if *deleted {
-                        w.remove_tweet(id);
-                    }
-                })
+                .write(
+                    state.store.as_ref(),
+                    state.store.delete_tweet(id),
+                    move |w, deleted| {
+                        if *deleted {
+                            w.remove_tweet(id);
+                        }
+                    },
+                )
                 .await?;
             tracing::info!(tweet_id = %id, user_id = %me, deleted, "tweet deleted");
             Ok(Json(json!({"data": {"deleted": deleted}})))

@@ -17,16 +17,32 @@ const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
 
 /// Reads the field and expansion parameters every user endpoint takes.
 pub(super) fn user_selection(p: &mut Params) -> Selected {
-    Selected { user: p.select("user.fields"), tweet: p.select("tweet.fields"), user_exp: p.select("expansions"), ..Selected::default() }
+    Selected {
+        user: p.select("user.fields"),
+        tweet: p.select("tweet.fields"),
+        user_exp: p.select("expansions"),
+        ..Selected::default()
+    }
 }
 
-pub async fn me(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let me = principal.require_user(READ)?;
     let mut p = Params::new(&uri, &["expansions", "tweet.fields", "user.fields"]);
     let sel = user_selection(&mut p);
     p.finish()?;
+    // A valid token names a user the store has; one created a moment ago by another process
+    // may not have reached memory yet.
+    if state.world.read().user(me).is_none() {
+        state.world.refresh(state.store.as_ref()).await?;
+    }
     let world = state.world.read();
-    let user = world.user(me).cloned().ok_or(ApiError::Unauthorized { token_presented: true })?;
+    let user = world.user(me).cloned().ok_or(ApiError::Unauthorized {
+        token_presented: true,
+    })?;
     let mut r = Renderer::new(&world, principal.viewer(), sel);
     let data = r.user(&user);
     Ok(Json(r.envelope(Some(data), None)))
@@ -55,7 +71,11 @@ pub async fn by_id(
     Ok(Json(r.envelope(data, None)))
 }
 
-pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn by_ids(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["ids", "expansions", "tweet.fields", "user.fields"]);
     let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
@@ -70,7 +90,10 @@ pub async fn by_ids(State(state): State<AppState>, principal: Principal, uri: Ur
             None => r.not_found("user", "ids", &id.to_string()),
         }
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        None,
+    )))
 }
 
 pub async fn by_username(
@@ -80,7 +103,10 @@ pub async fn by_username(
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
-    let mut p = Params::new(&uri, &["username", "expansions", "tweet.fields", "user.fields"]);
+    let mut p = Params::new(
+        &uri,
+        &["username", "expansions", "tweet.fields", "user.fields"],
+    );
     if Username::parse(&username).is_err() {
         p.invalid("username", &username, format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"));
     }
@@ -98,9 +124,16 @@ pub async fn by_username(
     Ok(Json(r.envelope(data, None)))
 }
 
-pub async fn by_usernames(State(state): State<AppState>, principal: Principal, uri: Uri) -> Result<Json<Value>, ApiError> {
+pub async fn by_usernames(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
     let viewer = principal.require(READ)?;
-    let mut p = Params::new(&uri, &["usernames", "expansions", "tweet.fields", "user.fields"]);
+    let mut p = Params::new(
+        &uri,
+        &["usernames", "expansions", "tweet.fields", "user.fields"],
+    );
     let names = p.list("usernames", 100, |s| Username::parse(s).ok());
     let sel = user_selection(&mut p);
     p.finish()?;
@@ -113,5 +146,8 @@ pub async fn by_usernames(State(state): State<AppState>, principal: Principal, u
             None => r.not_found("user", "usernames", name.as_str()),
         }
     }
-    Ok(Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), None)))
+    Ok(Json(r.envelope(
+        (!data.is_empty()).then(|| Value::Array(data)),
+        None,
+    )))
 }

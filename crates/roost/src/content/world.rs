@@ -50,7 +50,10 @@ const EMPTY_EDGES: &[Edge] = &[];
 
 impl World {
     pub fn from_content(c: Content) -> Self {
-        let mut w = World { version: c.version, ..World::default() };
+        let mut w = World {
+            version: c.version,
+            ..World::default()
+        };
         for u in c.users {
             w.put_user(u);
         }
@@ -75,7 +78,9 @@ impl World {
     }
 
     pub fn user_by_username(&self, username: &str) -> Option<&Arc<UserRecord>> {
-        self.by_username.get(&username.to_ascii_lowercase()).and_then(|id| self.users.get(id))
+        self.by_username
+            .get(&username.to_ascii_lowercase())
+            .and_then(|id| self.users.get(id))
     }
 
     pub fn tweet(&self, id: Snowflake) -> Option<&Arc<TweetRecord>> {
@@ -99,7 +104,10 @@ impl World {
     }
 
     pub fn follow_edge(&self, source: Snowflake, target: Snowflake) -> Option<Edge> {
-        self.following(source).iter().find(|e| e.user == target).copied()
+        self.following(source)
+            .iter()
+            .find(|e| e.user == target)
+            .copied()
     }
 
     pub fn space(&self, id: &str) -> Option<&Arc<SpaceRecord>> {
@@ -107,14 +115,24 @@ impl World {
     }
 
     pub fn spaces_by_creator(&self, creator: Snowflake) -> impl Iterator<Item = &Arc<SpaceRecord>> {
-        self.spaces_by_creator.get(&creator).into_iter().flatten().filter_map(|id| self.spaces.get(id))
+        self.spaces_by_creator
+            .get(&creator)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.spaces.get(id))
     }
 
     /// Followers, following and tweets counts of a user (pending requests do not count).
     pub fn user_counts(&self, user: Snowflake) -> (i64, i64, i64) {
-        let accepted = |edges: &[Edge]| i64::try_from(edges.iter().filter(|e| !e.pending).count()).unwrap_or(i64::MAX);
+        let accepted = |edges: &[Edge]| {
+            i64::try_from(edges.iter().filter(|e| !e.pending).count()).unwrap_or(i64::MAX)
+        };
         let tweets = i64::try_from(self.timeline(user).len()).unwrap_or(i64::MAX);
-        (accepted(self.followers(user)), accepted(self.following(user)), tweets)
+        (
+            accepted(self.followers(user)),
+            accepted(self.following(user)),
+            tweets,
+        )
     }
 
     pub fn put_user(&mut self, u: UserRecord) {
@@ -136,7 +154,9 @@ impl World {
     }
 
     pub fn remove_tweet(&mut self, id: Snowflake) {
-        let Some(t) = self.tweets.remove(&id) else { return };
+        let Some(t) = self.tweets.remove(&id) else {
+            return;
+        };
         if let Some(tl) = self.timelines.get_mut(&t.author_id) {
             tl.retain(|x| *x != id);
         }
@@ -163,13 +183,30 @@ impl World {
     }
 
     pub fn insert_follow(&mut self, f: &FollowRecord) {
-        if self.follow_edge(f.source_user_id, f.target_user_id).is_some() {
+        if self
+            .follow_edge(f.source_user_id, f.target_user_id)
+            .is_some()
+        {
             return;
         }
-        let out = Edge { user: f.target_user_id, since: f.created_at, pending: f.pending };
-        let inc = Edge { user: f.source_user_id, since: f.created_at, pending: f.pending };
-        self.following.entry(f.source_user_id).or_default().insert(0, out);
-        self.followers.entry(f.target_user_id).or_default().insert(0, inc);
+        let out = Edge {
+            user: f.target_user_id,
+            since: f.created_at,
+            pending: f.pending,
+        };
+        let inc = Edge {
+            user: f.source_user_id,
+            since: f.created_at,
+            pending: f.pending,
+        };
+        self.following
+            .entry(f.source_user_id)
+            .or_default()
+            .insert(0, out);
+        self.followers
+            .entry(f.target_user_id)
+            .or_default()
+            .insert(0, inc);
     }
 
     pub fn remove_follow(&mut self, source: Snowflake, target: Snowflake) {
@@ -198,14 +235,19 @@ pub struct SharedWorld {
 
 impl SharedWorld {
     pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        Ok(Self { world: RwLock::new(World::from_content(store.load_content().await?)), writes: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            world: RwLock::new(World::from_content(store.load_content().await?)),
+            writes: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// A read view. Hold it only while building one response.
     pub fn read(&self) -> RwLockReadGuard<'_, World> {
         // A poisoned lock means a writer panicked mid-update; the data is still the last
         // consistent state or close to it, and the next reload repairs it.
-        self.world.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.world
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs a store write and then applies it in memory, with reloads held off in between.
@@ -221,7 +263,10 @@ impl SharedWorld {
         let before = self.read().version;
         let out = store_write.await?;
         let after = store.content_version().await?;
-        let mut w = self.world.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = self
+            .world
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         apply(&mut w, &out);
         if after == before + 1 {
             w.version = after;
@@ -237,7 +282,10 @@ impl SharedWorld {
             return Ok(false);
         }
         let fresh = World::from_content(store.load_content().await?);
-        *self.world.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        *self
+            .world
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
         Ok(true)
     }
 }

@@ -392,8 +392,8 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
 ///
 /// The pages are served with `Referrer-Policy: no-referrer`, under which browsers send
 /// `Origin: null` even for same-origin form posts. So `null` is accepted only when the browser's
-/// `Sec-Fetch-Site` (which page content cannot forge) says `same-origin`, or when the browser sends
-/// no Fetch Metadata at all (older browsers; the CSRF token still guards those). Any real origin
+/// `Sec-Fetch-Site` (which page content cannot forge) says `same-origin`; sandboxed frames and
+/// other opaque origins send `null` too, so without Fetch Metadata it is refused. Any real origin
 /// must be roost's public origin.
 fn same_origin_post(state: &AppState, headers: &HeaderMap) -> bool {
     let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
@@ -402,7 +402,7 @@ fn same_origin_post(state: &AppState, headers: &HeaderMap) -> bool {
     }
     match headers.get(header::ORIGIN).map(|o| o.as_bytes()) {
         None => true,
-        Some(b"null") => fetch_site.is_none_or(|s| s == b"same-origin"),
+        Some(b"null") => fetch_site == Some(b"same-origin"),
         Some(origin) => origin == state.public_origin.as_bytes(),
     }
 }
