@@ -45,6 +45,14 @@ pub fn verify(state: &AppState, token: &str) -> Option<(Snowflake, i64)> {
     Some((Snowflake::parse(app).ok()?, generation.parse().ok()?))
 }
 
+/// The token as issued. X's docs paste the token into the form body or URL of
+/// `invalidate_token` without encoding it, so its literal `%3D` separators arrive decoded as
+/// `=`. Nothing else in a token can be `=` (the parts are digits and unpadded base64url), so
+/// mapping them back is unambiguous.
+fn canonical(token: &str) -> String {
+    token.replace('=', SEP)
+}
+
 pub fn looks_like_app_token(token: &str) -> bool {
     token.starts_with(PREFIX)
 }
@@ -122,6 +130,8 @@ pub async fn invalidate(
         tracing::info!("invalidate_token refused: access_token is missing");
         return code_99();
     };
+    let token = canonical(token);
+    let token = token.as_str();
     // Only the owner's current token can be invalidated (checklist E8).
     match verify(&state, token) {
         Some((app_id, generation)) if app_id == app.id && generation == app.bearer_generation => {
