@@ -254,9 +254,15 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
             .map(str::to_owned);
         let query = parts.uri.query().map(str::to_owned);
         let req = Request::from_parts(parts, body);
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ParamError::BodyTooLarge)?;
+        // Only a body over the limit is "too large"; one that cannot be read (a broken chunked
+        // encoding, a dropped connection) is malformed.
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ParamError::BodyTooLarge
+            } else {
+                ParamError::Malformed("the request body could not be read".into())
+            }
+        })?;
         let authorization = authorization
             .as_ref()
             .map(|a| a.as_ref().map(String::as_str).map_err(|_| ()));
