@@ -63,6 +63,16 @@ fn code_99() -> Response {
     no_store((StatusCode::FORBIDDEN, Json(body)).into_response())
 }
 
+/// A request whose parameters cannot be read: 413 for an oversized body, as on every other
+/// endpoint (checklist H1, chunked bodies included), else X's code 99.
+fn param_error(e: ParamError, what: &'static str) -> Response {
+    tracing::info!(reason = %e, "{what}");
+    match e {
+        ParamError::BodyTooLarge => no_store(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+        _ => code_99(),
+    }
+}
+
 /// Authenticates with the App's API key and secret (HTTP Basic, halves percent-decoded).
 async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppRecord, &'static str> {
     let creds = match &params.basic {
@@ -90,10 +100,7 @@ pub async fn token(
 ) -> Response {
     let params = match params {
         Ok(p) => p,
-        Err(e) => {
-            tracing::info!(reason = %e, "app-only token request refused");
-            return code_99();
-        }
+        Err(e) => return param_error(e, "app-only token request refused"),
     };
     if params.get("grant_type") != Some("client_credentials") {
         tracing::info!("app-only token request refused: grant_type must be client_credentials");
@@ -118,7 +125,10 @@ pub async fn invalidate(
     State(state): State<AppState>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    let Ok(params) = params else { return code_99() };
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return param_error(e, "invalidate_token refused"),
+    };
     let app = match authenticate(&state, &params).await {
         Ok(app) => app,
         Err(reason) => {
