@@ -1,6 +1,9 @@
 //! Bearer tokens on the API (checklist F1-F8, I5), X's v2 problem bodies, unknown routes, health
 //! checks, and the authorization-server metadata (I6, I9).
 
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::{HeaderMap, HeaderValue};

@@ -4,9 +4,11 @@
 //! There is no app-only-capable API endpoint yet, so a token's validity is read from
 //! `/2/users/me`: a valid app-only token gets 403 `unsupported-authentication`, an invalid one 401.
 
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::header::HeaderMap;
 use roost::accounts::CreatedApp;
-use roost_domain::ClientType;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -242,7 +244,7 @@ async fn sec_c09_token_refusals_are_code_99() {
         (
             "credentials in the body instead of Basic",
             None,
-            &"grant_type=client_credentials&client_id=KEY&client_secret=SECRET",
+            "grant_type=client_credentials&client_id=KEY&client_secret=SECRET",
         ),
         ("bad base64", Some("Basic !!!".into()), gt),
         ("Bearer scheme", Some(format!("Bearer {}", web.api_key)), gt),

@@ -1,5 +1,8 @@
 //! Input hardening (checklist H1-H7) and HTTP headers every response carries (I1-I3, request ids).
 
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod raw;
 
 use base64::Engine;

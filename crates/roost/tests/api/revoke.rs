@@ -1,6 +1,9 @@
 //! `POST /2/oauth2/revoke` (checklist E1-E6, x-oauth2.md §4): who may revoke what, and what a
 //! revocation takes with it.
 
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::header::HeaderMap;
 use roost_domain::ClientType;
 use serde_json::{Value, json};
