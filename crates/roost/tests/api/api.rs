@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use crate::hardening::raw::{request, send};
 use crate::helpers::*;
 
 const ME: &str = "/2/users/me";
@@ -576,6 +577,26 @@ async fn sec_i06_host_header_does_not_change_urls() {
     let m = metadata(&app, Some("evil.test")).await;
     assert_eq!(m["issuer"], app.base.as_str());
     assert_eq!(m["token_endpoint"], format!("{}/2/oauth2/token", app.base));
+    // Over a raw connection, where the Host line is certainly what the test says it is.
+    let r = send(
+        &app,
+        request(
+            "GET",
+            b"/.well-known/oauth-authorization-server",
+            &[
+                ("X-Forwarded-Host", b"evil.test"),
+                ("X-Forwarded-Proto", b"https"),
+                ("Forwarded", b"host=evil.test;proto=https"),
+            ],
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let raw_host = String::from_utf8(r.body.clone()).unwrap();
+    assert!(!raw_host.contains("evil.test") && !raw_host.contains("roost.test"));
+    let m: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(m["issuer"], app.base.as_str());
     // The login form's action too.
     let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
     let resp = app

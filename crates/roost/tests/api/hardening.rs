@@ -859,6 +859,12 @@ fn body_corpus() -> Vec<Case> {
         ),
         case("deeply nested JSON", Some(JSON), deep.as_bytes(), true),
         case(
+            "deeply nested JSON member",
+            Some(JSON),
+            format!("{{\"grant_type\":\"client_credentials\",\"x\":{deep}").as_bytes(),
+            true,
+        ),
+        case(
             "JSON with invalid UTF-8",
             Some(JSON),
             b"{\"grant_type\":\"client_credentials\",\"token\":\"TOKEN\",\"x\":\"\xff\"}",
