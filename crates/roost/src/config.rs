@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Longest request target (path and query), in bytes; longer gets 414. Default 8192.
     pub max_uri_bytes: usize,
+    /// Largest total size of the request headers (names, values and separators), in bytes;
+    /// larger gets 431. Default 16384.
+    pub max_header_bytes: usize,
     /// Seconds a request may take before it is answered 408. Default 30.
     pub request_timeout: u64,
 }
@@ -127,6 +130,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
             request_timeout: 30,
         }
     }

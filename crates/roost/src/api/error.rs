@@ -38,9 +38,12 @@ pub enum ApiError {
     /// An app-only token on a user-context endpoint.
     #[error("unsupported authentication")]
     AppOnlyForbidden,
-    /// A user token missing scopes.
-    #[error("missing scopes {0}")]
-    MissingScopes(ScopeSet),
+    /// A user token missing scopes: what the endpoint requires, and which of those it lacks.
+    #[error("missing scopes {missing}")]
+    MissingScopes {
+        required: ScopeSet,
+        missing: ScopeSet,
+    },
     /// X's generic 403 body with this `detail` (`"Forbidden"` where X gives no reason).
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -92,14 +95,15 @@ impl IntoResponse for ApiError {
                     "status": 403
                 }),
             ),
-            ApiError::MissingScopes(missing) => {
+            ApiError::MissingScopes { required, missing } => {
                 tracing::info!(%missing, "API request refused: token lacks scopes");
                 let mut r = problem(
                     StatusCode::FORBIDDEN,
                     json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}),
                 );
+                // RFC 6750 §3: `scope` is the scope the resource requires (checklist F4).
                 if let Ok(v) = HeaderValue::from_str(&format!(
-                    "Bearer realm=\"roost\", error=\"insufficient_scope\", scope=\"{missing}\""
+                    "Bearer realm=\"roost\", error=\"insufficient_scope\", scope=\"{required}\""
                 )) {
                     r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }

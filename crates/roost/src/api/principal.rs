@@ -50,11 +50,12 @@ impl Principal {
             Principal::User {
                 user_id, scopes, ..
             } => {
-                let missing = scopes.missing_from(ScopeSet::from_scopes(required));
+                let required = ScopeSet::from_scopes(required);
+                let missing = scopes.missing_from(required);
                 if missing.is_empty() {
                     Ok(*user_id)
                 } else {
-                    Err(ApiError::MissingScopes(missing))
+                    Err(ApiError::MissingScopes { required, missing })
                 }
             }
         }

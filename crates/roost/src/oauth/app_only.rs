@@ -45,6 +45,14 @@ pub fn verify(state: &AppState, token: &str) -> Option<(Snowflake, i64)> {
     Some((Snowflake::parse(app).ok()?, generation.parse().ok()?))
 }
 
+/// The token as issued. X's docs paste the token into the form body or URL of
+/// `invalidate_token` without encoding it, so its literal `%3D` separators arrive decoded as
+/// `=`. Nothing else in a token can be `=` (the parts are digits and unpadded base64url), so
+/// mapping them back is unambiguous.
+fn canonical(token: &str) -> String {
+    token.replace('=', SEP)
+}
+
 pub fn looks_like_app_token(token: &str) -> bool {
     token.starts_with(PREFIX)
 }
@@ -53,6 +61,16 @@ pub fn looks_like_app_token(token: &str) -> bool {
 fn code_99() -> Response {
     let body = serde_json::json!({"errors": [{"code": 99, "label": "authenticity_token_error", "message": "Unable to verify your credentials"}]});
     no_store((StatusCode::FORBIDDEN, Json(body)).into_response())
+}
+
+/// A request whose parameters cannot be read: 413 for an oversized body, as on every other
+/// endpoint (checklist H1, chunked bodies included), else X's code 99.
+fn param_error(e: ParamError, what: &'static str) -> Response {
+    tracing::info!(reason = %e, "{what}");
+    match e {
+        ParamError::BodyTooLarge => no_store(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+        _ => code_99(),
+    }
 }
 
 /// Authenticates with the App's API key and secret (HTTP Basic, halves percent-decoded).
@@ -82,10 +100,7 @@ pub async fn token(
 ) -> Response {
     let params = match params {
         Ok(p) => p,
-        Err(e) => {
-            tracing::info!(reason = %e, "app-only token request refused");
-            return code_99();
-        }
+        Err(e) => return param_error(e, "app-only token request refused"),
     };
     if params.get("grant_type") != Some("client_credentials") {
         tracing::info!("app-only token request refused: grant_type must be client_credentials");
@@ -110,7 +125,10 @@ pub async fn invalidate(
     State(state): State<AppState>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    let Ok(params) = params else { return code_99() };
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return param_error(e, "invalidate_token refused"),
+    };
     let app = match authenticate(&state, &params).await {
         Ok(app) => app,
         Err(reason) => {
@@ -122,6 +140,8 @@ pub async fn invalidate(
         tracing::info!("invalidate_token refused: access_token is missing");
         return code_99();
     };
+    let token = canonical(token);
+    let token = token.as_str();
     // Only the owner's current token can be invalidated (checklist E8).
     match verify(&state, token) {
         Some((app_id, generation)) if app_id == app.id && generation == app.bearer_generation => {

@@ -158,18 +158,21 @@ pub fn parse_form(input: &[u8]) -> Result<Vec<(String, String)>, ParamError> {
 }
 
 fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, ParamError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| ParamError::Malformed("the body is not valid JSON".into()))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(ParamError::Malformed(
-            "the JSON body must be an object".into(),
-        ));
-    };
-    if map.len() > MAX_PARAMS {
+    let Members(members) = serde_json::from_slice(body).map_err(|e| {
+        ParamError::Malformed(
+            if e.classify() == serde_json::error::Category::Data {
+                "the JSON body must be an object"
+            } else {
+                "the body is not valid JSON"
+            }
+            .into(),
+        )
+    })?;
+    if members.len() > MAX_PARAMS {
         return Err(ParamError::TooMany);
     }
-    let mut out = Vec::with_capacity(map.len());
-    for (k, v) in map {
+    let mut out = Vec::with_capacity(members.len());
+    for (k, v) in members {
         let v = match v {
             serde_json::Value::String(s) => s,
             serde_json::Value::Number(n) => n.to_string(),
@@ -182,9 +185,45 @@ fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, ParamError> {
                 )));
             }
         };
+        // As in form bodies: a NUL (`\u0000`) has no place in any parameter.
+        if k.contains('\0') || v.contains('\0') {
+            return Err(ParamError::Malformed(
+                "parameters must not contain NUL".into(),
+            ));
+        }
         out.push((k, v));
     }
     Ok(out)
+}
+
+/// The members of a JSON object in document order, repeated names included: serde_json's own
+/// map keeps only the last of a repeated name, which would let `{"scope":"a","scope":"b"}`
+/// through as `b` instead of being refused as a conflict (checklist H4).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 fn truncate(s: &str) -> String {
@@ -215,9 +254,15 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
             .map(str::to_owned);
         let query = parts.uri.query().map(str::to_owned);
         let req = Request::from_parts(parts, body);
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ParamError::BodyTooLarge)?;
+        // Only a body over the limit is "too large"; one that cannot be read (a broken chunked
+        // encoding, a dropped connection) is malformed.
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ParamError::BodyTooLarge
+            } else {
+                ParamError::Malformed("the request body could not be read".into())
+            }
+        })?;
         let authorization = authorization
             .as_ref()
             .map(|a| a.as_ref().map(String::as_str).map_err(|_| ()));
@@ -342,6 +387,15 @@ mod tests {
             p(None, Some("application/json"), r#"{"code":{"a":1}}"#),
             Err(ParamError::Malformed(_))
         ));
+        assert!(matches!(
+            p(None, Some("application/json"), r#"{"code":"a\u0000"}"#),
+            Err(ParamError::Malformed(_))
+        ));
+        assert_eq!(
+            p(None, Some("application/json"), r#"{"code":"a","code":"b"}"#).unwrap_err(),
+            ParamError::Conflict("code".into())
+        );
+        assert!(p(None, Some("application/json"), r#"{"code":"a","code":"a"}"#).is_ok());
         assert_eq!(
             p(None, Some("multipart/form-data"), "x").unwrap_err(),
             ParamError::UnsupportedContentType
