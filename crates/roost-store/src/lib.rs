@@ -288,13 +288,13 @@ pub trait Store: Send + Sync + 'static {
         app_id: Snowflake,
         now: i64,
     ) -> Result<bool>;
-    /// Revokes the grant of a refresh token if `app_id` owns it; false when nothing was revoked.
+    /// Revokes the grant of a refresh token if `app_id` owns it: the grant revoked, if any.
     async fn revoke_refresh_token(
         &self,
         hash: TokenHash,
         app_id: Snowflake,
         now: i64,
-    ) -> Result<bool>;
+    ) -> Result<Option<Snowflake>>;
 
     // X API v2 content.
     /// Everything the API serves, with the content version it corresponds to.

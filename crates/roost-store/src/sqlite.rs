@@ -999,7 +999,7 @@ impl Store for SqliteStore {
         h: TokenHash,
         app_id: Snowflake,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<Snowflake>> {
         let mut tx = self.write.begin().await?;
         let grant: Option<i64> = sqlx::query_scalar(
             "SELECT g.id FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
@@ -1009,11 +1009,11 @@ impl Store for SqliteStore {
         .bind(app_id.get())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(g) = grant else { return Ok(false) };
+        let Some(g) = grant else { return Ok(None) };
         let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
         Self::revoke_grant_in(&mut tx, g, now).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(g))
     }
 
     async fn load_content(&self) -> Result<Content> {

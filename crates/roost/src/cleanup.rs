@@ -11,6 +11,12 @@ pub fn grace_ms(state: &AppState) -> i64 {
 }
 
 pub async fn run_once(state: &AppState) {
+    let rl = &state.config.rate_limits;
+    let longest = secs(rl.window.max(rl.oauth_window));
+    let pruned = state.limits.prune(state.now(), longest);
+    if pruned > 0 {
+        tracing::debug!(pruned, "ended rate-limit windows dropped");
+    }
     match state.store.cleanup(state.now(), grace_ms(state)).await {
         Ok(report) if report.total() > 0 => {
             tracing::info!(rows = ?report.rows, "cleanup removed expired rows")

@@ -4,6 +4,7 @@
 //! Every tunable is here with its default; the README's configuration reference is written from
 //! this file.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -19,6 +20,89 @@ pub struct Config {
     pub log: LogConfig,
     pub cleanup: CleanupConfig,
     pub content: ContentConfig,
+    pub rate_limits: RateLimitConfig,
+}
+
+/// X's published per-endpoint limits (spec/x-api-v2.md §R, docs of 2026): per App for app-only
+/// tokens, per user (and App) for user tokens, per 15-minute window. `None`: that kind of token
+/// cannot call the endpoint.
+pub const DEFAULT_LIMITS: &[(&str, Option<u64>, Option<u64>)] = &[
+    ("GET /2/users/me", None, Some(75)),
+    ("GET /2/users", Some(300), Some(900)),
+    ("GET /2/users/:id", Some(300), Some(900)),
+    ("GET /2/users/by", Some(300), Some(900)),
+    ("GET /2/users/by/username/:username", Some(300), Some(900)),
+    ("GET /2/tweets", Some(3500), Some(5000)),
+    ("GET /2/tweets/:id", Some(450), Some(900)),
+    ("POST /2/tweets", None, Some(100)),
+    ("DELETE /2/tweets/:id", None, Some(50)),
+    ("GET /2/users/:id/tweets", Some(10_000), Some(900)),
+    ("GET /2/users/:id/following", Some(300), Some(300)),
+    ("GET /2/users/:id/followers", Some(300), Some(300)),
+    ("POST /2/users/:id/following", None, Some(50)),
+    (
+        "DELETE /2/users/:source_user_id/following/:target_user_id",
+        None,
+        Some(50),
+    ),
+    ("GET /2/spaces/:id", Some(300), Some(300)),
+    ("GET /2/spaces", Some(300), Some(300)),
+    ("GET /2/spaces/by/creator_ids", Some(300), Some(300)),
+    ("GET /2/spaces/search", Some(300), Some(300)),
+    ("GET /2/users/:id/following/spaces", Some(300), Some(300)),
+];
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointLimit {
+    /// Requests per window for app-only tokens (per App).
+    pub app: Option<u64>,
+    /// Requests per window for user tokens (per user and App).
+    pub user: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// `false` turns every limit off (benchmarks, load tests). Default `true`.
+    pub enabled: bool,
+    /// Seconds in an API window. Default 900 (X's 15 minutes).
+    pub window: u64,
+    /// Overrides of X's numbers, keyed like `"GET /2/users/:id" = { app = 300, user = 900 }`.
+    /// A key sets both numbers; leave one out to forbid that kind of token.
+    pub endpoints: BTreeMap<String, EndpointLimit>,
+    /// Token, revoke and app-only token requests per client (or API key) per `oauth_window`.
+    /// Default 3000.
+    pub oauth_per_client: u64,
+    /// The same per client address. Default 6000.
+    pub oauth_per_address: u64,
+    /// Seconds. Default 60.
+    pub oauth_window: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: 900,
+            endpoints: BTreeMap::new(),
+            oauth_per_client: 3000,
+            oauth_per_address: 6000,
+            oauth_window: 60,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// The limit of an endpoint (`"GET /2/users/:id"`), with its static key.
+    pub fn endpoint(&self, key: &str) -> Option<(&'static str, EndpointLimit)> {
+        let (k, app, user) = DEFAULT_LIMITS.iter().find(|(k, _, _)| *k == key)?;
+        let limit = self.endpoints.get(key).copied().unwrap_or(EndpointLimit {
+            app: *app,
+            user: *user,
+        });
+        Some((k, limit))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -75,6 +159,11 @@ pub struct OAuthConfig {
     /// Seconds a person has to finish login and consent after opening the authorize URL.
     /// Default 600.
     pub authorization_request_ttl: u64,
+    /// How many resolved bearer tokens are kept in memory. 0 turns the cache off. Default 100000.
+    pub token_cache_size: usize,
+    /// Seconds a cached token may be used before it is looked up again; revocations through
+    /// this server take effect at once regardless. Default 60.
+    pub token_cache_ttl: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -144,6 +233,8 @@ impl Default for OAuthConfig {
             access_token_ttl: 7200,
             refresh_token_ttl: 180 * 24 * 3600,
             authorization_request_ttl: 600,
+            token_cache_size: 100_000,
+            token_cache_ttl: 60,
         }
     }
 }
@@ -231,11 +322,14 @@ impl Config {
                 "oauth.authorization_request_ttl",
                 o.authorization_request_ttl,
             ),
+            ("oauth.token_cache_ttl", o.token_cache_ttl),
             ("session.ttl", self.session.ttl),
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
             ("content.poll_interval_ms", self.content.poll_interval_ms),
+            ("rate_limits.window", self.rate_limits.window),
+            ("rate_limits.oauth_window", self.rate_limits.oauth_window),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
@@ -245,6 +339,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "login.max_concurrent_hashes must be at least 1".into(),
             ));
+        }
+        if let Some(k) = self
+            .rate_limits
+            .endpoints
+            .keys()
+            .find(|k| !DEFAULT_LIMITS.iter().any(|(d, _, _)| d == k))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "rate_limits.endpoints: `{k}` is not an endpoint roost serves (keys look like \"GET /2/users/:id\")"
+            )));
         }
         self.socket_addr()?;
         self.public_url()?;

@@ -37,7 +37,7 @@ impl MakeRequestId for RandomRequestId {
 
 pub fn router(state: AppState) -> Router {
     let cfg = &state.config.server;
-    let api = crate::api::router().layer(SetResponseHeaderLayer::overriding(
+    let api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     ));

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod oauth;
+pub mod ratelimit;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -25,6 +26,7 @@ use crate::accounts::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::ServerKeys;
+use crate::oauth::token;
 use crate::state::{AppState, Inner};
 
 /// Opens the store named by the configuration and applies pending migrations.
@@ -47,6 +49,10 @@ pub async fn build_state(
     let keys = ServerKeys::load(store.as_ref(), clock.now_ms()).await?;
     let hasher = Hasher::new(config.login.max_concurrent_hashes);
     let world = content::SharedWorld::load(store.as_ref()).await?;
+    let tokens = api::principal::TokenCache::new(
+        config.oauth.token_cache_size,
+        token::secs(config.oauth.token_cache_ttl),
+    );
     Ok(AppState::new(Inner {
         store,
         secure_cookies: public.scheme() == "https",
@@ -58,6 +64,8 @@ pub async fn build_state(
         public_url,
         public_origin,
         world,
+        tokens,
+        limits: ratelimit::RateLimiter::default(),
     }))
 }
 

@@ -28,6 +28,10 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// The API's content, in memory.
     pub world: SharedWorld,
+    /// Resolved bearer tokens.
+    pub tokens: crate::api::principal::TokenCache,
+    /// Request counters for the API and the OAuth endpoints.
+    pub limits: crate::ratelimit::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {

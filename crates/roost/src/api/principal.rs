@@ -4,7 +4,11 @@
 //! F1). The token is looked up by the digest of the whole string, never by anything decoded from
 //! it (F7).
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roost_domain::{Scope, ScopeSet, Snowflake, TokenHash};
@@ -62,10 +66,10 @@ impl Principal {
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        let presented = parts.headers.contains_key(AUTHORIZATION);
+        let presented = headers.contains_key(AUTHORIZATION);
         return Err(ApiError::Unauthorized {
             token_presented: presented,
         });
@@ -87,6 +91,68 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// Resolves the bearer token of a request, from the token cache when it can.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = bearer(headers)?;
+    let hash = TokenHash::of(token);
+    let now = state.now();
+    if let Some(p) = state.tokens.get(&hash, now) {
+        return Ok(p);
+    }
+    let invalid = ApiError::Unauthorized {
+        token_presented: true,
+    };
+    if app_only::looks_like_app_token(token) {
+        let (app_id, generation) = app_only::verify(state, token).ok_or(invalid)?;
+        let app = state.store.app_by_id(app_id).await?;
+        return match app {
+            Some(app) if app.bearer_generation == generation => {
+                let p = Principal::App { app_id };
+                state.tokens.put(
+                    hash,
+                    Cached {
+                        principal: p.clone(),
+                        expires_at: i64::MAX,
+                        grant_id: None,
+                    },
+                    now,
+                );
+                Ok(p)
+            }
+            _ => Err(ApiError::Unauthorized {
+                token_presented: true,
+            }),
+        };
+    }
+    let record = state.store.access_token(hash).await?.ok_or(invalid)?;
+    if record.revoked || now >= record.expires_at {
+        return Err(ApiError::Unauthorized {
+            token_presented: true,
+        });
+    }
+    let p = match record.user_id {
+        Some(user_id) => Principal::User {
+            user_id,
+            app_id: record.app_id,
+            scopes: record.scopes,
+        },
+        None => Principal::App {
+            app_id: record.app_id,
+        },
+    };
+    state.tokens.put(
+        hash,
+        Cached {
+            principal: p.clone(),
+            expires_at: record.expires_at,
+            grant_id: record.grant_id,
+        },
+        now,
+    );
+    Ok(p)
+}
+
+/// The principal the API gate resolved, or resolves it here for routes outside the gate.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -94,39 +160,97 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        let invalid = ApiError::Unauthorized {
-            token_presented: true,
-        };
-        if app_only::looks_like_app_token(token) {
-            let (app_id, generation) = app_only::verify(state, token).ok_or(invalid)?;
-            let app = state.store.app_by_id(app_id).await?;
-            return match app {
-                Some(app) if app.bearer_generation == generation => Ok(Principal::App { app_id }),
-                _ => Err(ApiError::Unauthorized {
-                    token_presented: true,
-                }),
-            };
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
         }
-        let record = state
-            .store
-            .access_token(TokenHash::of(token))
-            .await?
-            .ok_or(invalid)?;
-        if record.revoked || state.now() >= record.expires_at {
-            return Err(ApiError::Unauthorized {
-                token_presented: true,
+        resolve(state, &parts.headers).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub principal: Principal,
+    pub expires_at: i64,
+    pub grant_id: Option<Snowflake>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    cached: Cached,
+    stored_at: i64,
+}
+
+/// Resolved bearer tokens, so a protected request costs no database round trip
+/// (design/PERFORMANCE.md). Revocation, reuse detection and invalidation on this node remove
+/// entries at once; `max_age_ms` bounds how long a change made elsewhere can go unseen.
+pub struct TokenCache {
+    map: RwLock<HashMap<TokenHash, Entry>>,
+    capacity: usize,
+    max_age_ms: i64,
+}
+
+impl TokenCache {
+    pub fn new(capacity: usize, max_age_ms: i64) -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            capacity,
+            max_age_ms,
+        }
+    }
+
+    pub fn get(&self, hash: &TokenHash, now: i64) -> Option<Principal> {
+        let map = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let e = map.get(hash)?;
+        (now < e.cached.expires_at && now < e.stored_at + self.max_age_ms && now >= e.stored_at)
+            .then(|| e.cached.principal.clone())
+    }
+
+    fn put(&self, hash: TokenHash, cached: Cached, now: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= self.capacity {
+            // Crude but bounded: start over rather than track recency on every hit.
+            map.clear();
+        }
+        map.insert(
+            hash,
+            Entry {
+                cached,
+                stored_at: now,
+            },
+        );
+    }
+
+    pub fn forget(&self, hash: &TokenHash) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(hash);
+    }
+
+    pub fn forget_grant(&self, grant_id: Snowflake) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, e| e.cached.grant_id != Some(grant_id));
+    }
+
+    /// Every token of an App that is not tied to a grant (app-only and app-context tokens).
+    pub fn forget_app_tokens(&self, app_id: Snowflake) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, e| {
+                !(e.cached.grant_id.is_none()
+                    && matches!(e.cached.principal, Principal::App { app_id: a } if a == app_id))
             });
-        }
-        Ok(match record.user_id {
-            Some(user_id) => Principal::User {
-                user_id,
-                app_id: record.app_id,
-                scopes: record.scopes,
-            },
-            None => Principal::App {
-                app_id: record.app_id,
-            },
-        })
     }
 }

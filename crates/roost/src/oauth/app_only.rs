@@ -147,6 +147,7 @@ pub async fn invalidate(
         Some((app_id, generation)) if app_id == app.id && generation == app.bearer_generation => {
             match state.store.bump_bearer_generation(app.id, generation).await {
                 Ok(true) => {
+                    state.tokens.forget_app_tokens(app.id);
                     tracing::info!(client_id = %app.client_id, "app-only bearer token invalidated");
                     no_store(Json(serde_json::json!({"access_token": token})).into_response())
                 }

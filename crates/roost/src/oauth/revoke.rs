@@ -34,12 +34,22 @@ async fn run(state: &AppState, params: Result<OAuthParams, ParamError>) -> Resul
     let now = state.now();
     // The hint only decides which kind is tried first (E5).
     let refresh_first = params.get("token_type_hint") == Some("refresh_token");
-    let mut revoked = refresh_first && state.store.revoke_refresh_token(hash, app.id, now).await?;
+    let revoke_refresh = || async {
+        let grant = state.store.revoke_refresh_token(hash, app.id, now).await?;
+        if let Some(g) = grant {
+            state.tokens.forget_grant(g);
+        }
+        Ok::<bool, roost_store::StoreError>(grant.is_some())
+    };
+    let mut revoked = refresh_first && revoke_refresh().await?;
     if !revoked {
         revoked = state.store.revoke_access_token(hash, app.id, now).await?;
+        if revoked {
+            state.tokens.forget(&hash);
+        }
     }
     if !revoked && !refresh_first {
-        revoked = state.store.revoke_refresh_token(hash, app.id, now).await?;
+        revoked = revoke_refresh().await?;
     }
     tracing::info!(client_id = %app.client_id, revoked, "revocation request");
     Ok(())

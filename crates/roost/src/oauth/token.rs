@@ -145,6 +145,7 @@ async fn authorization_code(
     if record.used_at.is_some() {
         // Replay: revoke what the code produced (B3).
         state.store.revoke_grant(record.grant_id, now).await?;
+        state.tokens.forget_grant(record.grant_id);
         tracing::warn!(grant_id = %record.grant_id, "authorization code replayed; its grant is revoked");
         return Err(TokenError::InvalidCode(
             "the code was already used; the tokens issued from it are revoked",
@@ -176,9 +177,12 @@ async fn authorization_code(
             tracing::info!(grant_id = %record.grant_id, user_id = %record.user_id, "authorization code redeemed");
             Ok(response(state, access, refresh, record.scopes))
         }
-        RedeemOutcome::Replayed => Err(TokenError::InvalidCode(
-            "the code was already used; the tokens issued from it are revoked",
-        )),
+        RedeemOutcome::Replayed => {
+            state.tokens.forget_grant(record.grant_id);
+            Err(TokenError::InvalidCode(
+                "the code was already used; the tokens issued from it are revoked",
+            ))
+        }
     }
 }
 
@@ -214,6 +218,7 @@ async fn refresh_token(
     if record.used_at.is_some() {
         // Reuse of a rotated token: the family is revoked (checklist D3).
         state.store.revoke_grant(record.grant_id, now).await?;
+        state.tokens.forget_grant(record.grant_id);
         tracing::warn!(grant_id = %record.grant_id, "refresh token reused; the whole family is revoked");
         return Err(TokenError::InvalidRefreshToken(
             "the refresh token was already used; every token of its grant is now revoked",
@@ -244,6 +249,7 @@ async fn refresh_token(
             Ok(response(state, access, refresh, scopes))
         }
         RotateOutcome::Reused => {
+            state.tokens.forget_grant(record.grant_id);
             tracing::warn!(grant_id = %record.grant_id, "refresh token reused; the whole family is revoked");
             Err(TokenError::InvalidRefreshToken(
                 "the refresh token was already used; every token of its grant is now revoked",
