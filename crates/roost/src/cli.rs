@@ -46,6 +46,19 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Import users, tweets, follows and spaces from a JSON file (all or nothing)
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The file: one JSON object with optional users, tweets, follows, spaces arrays
+    pub file: PathBuf,
+    /// Print the counts as one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +269,28 @@ pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let state = admin_state(&args.common).await?;
+    let existing = state.store.load_content().await?;
+    let batch = crate::content::import::parse(&text, &existing, &state.hasher, state.now()).await?;
+    let report = state.store.import(batch).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "Imported {} users, {} tweets, {} follows and {} spaces from {}.",
+            report.users,
+            report.tweets,
+            report.follows,
+            report.spaces,
+            args.file.display()
+        );
+    }
+    Ok(())
+}
+
 pub async fn migrate(args: CommonOnly) -> anyhow::Result<()> {
     let config = load_config(&args.common)?;
     crate::open_store(&config).await?;
@@ -353,5 +388,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(AppsCommand::Create(a)) => apps_create(a).await,
         Command::Apps(AppsCommand::List(a)) => apps_list(a).await,
         Command::Users(UsersCommand::Create(a)) => users_create(a).await,
+        Command::Import(a) => import(a).await,
     }
 }

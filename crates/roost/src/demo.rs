@@ -18,6 +18,7 @@ pub const WEB_API_KEY: &str = "demowebappapikey000000001";
 pub const WEB_API_SECRET: &str = "demo-web-app-api-secret-not-for-production-use-00001";
 pub const NATIVE_API_KEY: &str = "demonativeappapikey000001";
 pub const NATIVE_API_SECRET: &str = "demo-native-app-api-secret-not-for-production-use-01";
+/// The demo users who can log in (their passwords are in `data/demo.json`).
 pub const USERS: &[(&str, &str, &str)] = &[
     ("alice", "Alice Example", "alice-password"),
     ("bob", "Bob Example", "bob-password"),
@@ -63,20 +64,16 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<bool> {
         };
         accounts::create_app(state.store.as_ref(), &state.ids, now, spec).await?;
     }
-    for (username, name, password) in USERS {
-        accounts::create_user(
-            state.store.as_ref(),
-            &state.ids,
-            &state.hasher,
-            now,
-            username,
-            name,
-            Some(password),
-        )
-        .await?;
-    }
+    // Users, tweets, follows and spaces come from the data set that `roost import` also takes.
+    let existing = state.store.load_content().await?;
+    let batch = crate::content::import::parse(DATA, &existing, &state.hasher, now).await?;
+    state.store.import(batch).await?;
+    state.world.refresh(state.store.as_ref()).await?;
     Ok(true)
 }
+
+/// The demo data set (`crates/roost/data/demo.json`, made by `scripts/gen-demo-data.py`).
+pub const DATA: &str = include_str!("../data/demo.json");
 
 /// Whether the demo data set is in the store (loaded by an earlier `serve --demo`), so that the
 /// credentials the banner prints exist.

@@ -1,5 +1,6 @@
 //! The X API v2 content: the in-memory world and the import file.
 
+pub mod import;
 pub mod world;
 
 pub use world::{SharedWorld, World};

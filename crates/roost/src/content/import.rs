@@ -1,0 +1,530 @@
+//! The import file (CONTRACT.md): users, tweets, follows and spaces in X API v2 shapes.
+//!
+//! Every record is parsed and checked before anything is written, and the batch is written in
+//! one transaction, so a file with any bad record changes nothing; the error names the record
+//! (`tweets[12] (id 1261...)`) and what is wrong with it. Re-importing the same ids updates them
+//! in place, so an import can be run again.
+
+use std::collections::{HashMap, HashSet};
+
+use roost_domain::{Snowflake, Username};
+use roost_store::{Content, FollowRecord, ImportBatch, SpaceRecord, TweetRecord, UserRecord};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::accounts::{Hasher, MAX_PASSWORD_BYTES};
+
+/// Longest tweet text an import may carry (X's long posts go to 25,000).
+const MAX_IMPORT_TEXT: usize = 25_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file is not valid JSON: {0}")]
+    Json(String),
+    #[error(
+        "the file must be one JSON object with optional keys users, tweets, follows, spaces; found key `{0}`"
+    )]
+    UnknownKey(String),
+    #[error("`{0}` must be an array")]
+    NotArray(&'static str),
+    #[error("{record}: {problem}")]
+    Record { record: String, problem: String },
+    #[error(transparent)]
+    Store(#[from] roost_store::StoreError),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserIn {
+    id: String,
+    username: String,
+    name: String,
+    created_at: Option<String>,
+    description: Option<String>,
+    verified: Option<bool>,
+    verified_type: Option<String>,
+    protected: Option<bool>,
+    password: Option<String>,
+    location: Option<String>,
+    url: Option<String>,
+    profile_image_url: Option<String>,
+    profile_banner_url: Option<String>,
+    pinned_tweet_id: Option<String>,
+    public_metrics: Option<UserMetricsIn>,
+}
+
+#[derive(Deserialize)]
+struct UserMetricsIn {
+    listed_count: Option<i64>,
+    like_count: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefIn {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TweetIn {
+    id: String,
+    text: String,
+    author_id: String,
+    created_at: Option<String>,
+    conversation_id: Option<String>,
+    in_reply_to_user_id: Option<String>,
+    referenced_tweets: Option<Vec<RefIn>>,
+    lang: Option<String>,
+    reply_settings: Option<String>,
+    source: Option<String>,
+    possibly_sensitive: Option<bool>,
+    public_metrics: Option<TweetMetricsIn>,
+    edit_history_tweet_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct TweetMetricsIn {
+    like_count: Option<i64>,
+    bookmark_count: Option<i64>,
+    impression_count: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowIn {
+    source_user_id: String,
+    target_user_id: String,
+    created_at: Option<String>,
+    pending: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpaceIn {
+    id: String,
+    state: String,
+    title: Option<String>,
+    creator_id: String,
+    host_ids: Option<Vec<String>>,
+    speaker_ids: Option<Vec<String>>,
+    invited_user_ids: Option<Vec<String>>,
+    topic_ids: Option<Vec<String>>,
+    lang: Option<String>,
+    is_ticketed: Option<bool>,
+    participant_count: Option<i64>,
+    subscriber_count: Option<i64>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    scheduled_start: Option<String>,
+}
+
+/// A record's label in errors: `users[3] (id 12)`.
+fn label(kind: &str, i: usize, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!(
+            "{kind}[{i}] (id {})",
+            id.chars().take(40).collect::<String>()
+        ),
+        None => format!("{kind}[{i}]"),
+    }
+}
+
+struct Ctx {
+    record: String,
+}
+
+impl Ctx {
+    fn err(&self, problem: impl Into<String>) -> ImportError {
+        ImportError::Record {
+            record: self.record.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    fn id(&self, field: &str, s: &str) -> Result<Snowflake, ImportError> {
+        Snowflake::parse(s)
+            .map_err(|_| self.err(format!("`{field}` [{s}] is not an id (1 to 19 digits)")))
+    }
+
+    fn time(&self, field: &str, s: Option<&str>) -> Result<Option<i64>, ImportError> {
+        let Some(s) = s else { return Ok(None) };
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                self.err(format!(
+                    "`{field}` [{s}] is not an RFC 3339 time such as 2020-05-15T16:03:42.000Z"
+                ))
+            })?;
+        Ok(Some(
+            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+        ))
+    }
+
+    fn ids(&self, field: &str, v: Option<&Vec<String>>) -> Result<Vec<Snowflake>, ImportError> {
+        v.map_or(Ok(Vec::new()), |v| {
+            v.iter().map(|s| self.id(field, s)).collect()
+        })
+    }
+}
+
+fn records<'a, T: serde::de::DeserializeOwned>(
+    kind: &'static str,
+    root: &'a serde_json::Map<String, Value>,
+) -> Result<Vec<(String, T)>, ImportError> {
+    let Some(v) = root.get(kind) else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(items) = v else {
+        return Err(ImportError::NotArray(kind));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let id = item.get("id").and_then(Value::as_str);
+            let record = label(kind, i, id);
+            serde_json::from_value::<T>(item.clone())
+                .map(|t| (record.clone(), t))
+                .map_err(|e| ImportError::Record {
+                    record,
+                    problem: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Parses and checks an import file against what the store already holds.
+pub async fn parse(
+    text: &str,
+    existing: &Content,
+    hasher: &Hasher,
+    now: i64,
+) -> Result<ImportBatch, ImportError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| ImportError::Json(e.to_string()))?;
+    let Value::Object(root) = root else {
+        return Err(ImportError::Json("the top level must be an object".into()));
+    };
+    if let Some(k) = root
+        .keys()
+        .find(|k| !["users", "tweets", "follows", "spaces"].contains(&k.as_str()))
+    {
+        return Err(ImportError::UnknownKey(k.clone()));
+    }
+    let users_in: Vec<(String, UserIn)> = records("users", &root)?;
+    let tweets_in: Vec<(String, TweetIn)> = records("tweets", &root)?;
+    let follows_in: Vec<(String, FollowIn)> = records("follows", &root)?;
+    let spaces_in: Vec<(String, SpaceIn)> = records("spaces", &root)?;
+
+    // Users first: everything else refers to them.
+    let mut user_ids: HashSet<Snowflake> = existing.users.iter().map(|u| u.id).collect();
+    let mut usernames: HashMap<String, Snowflake> = existing
+        .users
+        .iter()
+        .map(|u| (u.username.canonical(), u.id))
+        .collect();
+    let mut seen_users = HashSet::new();
+    let mut users = Vec::with_capacity(users_in.len());
+    let mut pinned: Vec<(String, Snowflake, Snowflake)> = Vec::new();
+    for (record, u) in users_in {
+        let c = Ctx { record };
+        let id = c.id("id", &u.id)?;
+        if !seen_users.insert(id) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        let username = Username::parse(&u.username).map_err(|_| {
+            c.err(format!(
+                "`username` [{}] must be 1 to 15 characters of A-Z a-z 0-9 _",
+                u.username
+            ))
+        })?;
+        if let Some(other) = usernames.insert(username.canonical(), id)
+            && other != id
+        {
+            return Err(c.err(format!(
+                "username `{username}` belongs to another user ({other})"
+            )));
+        }
+        let name = u.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 50 {
+            return Err(c.err("`name` must be 1 to 50 characters"));
+        }
+        if let Some(vt) = &u.verified_type
+            && !["none", "blue", "business", "government"].contains(&vt.as_str())
+        {
+            return Err(c.err(format!(
+                "`verified_type` [{vt}] is not one of none, blue, business, government"
+            )));
+        }
+        let password_hash = match u.password {
+            Some(p) if p.is_empty() || p.len() > MAX_PASSWORD_BYTES => {
+                return Err(c.err(format!(
+                    "`password` must be 1 to {MAX_PASSWORD_BYTES} bytes"
+                )));
+            }
+            Some(p) => Some(hasher.hash(p).await.map_err(|e| c.err(e.to_string()))?),
+            None => None,
+        };
+        if let Some(p) = &u.pinned_tweet_id {
+            pinned.push((c.record.clone(), id, c.id("pinned_tweet_id", p)?));
+        }
+        user_ids.insert(id);
+        let metrics = u.public_metrics.unwrap_or(UserMetricsIn {
+            listed_count: None,
+            like_count: None,
+        });
+        users.push(UserRecord {
+            id,
+            username,
+            name,
+            password_hash,
+            description: u.description.unwrap_or_default(),
+            location: u.location,
+            url: u.url,
+            profile_image_url: u.profile_image_url,
+            verified: u.verified.unwrap_or(false),
+            verified_type: u.verified_type,
+            protected: u.protected.unwrap_or(false),
+            pinned_tweet_id: None,
+            profile_banner_url: u.profile_banner_url,
+            listed_count: metrics.listed_count.unwrap_or(0).max(0),
+            like_count: metrics.like_count.unwrap_or(0).max(0),
+            created_at: c
+                .time("created_at", u.created_at.as_deref())?
+                .unwrap_or(now),
+        });
+    }
+
+    // Tweets: ids and authors first, references after, so a file may list them in any order.
+    let mut tweet_author: HashMap<Snowflake, Snowflake> = existing
+        .tweets
+        .iter()
+        .map(|t| (t.id, t.author_id))
+        .collect();
+    let mut conversation: HashMap<Snowflake, Snowflake> = existing
+        .tweets
+        .iter()
+        .map(|t| (t.id, t.conversation_id))
+        .collect();
+    let mut parsed: Vec<(Ctx, TweetIn, Snowflake, Snowflake)> = Vec::with_capacity(tweets_in.len());
+    let mut seen_tweets = HashSet::new();
+    for (record, t) in tweets_in {
+        let c = Ctx { record };
+        let id = c.id("id", &t.id)?;
+        if !seen_tweets.insert(id) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        let author = c.id("author_id", &t.author_id)?;
+        if !user_ids.contains(&author) {
+            return Err(c.err(format!(
+                "`author_id` {author} is not a user in the file or the store"
+            )));
+        }
+        tweet_author.insert(id, author);
+        parsed.push((c, t, id, author));
+    }
+    let mut tweets = Vec::with_capacity(parsed.len());
+    for (c, t, id, author) in parsed {
+        let len = t.text.chars().count();
+        if len == 0 || len > MAX_IMPORT_TEXT {
+            return Err(c.err(format!("`text` must be 1 to {MAX_IMPORT_TEXT} characters")));
+        }
+        let (mut replied, mut quoted, mut retweeted) = (None, None, None);
+        for r in t.referenced_tweets.iter().flatten() {
+            let rid = c.id("referenced_tweets.id", &r.id)?;
+            if !tweet_author.contains_key(&rid) {
+                return Err(c.err(format!(
+                    "referenced tweet {rid} is not a tweet in the file or the store"
+                )));
+            }
+            let slot = match r.kind.as_str() {
+                "replied_to" => &mut replied,
+                "quoted" => &mut quoted,
+                "retweeted" => &mut retweeted,
+                other => return Err(c.err(format!(
+                    "referenced_tweets type [{other}] is not one of replied_to, quoted, retweeted"
+                ))),
+            };
+            if slot.replace(rid).is_some() {
+                return Err(c.err(format!("two `{}` references", r.kind)));
+            }
+        }
+        let in_reply_to_user = match (&t.in_reply_to_user_id, replied) {
+            (Some(u), _) => {
+                let u = c.id("in_reply_to_user_id", u)?;
+                if !user_ids.contains(&u) {
+                    return Err(c.err(format!(
+                        "`in_reply_to_user_id` {u} is not a user in the file or the store"
+                    )));
+                }
+                Some(u)
+            }
+            (None, Some(r)) => tweet_author.get(&r).copied(),
+            (None, None) => None,
+        };
+        let conv = match &t.conversation_id {
+            Some(cv) => c.id("conversation_id", cv)?,
+            None => replied
+                .and_then(|r| conversation.get(&r).copied())
+                .unwrap_or(id),
+        };
+        conversation.insert(id, conv);
+        let created_at = match c.time("created_at", t.created_at.as_deref())? {
+            Some(ms) => ms,
+            // A snowflake carries its own time.
+            None => (id.get() >> 22) + roost_domain::id::TWITTER_EPOCH_MS,
+        };
+        if let Some(h) = &t.edit_history_tweet_ids
+            && h.iter().any(|x| *x != t.id)
+        {
+            return Err(c.err("edited tweets are not supported: `edit_history_tweet_ids` may only list the tweet itself"));
+        }
+        let reply_settings = t.reply_settings.unwrap_or_else(|| "everyone".into());
+        if ![
+            "everyone",
+            "mentionedUsers",
+            "following",
+            "subscribers",
+            "verified",
+        ]
+        .contains(&reply_settings.as_str())
+        {
+            return Err(c.err(format!("`reply_settings` [{reply_settings}] is not one of everyone, mentionedUsers, following, subscribers, verified")));
+        }
+        let m = t.public_metrics.unwrap_or(TweetMetricsIn {
+            like_count: None,
+            bookmark_count: None,
+            impression_count: None,
+        });
+        tweets.push(TweetRecord {
+            id,
+            author_id: author,
+            text: t.text,
+            created_at,
+            conversation_id: conv,
+            in_reply_to_user_id: in_reply_to_user,
+            replied_to_id: replied,
+            quoted_id: quoted,
+            retweeted_id: retweeted,
+            lang: t.lang,
+            reply_settings,
+            source: t.source,
+            possibly_sensitive: t.possibly_sensitive.unwrap_or(false),
+            like_count: m.like_count.unwrap_or(0).max(0),
+            bookmark_count: m.bookmark_count.unwrap_or(0).max(0),
+            impression_count: m.impression_count.unwrap_or(0).max(0),
+        });
+    }
+    for (record, user, tweet) in pinned {
+        if tweet_author.get(&tweet) != Some(&user) {
+            let c = Ctx { record };
+            return Err(c.err(format!(
+                "`pinned_tweet_id` {tweet} is not a tweet by this user"
+            )));
+        }
+        if let Some(u) = users.iter_mut().find(|u| u.id == user) {
+            u.pinned_tweet_id = Some(tweet);
+        }
+    }
+
+    let mut follows = Vec::with_capacity(follows_in.len());
+    let mut seen_follows = HashSet::new();
+    for (i, (_, f)) in follows_in.into_iter().enumerate() {
+        let c = Ctx {
+            record: label("follows", i, None),
+        };
+        let source = c.id("source_user_id", &f.source_user_id)?;
+        let target = c.id("target_user_id", &f.target_user_id)?;
+        for u in [source, target] {
+            if !user_ids.contains(&u) {
+                return Err(c.err(format!("user {u} is not a user in the file or the store")));
+            }
+        }
+        if source == target {
+            return Err(c.err("a user cannot follow themselves"));
+        }
+        if !seen_follows.insert((source, target)) {
+            return Err(c.err("this follow appears twice in the file"));
+        }
+        let created_at = c
+            .time("created_at", f.created_at.as_deref())?
+            .unwrap_or(now);
+        follows.push(FollowRecord {
+            source_user_id: source,
+            target_user_id: target,
+            created_at,
+            pending: f.pending.unwrap_or(false),
+        });
+    }
+
+    let mut spaces = Vec::with_capacity(spaces_in.len());
+    let mut seen_spaces = HashSet::new();
+    for (record, s) in spaces_in {
+        let c = Ctx { record };
+        if !(1..=13).contains(&s.id.len()) || !s.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(c.err(format!(
+                "`id` [{}] must be 1 to 13 characters of A-Z a-z 0-9",
+                s.id
+            )));
+        }
+        if !seen_spaces.insert(s.id.clone()) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        if !["live", "scheduled", "ended"].contains(&s.state.as_str()) {
+            return Err(c.err(format!(
+                "`state` [{}] is not one of live, scheduled, ended",
+                s.state
+            )));
+        }
+        let creator = c.id("creator_id", &s.creator_id)?;
+        let hosts = c.ids("host_ids", s.host_ids.as_ref())?;
+        let speakers = c.ids("speaker_ids", s.speaker_ids.as_ref())?;
+        let invited = c.ids("invited_user_ids", s.invited_user_ids.as_ref())?;
+        if let Some(u) = std::iter::once(&creator)
+            .chain(&hosts)
+            .chain(&speakers)
+            .chain(&invited)
+            .find(|u| !user_ids.contains(u))
+        {
+            return Err(c.err(format!("user {u} is not a user in the file or the store")));
+        }
+        let topics = s.topic_ids.unwrap_or_default();
+        if topics.iter().any(|t| t.is_empty() || t.contains(',')) {
+            return Err(c.err("`topic_ids` must be non-empty strings without commas"));
+        }
+        spaces.push(SpaceRecord {
+            id: s.id.clone(),
+            state: s.state,
+            title: s.title,
+            creator_id: creator,
+            host_ids: if hosts.is_empty() {
+                vec![creator]
+            } else {
+                hosts
+            },
+            speaker_ids: speakers,
+            invited_user_ids: invited,
+            topic_ids: topics,
+            lang: s.lang,
+            is_ticketed: s.is_ticketed.unwrap_or(false),
+            participant_count: s.participant_count.unwrap_or(0).max(0),
+            subscriber_count: s.subscriber_count.unwrap_or(0).max(0),
+            created_at: c
+                .time("created_at", s.created_at.as_deref())?
+                .unwrap_or(now),
+            updated_at: c.time("updated_at", s.updated_at.as_deref())?,
+            started_at: c.time("started_at", s.started_at.as_deref())?,
+            ended_at: c.time("ended_at", s.ended_at.as_deref())?,
+            scheduled_start: c.time("scheduled_start", s.scheduled_start.as_deref())?,
+        });
+    }
+    Ok(ImportBatch {
+        users,
+        tweets,
+        follows,
+        spaces,
+    })
+}
