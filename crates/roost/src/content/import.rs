@@ -171,9 +171,9 @@ impl Ctx {
     }
 }
 
-fn records<'a, T: serde::de::DeserializeOwned>(
+fn records<T: serde::de::DeserializeOwned>(
     kind: &'static str,
-    root: &'a serde_json::Map<String, Value>,
+    root: &serde_json::Map<String, Value>,
 ) -> Result<Vec<(String, T)>, ImportError> {
     let Some(v) = root.get(kind) else {
         return Ok(Vec::new());
