@@ -38,6 +38,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// The application with configuration changed by `tweak` (e.g. `c.oauth.strict_rfc = true`).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let app = start(tweak).await;
+    create_user(&app.state, "alice", "Alice Example").await;
+    create_user(&app.state, "bob", "Bob Example").await;
+    app.state
+        .world
+        .refresh(app.state.store.as_ref())
+        .await
+        .expect("refresh");
+    app
+}
+
+/// The server with its two Apps and no users.
+async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_path = dir.path().join("roost.db");
@@ -64,8 +77,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     )
     .await;
     let native = create_app(&state, "Test Native App", ClientType::Public, &[CALLBACK]).await;
-    create_user(&state, "alice", "Alice Example").await;
-    create_user(&state, "bob", "Bob Example").await;
     TestApp {
         base: state.public_url.clone(),
         state,
@@ -405,4 +416,87 @@ pub fn form(fields: &[(&str, &str)]) -> String {
         s.append_pair(k, v);
     }
     s.finish()
+}
+
+impl TestApp {
+    /// Imports an import file (CONTRACT.md format) and makes the server see it at once.
+    pub async fn import_json(&self, json: &str) -> roost_store::ImportReport {
+        let existing = self.state.store.load_content().await.expect("content");
+        let batch =
+            roost::content::import::parse(json, &existing, &self.state.hasher, self.state.now())
+                .await
+                .expect("valid import file");
+        let report = self.state.store.import(batch).await.expect("import");
+        self.state
+            .world
+            .refresh(self.state.store.as_ref())
+            .await
+            .expect("refresh");
+        report
+    }
+
+    /// Loads the demo data set (35 users incl. `alice`/`bob` with the demo passwords, 385
+    /// tweets, 363 follows, 11 spaces). Use it through `spawn_demo_app()`: the harness's own
+    /// alice and bob would clash with the demo's usernames.
+    pub async fn load_demo(&self) -> roost_store::ImportReport {
+        self.import_json(roost::demo::DATA).await
+    }
+
+    /// A fresh token set for `username` (password `PASSWORD` or the demo password) and the web
+    /// App with `scope`, through the real browser flow.
+    pub async fn tokens_for(&self, username: &str, password: &str, scope: &str) -> Value {
+        let p = AuthParams::new(&self.web.client_id, scope);
+        let b = browser();
+        let page = self.get_page(&b, &self.authorize_url(&p)).await;
+        let csrf = hidden(&page.body, "csrf_token").expect("csrf_token");
+        let request = hidden(&page.body, "request").expect("request");
+        let resp = self
+            .post_form(
+                &b,
+                &[
+                    ("csrf_token", &csrf),
+                    ("request", &request),
+                    ("username", username),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 303, "login as {username}");
+        let consent = self.get_page(&b, &location(&resp)).await;
+        let resp = self.decide(&b, &consent, "allow").await;
+        let code = location_query(&resp).get("code").cloned().expect("code");
+        let (status, body) = self.exchange(&code, &p.verifier).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// An app-only Bearer Token of the web App.
+    pub async fn app_token(&self) -> String {
+        let resp = self
+            .http
+            .post(self.url("/oauth2/token"))
+            .basic_auth(&self.web.api_key, Some(&self.web.api_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .expect("app-only token");
+        let body: Value = resp.json().await.expect("json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+}
+
+/// The application with the demo data set loaded instead of the harness's users: log in as
+/// `alice` / `alice-password` or `bob` / `bob-password`; `app.web`/`app.native` exist as usual.
+pub async fn spawn_demo_app() -> TestApp {
+    spawn_demo_app_with(|_| {}).await
+}
+
+pub async fn spawn_demo_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let app = start(tweak).await;
+    app.load_demo().await;
+    app
 }
