@@ -9,7 +9,9 @@
 //! The visible shape imitates X's (a run of `A`s, literal `%3D`), and clients pass it verbatim.
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -96,12 +98,18 @@ async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppRecor
 
 pub async fn token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
         Ok(p) => p,
         Err(e) => return param_error(e, "app-only token request refused"),
     };
+    // X answers requests that come too often with code 99 as well.
+    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+        tracing::info!("app-only token request refused: too many requests");
+        return code_99();
+    }
     if params.get("grant_type") != Some("client_credentials") {
         tracing::info!("app-only token request refused: grant_type must be client_credentials");
         return code_99();
@@ -123,12 +131,18 @@ pub async fn token(
 
 pub async fn invalidate(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
         Ok(p) => p,
         Err(e) => return param_error(e, "invalidate_token refused"),
     };
+    // X answers requests that come too often with code 99 as well.
+    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+        tracing::info!("invalidate_token refused: too many requests");
+        return code_99();
+    }
     let app = match authenticate(&state, &params).await {
         Ok(app) => app,
         Err(reason) => {

@@ -58,6 +58,9 @@ pub enum TokenError {
     UnauthorizedClient(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// Over the per-client or per-address limit; retry after this many seconds.
+    #[error("too many requests; retry after {0} seconds")]
+    TooManyRequests(i64),
     #[error("internal error")]
     Internal(#[from] StoreError),
 }
@@ -149,6 +152,9 @@ impl TokenError {
                 Some(X_MISSING_AUTH),
             ),
             TokenError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", None),
+            TokenError::TooManyRequests(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None)
+            }
             TokenError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         };
         let internal = matches!(self, TokenError::Internal(_));
@@ -165,6 +171,11 @@ impl TokenError {
             },
         };
         let mut resp = (status, Json(body)).into_response();
+        if let TokenError::TooManyRequests(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         // RFC 6749 §5.2: a 401 names the scheme to authenticate with (checklist C5).
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

@@ -8,10 +8,48 @@ pub mod params;
 pub mod revoke;
 pub mod token;
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::ratelimit::{Decision, Key};
 use crate::state::AppState;
+
+/// Limits token, revoke and app-only requests per client and per client address (checklist
+/// K1), before any credential is checked. Returns the refusing decision when over a limit.
+pub fn throttle(state: &AppState, peer: SocketAddr, client: Option<&str>) -> Option<Decision> {
+    let cfg = &state.config.rate_limits;
+    if !cfg.enabled {
+        return None;
+    }
+    let window = token::secs(cfg.oauth_window);
+    let now = state.now();
+    let addr: IpAddr = peer.ip();
+    let by_addr = state.limits.check(
+        Key {
+            scope: "oauth:address",
+            subject: addr.to_string(),
+        },
+        cfg.oauth_per_address,
+        window,
+        now,
+    );
+    if !by_addr.allowed {
+        return Some(by_addr);
+    }
+    let client = client?;
+    let by_client = state.limits.check(
+        Key {
+            scope: "oauth:client",
+            subject: client.chars().take(128).collect(),
+        },
+        cfg.oauth_per_client,
+        window,
+        now,
+    );
+    (!by_client.allowed).then_some(by_client)
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

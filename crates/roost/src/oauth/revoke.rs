@@ -5,7 +5,9 @@
 //! the answer never tells whether a token exists (checklist E2, E3).
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use roost_domain::TokenHash;
 
@@ -16,16 +18,25 @@ use crate::state::AppState;
 
 pub async fn revoke(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match run(&state, params).await {
+    match run(&state, peer, params).await {
         Ok(()) => no_store(Json(serde_json::json!({ "revoked": true })).into_response()),
         Err(e) => e.render(state.strict()),
     }
 }
 
-async fn run(state: &AppState, params: Result<OAuthParams, ParamError>) -> Result<(), TokenError> {
+async fn run(
+    state: &AppState,
+    peer: SocketAddr,
+    params: Result<OAuthParams, ParamError>,
+) -> Result<(), TokenError> {
     let params = params?;
+    // Guessing tokens through revocation is throttled like the token endpoint (E7).
+    if let Some(d) = super::throttle(state, peer, super::token::client_key(&params)) {
+        return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
+    }
     let app = authenticate(state, &params).await?;
     let token = params
         .get("token")

@@ -1,7 +1,9 @@
 //! `POST /2/oauth2/token`: one handler, one module per grant type below it.
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
     CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeSet, Secret, TokenHash, TokenKind,
@@ -48,9 +50,10 @@ impl GrantType {
 
 pub async fn token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match issue(&state, params).await {
+    match issue(&state, peer, params).await {
         Ok(body) => no_store(Json(body).into_response()),
         Err(e) => e.render(state.strict()),
     }
@@ -58,9 +61,13 @@ pub async fn token(
 
 async fn issue(
     state: &AppState,
+    peer: SocketAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Result<TokenResponse, TokenError> {
     let params = params?;
+    if let Some(d) = super::throttle(state, peer, client_key(&params)) {
+        return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
+    }
     let grant = GrantType::parse(params.get("grant_type"))?;
     let app = authenticate(state, &params).await?;
     tracing::Span::current().record("client_id", app.client_id.as_str());
@@ -68,6 +75,14 @@ async fn issue(
         GrantType::AuthorizationCode => authorization_code(state, &params, &app).await,
         GrantType::RefreshToken => refresh_token(state, &params, &app).await,
         GrantType::ClientCredentials => client_credentials(state, &app).await,
+    }
+}
+
+/// The client a request names, for throttling: the Basic id, else `client_id`.
+pub(super) fn client_key(params: &OAuthParams) -> Option<&str> {
+    match &params.basic {
+        Some(Ok(b)) => Some(b.id.as_str()),
+        _ => params.get("client_id"),
     }
 }
 

@@ -23,6 +23,7 @@ mod refresh;
 mod revoke;
 mod spaces;
 mod storage;
+mod throttle;
 mod token;
 mod tweets;
 mod users;
