@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod apps;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;
@@ -66,6 +67,7 @@ pub async fn build_state(
         world,
         tokens,
         limits: ratelimit::RateLimiter::default(),
+        apps: apps::AppCache::new(1000),
     }))
 }
 

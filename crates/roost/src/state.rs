@@ -32,6 +32,8 @@ pub struct Inner {
     pub tokens: crate::api::principal::TokenCache,
     /// Request counters for the API and the OAuth endpoints.
     pub limits: crate::ratelimit::RateLimiter,
+    /// Apps by client id and API key.
+    pub apps: crate::apps::AppCache,
 }
 
 impl std::ops::Deref for AppState {

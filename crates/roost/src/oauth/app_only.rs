@@ -76,14 +76,21 @@ fn param_error(e: ParamError, what: &'static str) -> Response {
 }
 
 /// Authenticates with the App's API key and secret (HTTP Basic, halves percent-decoded).
-async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppRecord, &'static str> {
+async fn authenticate(
+    state: &AppState,
+    params: &OAuthParams,
+) -> Result<std::sync::Arc<AppRecord>, &'static str> {
     let creds = match &params.basic {
         Some(Ok(c)) => c,
         Some(Err(_)) => return Err("the Authorization header is not valid Basic credentials"),
         None => return Err("no Authorization header: send HTTP Basic api_key:api_secret"),
     };
     let presented = TokenHash::of(&creds.secret);
-    match state.store.app_by_api_key(&creds.id).await {
+    match state
+        .apps
+        .by_api_key(state.store.as_ref(), &creds.id, state.now())
+        .await
+    {
         Ok(Some(app)) if presented.ct_eq(&app.api_secret_hash) => Ok(app),
         Ok(Some(_)) | Ok(None) => {
             let _ = presented.ct_eq(&TokenHash::of("roost-dummy-secret"));
@@ -162,6 +169,7 @@ pub async fn invalidate(
             match state.store.bump_bearer_generation(app.id, generation).await {
                 Ok(true) => {
                     state.tokens.forget_app_tokens(app.id);
+                    state.apps.forget(app.id);
                     tracing::info!(client_id = %app.client_id, "app-only bearer token invalidated");
                     no_store(Json(serde_json::json!({"access_token": token})).into_response())
                 }

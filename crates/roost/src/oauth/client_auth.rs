@@ -6,6 +6,8 @@
 //! constant-time comparison as known ones and get the same answer as a wrong secret (C4).
 
 use roost_domain::{ClientType, TokenHash};
+use std::sync::Arc;
+
 use roost_store::AppRecord;
 
 use super::error::TokenError;
@@ -27,7 +29,10 @@ fn agree<'a>(
     }
 }
 
-pub async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppRecord, TokenError> {
+pub async fn authenticate(
+    state: &AppState,
+    params: &OAuthParams,
+) -> Result<Arc<AppRecord>, TokenError> {
     let basic = match &params.basic {
         None => None,
         Some(Ok(b)) => Some(b),
@@ -52,7 +57,10 @@ pub async fn authenticate(state: &AppState, params: &OAuthParams) -> Result<AppR
             "no client credentials: send HTTP Basic client_id:client_secret (confidential Apps) or client_id (public Apps)".into(),
         ));
     };
-    let app = state.store.app_by_client_id(id).await?;
+    let app = state
+        .apps
+        .by_client_id(state.store.as_ref(), id, state.now())
+        .await?;
     let presented = secret.map(TokenHash::of);
     let Some(app) = app else {
         // Same work as a wrong secret, then the same answer.
