@@ -321,6 +321,9 @@ async fn default_page_is_100_and_max_results_reaches_1000() {
     )
     .await;
     assert_eq!(ids(&back.json), ids(&first.json));
+    // An empty list: `meta.result_count` 0 and nothing else.
+    let r = list(&app, &t, "3000000000000000000", "followers", "").await;
+    assert_eq!(r.json, json!({"meta": {"result_count": 0}}));
     let r = list(&app, &t, BOB, "followers", "max_results=1").await;
     assert_eq!(ids(&r.json).len(), 1);
     // The newest follow comes first.
@@ -671,6 +674,14 @@ async fn follow_a_protected_account_is_a_pending_request() {
     assert_eq!(
         r.json,
         json!({"data": {"following": false, "pending_follow": true}})
+    );
+    assert_eq!(app.row_counts().await["follows"], rows["follows"] + 1);
+
+    // A protected account alice already follows stays followed.
+    let r = follow(&app, &t, ALICE, JUDY).await;
+    assert_eq!(
+        r.json,
+        json!({"data": {"following": true, "pending_follow": false}})
     );
     assert_eq!(app.row_counts().await["follows"], rows["follows"] + 1);
 

@@ -643,3 +643,37 @@ async fn following_spaces_are_those_created_or_hosted_by_followed_accounts() {
         "bad id",
     );
 }
+
+#[tokio::test]
+async fn a_protected_accounts_following_spaces_are_for_its_followers() {
+    let app = spawn_demo_app().await;
+    let alice = token(&app, "alice", SPACE_READ).await;
+    let bob = token(&app, "bob", SPACE_READ).await;
+    let app_only = app.app_token().await;
+    // heidi_k (protected) follows XDevelopers and olivia_maps, who host Spaces; alice is not
+    // among her followers, so the list would tell alice whom heidi follows.
+    let heidi = "1353056366493310980";
+    for t in [&alice, &app_only] {
+        let r = space_get(&app, t, &format!("/2/users/{heidi}/following/spaces")).await;
+        assert_eq!(
+            r.json,
+            json!({"errors": [{
+                "value": heidi,
+                "detail": format!("Sorry, you are not authorized to see the user with id: [{heidi}]."),
+                "title": "Authorization Error",
+                "resource_type": "user",
+                "parameter": "id",
+                "resource_id": heidi,
+                "section": "data",
+                "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"
+            }]})
+        );
+    }
+    // judy_reads (protected) is followed by alice: alice sees, bob does not.
+    let judy = "1288851349177270274";
+    let r = space_get(&app, &alice, &format!("/2/users/{judy}/following/spaces")).await;
+    assert!(!ids(&r.json).is_empty(), "{}", r.text);
+    let r = space_get(&app, &bob, &format!("/2/users/{judy}/following/spaces")).await;
+    assert_eq!(r.json["errors"][0]["title"], "Authorization Error");
+    assert!(r.json.get("data").is_none());
+}
