@@ -71,6 +71,16 @@ async fn by_id_default_fields_are_id_and_state() {
         r.json,
         json!({"data": [{"id": RUST_LIVE, "state": "live"}, {"id": LAUNCH_ENDED, "state": "ended"}]})
     );
+    // X's TypeScript SDK sends a JSON content type on body-less GETs (quirk 12).
+    let r = crate::follows::send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/2/spaces/{RUST_LIVE}"),
+        Some(&t),
+        Some(("application/json", "")),
+    )
+    .await;
+    assert_eq!(r.json, json!({"data": {"id": RUST_LIVE, "state": "live"}}));
     // Percent-encoded commas (quirk 14).
     let r = space_get(
         &app,
