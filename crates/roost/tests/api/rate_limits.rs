@@ -230,7 +230,8 @@ async fn app_only_and_user_limits_are_configured_apart() {
     assert_eq!((limits(&r).0, limits(&r).1), (5, 4));
 }
 
-#[tokio::test]
+// Two worker threads: the server's connections are handled in parallel, not just interleaved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counting_is_exact_under_concurrency() {
     let app = spawn_demo_app_with(small_limit("GET /2/users/me", None, Some(20))).await;
     let t = token(&app, "alice", READ).await;
