@@ -137,7 +137,9 @@ async fn list(
     )))
 }
 
-fn acting_user(principal: &Principal, path_id: &str) -> Result<Snowflake, ApiError> {
+/// The token's user, when the path parameter `name` (X's name for it: `id` on follow,
+/// `source_user_id` on unfollow) is that user.
+fn acting_user(principal: &Principal, name: &str, path_id: &str) -> Result<Snowflake, ApiError> {
     let me = principal.require_user(WRITE)?;
     // A user token acts only as its own user (checklist F5).
     match Snowflake::parse(path_id) {
@@ -145,9 +147,9 @@ fn acting_user(principal: &Principal, path_id: &str) -> Result<Snowflake, ApiErr
         Ok(_) => Err(ApiError::Forbidden("Forbidden".into())),
         Err(_) => Err(ApiError::InvalidRequest(vec![
             super::error::ParamProblem::one(
-                "id",
+                name,
                 vec![path_id.to_owned()],
-                format!("The `id` query parameter value [{path_id}] is not valid"),
+                format!("The `{name}` query parameter value [{path_id}] is not valid"),
             ),
         ])),
     }
@@ -160,7 +162,7 @@ pub async fn follow(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let me = acting_user(&principal, &id)?;
+    let me = acting_user(&principal, "id", &id)?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| k.as_str() != "target_user_id") {
         return Err(body_problem(&format!(
@@ -214,7 +216,7 @@ pub async fn unfollow(
     principal: Principal,
     Path((source, target)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let me = acting_user(&principal, &source)?;
+    let me = acting_user(&principal, "source_user_id", &source)?;
     let target = Snowflake::parse(&target).map_err(|_| {
         ApiError::InvalidRequest(vec![super::error::ParamProblem::one(
             "target_user_id",

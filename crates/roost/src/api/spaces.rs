@@ -195,6 +195,12 @@ pub async fn of_following(
         r.not_found("user", "id", &id);
         return Ok(Json(r.envelope(None, None)));
     };
+    // Whom a protected account follows is for its approved followers (as its following list
+    // is): the Spaces of its followings would tell it.
+    if !r.can_see_tweets_of(&user) {
+        r.not_authorized("user", "id", &id);
+        return Ok(Json(r.envelope(None, None)));
+    }
     let followed: std::collections::HashSet<Snowflake> = world
         .following(user.id)
         .iter()

@@ -17,6 +17,7 @@ mod follows;
 mod hardening;
 mod import;
 mod oauth2_client;
+mod openapi;
 mod quirks;
 mod rate_limits;
 mod refresh;
