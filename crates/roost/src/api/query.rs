@@ -22,6 +22,8 @@ const PARAM_ALIASES: &[(&str, &str)] = &[("post.fields", "tweet.fields")];
 
 pub struct Params {
     values: BTreeMap<String, String>,
+    /// Parameters given more than once: already reported, so not reported again as missing.
+    repeated: Vec<String>,
     problems: Vec<ParamProblem>,
 }
 
@@ -30,6 +32,7 @@ impl Params {
     pub fn new(uri: &Uri, allowed: &[&str]) -> Self {
         let mut p = Params {
             values: BTreeMap::new(),
+            repeated: Vec::new(),
             problems: Vec::new(),
         };
         let pairs = match parse_form(uri.query().unwrap_or("").as_bytes()) {
@@ -62,6 +65,7 @@ impl Params {
                 let message =
                     format!("Duplicate parameters are not allowed: the `{name}` query parameter");
                 p.problems.push(ParamProblem::one(&name, vals, message));
+                p.repeated.push(name);
             } else if let Some(v) = vals.into_iter().next() {
                 p.values.insert(name, v);
             }
@@ -101,21 +105,17 @@ impl Params {
 
     /// A required comma list of 1 to `max` values, each checked by `parse`.
     pub fn list<T>(&mut self, name: &str, max: usize, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
+        // X's words, without the backticks its other messages have (PipedreamHQ/pipedream#10108).
+        let empty = format!("The {name} query parameter can not be empty");
         let Some(raw) = self.raw(name).map(str::to_owned) else {
-            self.problems.push(ParamProblem::one(
-                name,
-                vec![],
-                format!("The `{name}` query parameter can not be empty"),
-            ));
+            if !self.repeated.iter().any(|r| r == name) {
+                self.problems.push(ParamProblem::one(name, vec![], empty));
+            }
             return Vec::new();
         };
         let items: Vec<&str> = raw.split(',').filter(|s| !s.is_empty()).collect();
         if items.is_empty() {
-            self.problems.push(ParamProblem::one(
-                name,
-                vec![],
-                format!("The `{name}` query parameter can not be empty"),
-            ));
+            self.problems.push(ParamProblem::one(name, vec![], empty));
             return Vec::new();
         }
         if items.len() > max {
@@ -149,8 +149,10 @@ impl Params {
         match Selection::parse(name, &raw) {
             Ok(s) => s,
             Err(e) => {
+                // X lists the parameter's whole value and names the bad items in the message
+                // (redouane59/twittered#118).
                 self.problems
-                    .push(ParamProblem::one(name, e.values.clone(), e.to_string()));
+                    .push(ParamProblem::one(name, vec![raw], e.to_string()));
                 Selection::default()
             }
         }
