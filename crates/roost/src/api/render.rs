@@ -551,12 +551,14 @@ fn referenced(t: &TweetRecord) -> Vec<(&'static str, Snowflake)> {
 }
 
 fn url_entity(url: &str, start: usize, end: usize) -> Value {
-    let display: String = url
+    let bare = url
         .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .chars()
-        .take(26)
-        .collect();
+        .trim_start_matches("http://");
+    // X cuts long display URLs and marks the cut: "twitter.com/suhemparack/st…".
+    let mut display: String = bare.chars().take(26).collect();
+    if bare.chars().count() > 26 {
+        display.push('\u{2026}');
+    }
     json!({"start": start, "end": end, "url": url, "expanded_url": url, "display_url": display})
 }
 
