@@ -323,10 +323,14 @@ impl<'w> Renderer<'w> {
             m.insert("created_at".into(), json!(timestamp(t.created_at)));
         }
         if f.contains(TweetField::EditControls) {
-            let until = t.created_at + 3_600_000;
+            // X's data dictionary: editable for 30 minutes, up to five times; retweets and
+            // replies to someone else's tweet (non-self-thread replies) are not edit eligible.
+            let until = t.created_at + 30 * 60_000;
+            let eligible = t.retweeted_id.is_none()
+                && t.in_reply_to_user_id.is_none_or(|u| u == t.author_id);
             m.insert(
                 "edit_controls".into(),
-                json!({"edits_remaining": 5, "is_edit_eligible": t.retweeted_id.is_none(), "editable_until": timestamp(until)}),
+                json!({"edits_remaining": 5, "is_edit_eligible": eligible, "editable_until": timestamp(until)}),
             );
         }
         if f.contains(TweetField::Entities) {
