@@ -82,25 +82,48 @@ impl Params {
             .push(ParamProblem::one(name, vec![value.to_owned()], message));
     }
 
-    /// A path id (`:id`) or single id parameter.
-    pub fn path_id(&mut self, name: &str, value: &str) -> Option<Snowflake> {
-        match Snowflake::parse(value) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                self.problem(
-                    name,
-                    value,
-                    format!("The `{name}` query parameter value [{value}] is not valid"),
-                );
-                None
-            }
+    /// A path parameter (`:id`, `:username`), `valid` or not. X treats it as one more query
+    /// parameter: the same name in the query string too is a duplicate, and each problem lists
+    /// every value, the path's first (abraham/twitteroauth#1028, `/2/tweets/:id?id=...`).
+    /// Returns whether the value can be used.
+    pub fn path(&mut self, name: &str, value: &str, valid: bool, invalid: String) -> bool {
+        let query = self.values.remove(name);
+        let mut values = vec![value.to_owned()];
+        values.extend(query.iter().cloned());
+        if !valid {
+            self.problems
+                .push(ParamProblem::one(name, values.clone(), invalid));
         }
+        if query.is_some() {
+            let message =
+                format!("Duplicate parameters are not allowed: the `{name}` query parameter");
+            self.problems.push(ParamProblem::one(name, values, message));
+        }
+        valid && query.is_none()
+    }
+
+    /// A path id (`:id`).
+    pub fn path_id(&mut self, name: &str, value: &str) -> Option<Snowflake> {
+        let id = Snowflake::parse(value).ok();
+        let message = format!("The `{name}` query parameter value [{value}] is not valid");
+        let usable = self.path(name, value, id.is_some(), message);
+        id.filter(|_| usable)
     }
 
     /// An optional id parameter (`since_id`, `until_id`).
     pub fn opt_id(&mut self, name: &str) -> Option<Snowflake> {
         let v = self.raw(name)?.to_owned();
-        self.path_id(name, &v)
+        match Snowflake::parse(&v) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.problem(
+                    name,
+                    &v,
+                    format!("The `{name}` query parameter value [{v}] is not valid"),
+                );
+                None
+            }
+        }
     }
 
     /// A required comma list of 1 to `max` values, each checked by `parse`.
