@@ -581,15 +581,13 @@ async fn refused_creates_say_why_and_create_nothing() {
         a.body
     );
 
-    // Too long: roost counts characters against X's 280 (no weighting of URLs or emoji).
-    post_json(
-        app,
-        &d.alice,
-        "/2/tweets",
-        &json!({"text": "y".repeat(281)}),
-    )
-    .await
-    .assert_forbidden("Your Tweet text is too long: at most 280 characters.");
+    // Too long: X's 400 as clients report it ("400 Bad Request\nYour Tweet text is too long.
+    // ..."). roost counts characters against 280 (no weighting of URLs or emoji).
+    post_json(app, &d.alice, "/2/tweets", &json!({"text": "y".repeat(281)}))
+        .await
+        .assert_invalid(bad_body(
+            "Your Tweet text is too long. For more information on how Twitter determines text length see https://github.com/twitter/twitter-text.",
+        ));
     // Duplicate of one of alice's own tweets.
     let own = demo_tweet("2107610603324186624")["text"].clone();
     post_json(app, &d.alice, "/2/tweets", &json!({"text": own}))
