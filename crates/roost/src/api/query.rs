@@ -22,6 +22,8 @@ const PARAM_ALIASES: &[(&str, &str)] = &[("post.fields", "tweet.fields")];
 
 pub struct Params {
     values: BTreeMap<String, String>,
+    /// Parameters given more than once: already reported, so not reported again as missing.
+    repeated: Vec<String>,
     problems: Vec<ParamProblem>,
 }
 
@@ -30,6 +32,7 @@ impl Params {
     pub fn new(uri: &Uri, allowed: &[&str]) -> Self {
         let mut p = Params {
             values: BTreeMap::new(),
+            repeated: Vec::new(),
             problems: Vec::new(),
         };
         let pairs = match parse_form(uri.query().unwrap_or("").as_bytes()) {
@@ -62,6 +65,7 @@ impl Params {
                 let message =
                     format!("Duplicate parameters are not allowed: the `{name}` query parameter");
                 p.problems.push(ParamProblem::one(&name, vals, message));
+                p.repeated.push(name);
             } else if let Some(v) = vals.into_iter().next() {
                 p.values.insert(name, v);
             }
@@ -78,44 +82,63 @@ impl Params {
             .push(ParamProblem::one(name, vec![value.to_owned()], message));
     }
 
-    /// A path id (`:id`) or single id parameter.
+    /// A path parameter (`:id`, `:username`), `valid` or not. X treats it as one more query
+    /// parameter: the same name in the query string too is a duplicate, and each problem lists
+    /// every value, the path's first (abraham/twitteroauth#1028, `/2/tweets/:id?id=...`).
+    /// Returns whether the value can be used.
+    pub fn path(&mut self, name: &str, value: &str, valid: bool, invalid: String) -> bool {
+        let query = self.values.remove(name);
+        let mut values = vec![value.to_owned()];
+        values.extend(query.iter().cloned());
+        if !valid {
+            self.problems
+                .push(ParamProblem::one(name, values.clone(), invalid));
+        }
+        if query.is_some() {
+            let message =
+                format!("Duplicate parameters are not allowed: the `{name}` query parameter");
+            self.problems.push(ParamProblem::one(name, values, message));
+        }
+        valid && query.is_none()
+    }
+
+    /// A path id (`:id`).
     pub fn path_id(&mut self, name: &str, value: &str) -> Option<Snowflake> {
-        match Snowflake::parse(value) {
+        let id = Snowflake::parse(value).ok();
+        let message = format!("The `{name}` query parameter value [{value}] is not valid");
+        let usable = self.path(name, value, id.is_some(), message);
+        id.filter(|_| usable)
+    }
+
+    /// An optional id parameter (`since_id`, `until_id`).
+    pub fn opt_id(&mut self, name: &str) -> Option<Snowflake> {
+        let v = self.raw(name)?.to_owned();
+        match Snowflake::parse(&v) {
             Ok(id) => Some(id),
             Err(_) => {
                 self.problem(
                     name,
-                    value,
-                    format!("The `{name}` query parameter value [{value}] is not valid"),
+                    &v,
+                    format!("The `{name}` query parameter value [{v}] is not valid"),
                 );
                 None
             }
         }
     }
 
-    /// An optional id parameter (`since_id`, `until_id`).
-    pub fn opt_id(&mut self, name: &str) -> Option<Snowflake> {
-        let v = self.raw(name)?.to_owned();
-        self.path_id(name, &v)
-    }
-
     /// A required comma list of 1 to `max` values, each checked by `parse`.
     pub fn list<T>(&mut self, name: &str, max: usize, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
+        // X's words, without the backticks its other messages have (PipedreamHQ/pipedream#10108).
+        let empty = format!("The {name} query parameter can not be empty");
         let Some(raw) = self.raw(name).map(str::to_owned) else {
-            self.problems.push(ParamProblem::one(
-                name,
-                vec![],
-                format!("The `{name}` query parameter can not be empty"),
-            ));
+            if !self.repeated.iter().any(|r| r == name) {
+                self.problems.push(ParamProblem::one(name, vec![], empty));
+            }
             return Vec::new();
         };
         let items: Vec<&str> = raw.split(',').filter(|s| !s.is_empty()).collect();
         if items.is_empty() {
-            self.problems.push(ParamProblem::one(
-                name,
-                vec![],
-                format!("The `{name}` query parameter can not be empty"),
-            ));
+            self.problems.push(ParamProblem::one(name, vec![], empty));
             return Vec::new();
         }
         if items.len() > max {
@@ -149,8 +172,10 @@ impl Params {
         match Selection::parse(name, &raw) {
             Ok(s) => s,
             Err(e) => {
+                // X lists the parameter's whole value and names the bad items in the message
+                // (redouane59/twittered#118).
                 self.problems
-                    .push(ParamProblem::one(name, e.values.clone(), e.to_string()));
+                    .push(ParamProblem::one(name, vec![raw], e.to_string()));
                 Selection::default()
             }
         }

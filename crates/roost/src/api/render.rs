@@ -56,6 +56,8 @@ pub struct Renderer<'w> {
     inc_tweets: Vec<Value>,
     inc_tweet_ids: HashSet<Snowflake>,
     errors: Vec<Value>,
+    /// (parameter, value) of the `includes` errors already reported.
+    inc_errors: HashSet<(&'static str, Snowflake)>,
 }
 
 impl<'w> Renderer<'w> {
@@ -69,6 +71,7 @@ impl<'w> Renderer<'w> {
             inc_tweets: Vec::new(),
             inc_tweet_ids: HashSet::new(),
             errors: Vec::new(),
+            inc_errors: HashSet::new(),
         }
     }
 
@@ -103,20 +106,19 @@ impl<'w> Renderer<'w> {
         if exp.contains(UserExpansion::PinnedTweetId)
             && let Some(t) = u
                 .pinned_tweet_id
-                .and_then(|id| self.world.tweet(id))
-                .cloned()
+                .and_then(|id| self.expanded_tweet("pinned_tweet_id", id))
         {
-            self.include_tweet(&t);
+            self.include_tweet_only(&t);
         }
         if exp.contains(UserExpansion::MostRecentTweetId)
             && let Some(t) = self
                 .world
                 .timeline(u.id)
                 .first()
-                .and_then(|id| self.world.tweet(*id))
-                .cloned()
+                .copied()
+                .and_then(|id| self.expanded_tweet("most_recent_tweet_id", id))
         {
-            self.include_tweet(&t);
+            self.include_tweet_only(&t);
         }
         v
     }
@@ -278,12 +280,17 @@ impl<'w> Renderer<'w> {
             || exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId)
         {
             for id in referenced(t).into_iter().map(|(_, id)| id) {
-                let Some(r) = self.world.tweet(id).cloned() else {
+                let r = if exp.contains(TweetExpansion::ReferencedTweetsId) {
+                    self.expanded_tweet("referenced_tweets.id", id)
+                } else {
+                    self.world
+                        .tweet(id)
+                        .filter(|r| self.tweet_visible(r))
+                        .cloned()
+                };
+                let Some(r) = r else {
                     continue;
                 };
-                if !self.tweet_visible(&r) {
-                    continue;
-                }
                 if exp.contains(TweetExpansion::ReferencedTweetsId) {
                     self.include_tweet_only(&r);
                 }
@@ -294,10 +301,29 @@ impl<'w> Renderer<'w> {
         }
     }
 
-    fn include_tweet(&mut self, t: &TweetRecord) {
-        if self.tweet_visible(t) {
-            self.include_tweet_only(t);
+    /// The tweet an expansion (`parameter`) names, if the viewer may see it. If not, X's
+    /// partial error for the `includes` section, once per tweet: "Not Found Error" for a tweet
+    /// that is gone (e.g. deleted after it was replied to), "Authorization Error" for a
+    /// protected one.
+    fn expanded_tweet(
+        &mut self,
+        parameter: &'static str,
+        id: Snowflake,
+    ) -> Option<std::sync::Arc<TweetRecord>> {
+        let found = self.world.tweet(id).cloned();
+        let visible = found.as_ref().is_some_and(|t| self.tweet_visible(t));
+        if visible {
+            return found;
         }
+        if self.inc_errors.insert((parameter, id)) {
+            let value = id.to_string();
+            if found.is_some() {
+                self.unauthorized("tweet", parameter, &value, "includes");
+            } else {
+                self.not_found("tweet", parameter, &value);
+            }
+        }
+        None
     }
 
     fn include_tweet_only(&mut self, t: &TweetRecord) {
@@ -323,10 +349,14 @@ impl<'w> Renderer<'w> {
             m.insert("created_at".into(), json!(timestamp(t.created_at)));
         }
         if f.contains(TweetField::EditControls) {
-            let until = t.created_at + 3_600_000;
+            // X's data dictionary: editable for 30 minutes, up to five times; retweets and
+            // replies to someone else's tweet (non-self-thread replies) are not edit eligible.
+            let until = t.created_at + 30 * 60_000;
+            let eligible =
+                t.retweeted_id.is_none() && t.in_reply_to_user_id.is_none_or(|u| u == t.author_id);
             m.insert(
                 "edit_controls".into(),
-                json!({"edits_remaining": 5, "is_edit_eligible": t.retweeted_id.is_none(), "editable_until": timestamp(until)}),
+                json!({"edits_remaining": 5, "is_edit_eligible": eligible, "editable_until": timestamp(until)}),
             );
         }
         if f.contains(TweetField::Entities) {
@@ -491,6 +521,11 @@ impl<'w> Renderer<'w> {
 
     /// X's partial "Authorization Error" for a resource the viewer may not see (protected).
     pub fn not_authorized(&mut self, resource_type: &str, parameter: &str, value: &str) {
+        self.unauthorized(resource_type, parameter, value, "data");
+    }
+
+    /// The "Authorization Error" for the `data` or the `includes` section.
+    fn unauthorized(&mut self, resource_type: &str, parameter: &str, value: &str, section: &str) {
         let shown = if resource_type == "tweet" {
             "Tweet"
         } else {
@@ -503,7 +538,7 @@ impl<'w> Renderer<'w> {
             "resource_type": resource_type,
             "parameter": parameter,
             "resource_id": value,
-            "section": "data",
+            "section": section,
             "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"
         }));
     }
@@ -551,12 +586,14 @@ fn referenced(t: &TweetRecord) -> Vec<(&'static str, Snowflake)> {
 }
 
 fn url_entity(url: &str, start: usize, end: usize) -> Value {
-    let display: String = url
+    let bare = url
         .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .chars()
-        .take(26)
-        .collect();
+        .trim_start_matches("http://");
+    // X cuts long display URLs and marks the cut: "twitter.com/suhemparack/st…".
+    let mut display: String = bare.chars().take(26).collect();
+    if bare.chars().count() > 26 {
+        display.push('\u{2026}');
+    }
     json!({"start": start, "end": end, "url": url, "expanded_url": url, "display_url": display})
 }
 

@@ -353,9 +353,10 @@ pub async fn create(
         Some(_) => return Err(body_problem("$.text: must be a string")),
     };
     if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::Forbidden(format!(
-            "Your Tweet text is too long: at most {MAX_TEXT_CHARS} characters."
-        )));
+        // X's 400, as tweepy reports it ("400 Bad Request\nYour Tweet text is too long. ...").
+        return Err(body_problem(
+            "Your Tweet text is too long. For more information on how Twitter determines text length see https://github.com/twitter/twitter-text.",
+        ));
     }
     let reply_to = match body.get("reply") {
         None | Some(Value::Null) => None,

@@ -107,9 +107,12 @@ pub async fn by_username(
         &uri,
         &["username", "expansions", "tweet.fields", "user.fields"],
     );
-    if Username::parse(&username).is_err() {
-        p.invalid("username", &username, format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"));
-    }
+    p.path(
+        "username",
+        &username,
+        Username::parse(&username).is_ok(),
+        format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"),
+    );
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
