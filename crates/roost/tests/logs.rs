@@ -140,7 +140,10 @@ async fn sec_g06_no_secret_in_logs_at_trace_level() {
         if let Some(at) = logs.find(&value) {
             let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
             let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
-            panic!("the {what} appears in the log: {}", &logs[line_start..line_end]);
+            panic!(
+                "the {what} appears in the log: {}",
+                &logs[line_start..line_end]
+            );
         }
     }
     assert!(

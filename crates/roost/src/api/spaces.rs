@@ -142,7 +142,7 @@ pub async fn search(
             p.invalid(
                 "query",
                 "",
-                "The `query` query parameter can not be empty".into(),
+                "The query query parameter can not be empty".into(),
             );
             String::new()
         }

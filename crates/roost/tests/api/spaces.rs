@@ -298,7 +298,7 @@ async fn malformed_requests_are_400() {
     assert_400(
         &r,
         &json!({
-            "errors": [{"parameters": {"ids": []}, "message": "The `ids` query parameter can not be empty"}],
+            "errors": [{"parameters": {"ids": []}, "message": "The ids query parameter can not be empty"}],
             "title": "Invalid Request",
             "detail": "One or more parameters to your request was invalid.",
             "type": "https://api.twitter.com/2/problems/invalid-request"
@@ -324,9 +324,10 @@ async fn malformed_requests_are_400() {
     .await;
     assert_400(
         &r,
+        // X puts the parameter's whole value in `parameters` (helper e's finding).
         &invalid_param(
             "space.fields",
-            "colour",
+            "title,colour",
             &format!(
                 "The `space.fields` query parameter value [colour] is not one of [{ALL_SPACE_FIELDS}]"
             ),
@@ -538,7 +539,7 @@ async fn search_refuses_bad_state_query_and_max_results() {
     let r = get(&app, "/2/spaces/search", &t).await;
     assert_400(
         &r,
-        &invalid_param("query", "", "The `query` query parameter can not be empty"),
+        &invalid_param("query", "", "The query query parameter can not be empty"),
         "no query",
     );
     let r = get(&app, "/2/spaces/search?query=", &t).await;
