@@ -25,13 +25,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest `x-request-id` a client may send (it is logged and echoed).
 const MAX_REQUEST_ID_BYTES: usize = 128;
 
-#[derive(Clone, Copy)]
-struct RandomRequestId;
+/// Request ids: a random prefix drawn once per process and a counter, so ids are unique across
+/// nodes and restarts without a system call per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: std::sync::Arc<str>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
 
-impl MakeRequestId for RandomRequestId {
+impl RequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: roost_domain::secret::random_alphanumeric(8).into(),
+            next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = roost_domain::secret::random_alphanumeric(16);
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}{n:08x}", self.prefix)).ok().map(RequestId::new)
     }
 }
 
@@ -81,7 +95,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(hsts))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
