@@ -906,7 +906,9 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         let claimed = sqlx::query(
             "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
-             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING grant_id",
+             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) \
+             RETURNING grant_id, (SELECT app_id FROM grants g WHERE g.id = grant_id) AS app_id, \
+             (SELECT user_id FROM grants g WHERE g.id = grant_id) AS user_id",
         )
         .bind(tokens.now)
         .bind(h.as_bytes())
@@ -926,12 +928,9 @@ impl Store for SqliteStore {
             return Ok(RotateOutcome::Reused);
         };
         let grant_id = id(&row, "grant_id")?;
-        let owner = sqlx::query("SELECT app_id, user_id FROM grants WHERE id = ?")
-            .bind(grant_id.get())
-            .fetch_one(&mut *tx)
-            .await?;
-        let app_id = id(&owner, "app_id")?;
-        let user_id = id(&owner, "user_id")?;
+        // The owner comes back with the claim itself: one statement fewer inside the write lock.
+        let app_id = id(&row, "app_id")?;
+        let user_id = id(&row, "user_id")?;
         Self::insert_tokens(&mut tx, grant_id, app_id, user_id, &tokens).await?;
         tx.commit().await?;
         Ok(RotateOutcome::Rotated)

@@ -45,7 +45,9 @@ impl RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}{n:08x}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{}{n:08x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
     }
 }
 

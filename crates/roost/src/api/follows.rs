@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::principal::Principal;
 use super::query::Params;
-use super::render::Renderer;
+use super::render::{Data, Envelope, Renderer};
 use super::tweets::{body_problem, decode_token, encode_token, json_body};
 use super::users::user_selection;
 use crate::content::world::Edge;
@@ -31,7 +31,7 @@ pub async fn following(
     principal: Principal,
     id: Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     list(state, principal, id, uri, Direction::Following).await
 }
 
@@ -40,7 +40,7 @@ pub async fn followers(
     principal: Principal,
     id: Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     list(state, principal, id, uri, Direction::Followers).await
 }
 
@@ -50,7 +50,7 @@ async fn list(
     Path(id): Path<String>,
     uri: Uri,
     dir: Direction,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -85,12 +85,12 @@ async fn list(
     let mut r = Renderer::new(&world, viewer, sel);
     let Some(user) = user_id.and_then(|id| world.user(id).cloned()) else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     };
     // A protected account's lists are for its approved followers (and itself).
     if !r.can_see_tweets_of(&user) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     }
     let edges: Vec<Edge> = match dir {
         Direction::Following => world.following(user.id),
@@ -112,7 +112,7 @@ async fn list(
         None => 0,
     };
     let end = (start + max).min(edges.len());
-    let data: Vec<Value> = edges[start..end]
+    let data: Vec<super::render::Obj> = edges[start..end]
         .iter()
         .filter_map(|e| world.user(e.user).cloned())
         .map(|u| r.user(&u))
@@ -132,7 +132,7 @@ async fn list(
         );
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         Some(Value::Object(meta)),
     )))
 }

@@ -8,9 +8,14 @@ use roost_domain::fields::{
     Selection, SpaceExpansion, SpaceField, TweetExpansion, TweetField, UserExpansion, UserField,
 };
 use roost_store::{SpaceRecord, TweetRecord, UserRecord};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::content::World;
+use crate::content::world::TweetCounts;
 
 /// Who is looking: protected accounts' tweets are visible only to their followers and
 /// themselves, and `connection_status` needs a user.
@@ -51,9 +56,9 @@ pub struct Renderer<'w> {
     pub world: &'w World,
     pub viewer: Viewer,
     pub sel: Selected,
-    inc_users: Vec<Value>,
+    inc_users: Vec<Obj>,
     inc_user_ids: HashSet<Snowflake>,
-    inc_tweets: Vec<Value>,
+    inc_tweets: Vec<Obj>,
     inc_tweet_ids: HashSet<Snowflake>,
     errors: Vec<Value>,
     /// (parameter, value) of the `includes` errors already reported.
@@ -100,7 +105,7 @@ impl<'w> Renderer<'w> {
 
     // ---- users ----
 
-    pub fn user(&mut self, u: &UserRecord) -> Value {
+    pub fn user(&mut self, u: &Arc<UserRecord>) -> Obj {
         let v = self.user_object(u);
         let exp = self.sel.user_exp;
         if exp.contains(UserExpansion::PinnedTweetId)
@@ -123,19 +128,9 @@ impl<'w> Renderer<'w> {
         v
     }
 
-    fn user_object(&self, u: &UserRecord) -> Value {
+    fn user_object(&self, u: &Arc<UserRecord>) -> Obj {
         let f = self.sel.user;
-        let mut m = Map::new();
-        m.insert("id".into(), json!(u.id));
-        m.insert("name".into(), json!(u.name));
-        m.insert("username".into(), json!(u.username));
-        if f.contains(UserField::CreatedAt) {
-            m.insert("created_at".into(), json!(timestamp(u.created_at)));
-        }
-        if f.contains(UserField::Description) {
-            m.insert("description".into(), json!(u.description));
-        }
-        if f.contains(UserField::Entities) {
+        let entities = f.contains(UserField::Entities).then(|| {
             let mut ent = Map::new();
             if let Some(url) = &u.url {
                 let n = url.chars().count();
@@ -145,96 +140,40 @@ impl<'w> Renderer<'w> {
             if !desc.is_empty() {
                 ent.insert("description".into(), Value::Object(desc));
             }
-            if !ent.is_empty() {
-                m.insert("entities".into(), Value::Object(ent));
+            ent
+        });
+        let connection = match self.viewer {
+            Viewer::User(me) if f.contains(UserField::ConnectionStatus) && me != u.id => {
+                let mut status = Vec::new();
+                match self.world.follow_edge(me, u.id) {
+                    Some(e) if e.pending => status.push("follow_request_sent"),
+                    Some(_) => status.push("following"),
+                    None => {}
+                }
+                match self.world.follow_edge(u.id, me) {
+                    Some(e) if e.pending => status.push("follow_request_received"),
+                    Some(_) => status.push("followed_by"),
+                    None => {}
+                }
+                Some(status)
             }
-        }
-        if f.contains(UserField::Location)
-            && let Some(l) = &u.location
-        {
-            m.insert("location".into(), json!(l));
-        }
-        if f.contains(UserField::MostRecentTweetId)
-            && let Some(id) = self.world.timeline(u.id).first()
-        {
-            m.insert("most_recent_tweet_id".into(), json!(id));
-        }
-        if f.contains(UserField::PinnedTweetId)
-            && let Some(id) = u.pinned_tweet_id
-        {
-            m.insert("pinned_tweet_id".into(), json!(id));
-        }
-        if f.contains(UserField::ProfileBannerUrl)
-            && let Some(b) = &u.profile_banner_url
-        {
-            m.insert("profile_banner_url".into(), json!(b));
-        }
-        if f.contains(UserField::ProfileImageUrl) {
-            let img = u.profile_image_url.clone().unwrap_or_else(|| {
-                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
-                    .to_owned()
-            });
-            m.insert("profile_image_url".into(), json!(img));
-        }
-        if f.contains(UserField::Protected) {
-            m.insert("protected".into(), json!(u.protected));
-        }
-        if f.contains(UserField::PublicMetrics) {
-            let (followers, following, tweets) = self.world.user_counts(u.id);
-            m.insert(
-                "public_metrics".into(),
-                json!({
-                    "followers_count": followers,
-                    "following_count": following,
-                    "tweet_count": tweets,
-                    "listed_count": u.listed_count,
-                    "like_count": u.like_count
-                }),
-            );
-        }
-        if f.contains(UserField::Url) {
-            m.insert("url".into(), json!(u.url.clone().unwrap_or_default()));
-        }
-        if f.contains(UserField::Verified) {
-            m.insert("verified".into(), json!(u.verified));
-        }
-        if f.contains(UserField::VerifiedType) {
-            let vt = u
-                .verified_type
-                .clone()
-                .unwrap_or_else(|| if u.verified { "blue" } else { "none" }.to_owned());
-            m.insert("verified_type".into(), json!(vt));
-        }
-        if f.contains(UserField::Parody) {
-            m.insert("parody".into(), json!(false));
-        }
-        if f.contains(UserField::IsIdentityVerified) {
-            m.insert("is_identity_verified".into(), json!(false));
-        }
-        if f.contains(UserField::SubscriptionType) {
-            m.insert("subscription_type".into(), json!("None"));
-        }
-        if f.contains(UserField::ReceivesYourDm) {
-            m.insert("receives_your_dm".into(), json!(true));
-        }
-        if f.contains(UserField::ConnectionStatus)
-            && let Viewer::User(me) = self.viewer
-            && me != u.id
-        {
-            let mut status = Vec::new();
-            match self.world.follow_edge(me, u.id) {
-                Some(e) if e.pending => status.push("follow_request_sent"),
-                Some(_) => status.push("following"),
-                None => {}
-            }
-            match self.world.follow_edge(u.id, me) {
-                Some(e) if e.pending => status.push("follow_request_received"),
-                Some(_) => status.push("followed_by"),
-                None => {}
-            }
-            m.insert("connection_status".into(), json!(status));
-        }
-        Value::Object(m)
+            _ => None,
+        };
+        Obj::User(UserOut {
+            u: u.clone(),
+            f,
+            entities: entities.filter(|e| !e.is_empty()),
+            most_recent: self
+                .world
+                .timeline(u.id)
+                .first()
+                .copied()
+                .filter(|_| f.contains(UserField::MostRecentTweetId)),
+            counts: f
+                .contains(UserField::PublicMetrics)
+                .then(|| self.world.user_counts(u.id)),
+            connection,
+        })
     }
 
     fn include_user_id(&mut self, id: Snowflake) {
@@ -250,13 +189,13 @@ impl<'w> Renderer<'w> {
 
     // ---- tweets ----
 
-    pub fn tweet(&mut self, t: &TweetRecord) -> Value {
+    pub fn tweet(&mut self, t: &Arc<TweetRecord>) -> Obj {
         let v = self.tweet_object(t);
         self.expand_tweet(t, true);
         v
     }
 
-    fn expand_tweet(&mut self, t: &TweetRecord, top: bool) {
+    fn expand_tweet(&mut self, t: &Arc<TweetRecord>, top: bool) {
         let exp = self.sel.tweet_exp;
         if exp.contains(TweetExpansion::AuthorId) {
             self.include_user_id(t.author_id);
@@ -326,101 +265,35 @@ impl<'w> Renderer<'w> {
         None
     }
 
-    fn include_tweet_only(&mut self, t: &TweetRecord) {
+    fn include_tweet_only(&mut self, t: &Arc<TweetRecord>) {
         if self.inc_tweet_ids.insert(t.id) {
             let v = self.tweet_object(t);
             self.inc_tweets.push(v);
         }
     }
 
-    fn tweet_object(&self, t: &TweetRecord) -> Value {
+    fn tweet_object(&self, t: &Arc<TweetRecord>) -> Obj {
         let f = self.sel.tweet;
-        let mut m = Map::new();
-        m.insert("id".into(), json!(t.id));
-        m.insert("text".into(), json!(t.text));
-        m.insert("edit_history_tweet_ids".into(), json!([t.id]));
-        if f.contains(TweetField::AuthorId) {
-            m.insert("author_id".into(), json!(t.author_id));
-        }
-        if f.contains(TweetField::ConversationId) {
-            m.insert("conversation_id".into(), json!(t.conversation_id));
-        }
-        if f.contains(TweetField::CreatedAt) {
-            m.insert("created_at".into(), json!(timestamp(t.created_at)));
-        }
-        if f.contains(TweetField::EditControls) {
-            // X's data dictionary: editable for 30 minutes, up to five times; retweets and
-            // replies to someone else's tweet (non-self-thread replies) are not edit eligible.
-            let until = t.created_at + 30 * 60_000;
-            let eligible =
-                t.retweeted_id.is_none() && t.in_reply_to_user_id.is_none_or(|u| u == t.author_id);
-            m.insert(
-                "edit_controls".into(),
-                json!({"edits_remaining": 5, "is_edit_eligible": eligible, "editable_until": timestamp(until)}),
-            );
-        }
-        if f.contains(TweetField::Entities) {
-            let ent = text_entities(self.world, &t.text);
-            if !ent.is_empty() {
-                m.insert("entities".into(), Value::Object(ent));
-            }
-        }
-        if f.contains(TweetField::InReplyToUserId)
-            && let Some(u) = t.in_reply_to_user_id
-        {
-            m.insert("in_reply_to_user_id".into(), json!(u));
-        }
-        if f.contains(TweetField::Lang)
-            && let Some(l) = &t.lang
-        {
-            m.insert("lang".into(), json!(l));
-        }
-        if f.contains(TweetField::PossiblySensitive) {
-            m.insert("possibly_sensitive".into(), json!(t.possibly_sensitive));
-        }
-        if f.contains(TweetField::PublicMetrics) {
-            let c = self.world.counts(t.id);
-            m.insert(
-                "public_metrics".into(),
-                json!({
-                    "retweet_count": c.retweets,
-                    "reply_count": c.replies,
-                    "like_count": t.like_count,
-                    "quote_count": c.quotes,
-                    "bookmark_count": t.bookmark_count,
-                    "impression_count": t.impression_count
-                }),
-            );
-        }
-        if f.contains(TweetField::ReferencedTweets) {
-            let refs: Vec<Value> = referenced(t)
-                .into_iter()
-                .map(|(kind, id)| json!({"type": kind, "id": id}))
-                .collect();
-            if !refs.is_empty() {
-                m.insert("referenced_tweets".into(), json!(refs));
-            }
-        }
-        if f.contains(TweetField::ReplySettings) {
-            m.insert("reply_settings".into(), json!(t.reply_settings));
-        }
-        if f.contains(TweetField::Source)
-            && let Some(s) = &t.source
-        {
-            m.insert("source".into(), json!(s));
-        }
-        if f.contains(TweetField::DisplayTextRange) {
-            m.insert(
-                "display_text_range".into(),
-                json!([0, t.text.chars().count()]),
-            );
-        }
-        Value::Object(m)
+        let entities = if f.contains(TweetField::Entities) {
+            Some(text_entities(self.world, &t.text)).filter(|e| !e.is_empty())
+        } else {
+            None
+        };
+        Obj::Tweet(TweetOut {
+            t: t.clone(),
+            f,
+            entities,
+            counts: if f.contains(TweetField::PublicMetrics) {
+                self.world.counts(t.id)
+            } else {
+                TweetCounts::default()
+            },
+        })
     }
 
     // ---- spaces ----
 
-    pub fn space(&mut self, s: &SpaceRecord) -> Value {
+    pub fn space(&mut self, s: &SpaceRecord) -> Obj {
         let f = self.sel.space;
         let mut m = Map::new();
         m.insert("id".into(), json!(s.id));
@@ -501,7 +374,7 @@ impl<'w> Renderer<'w> {
                 }
             }
         }
-        Value::Object(m)
+        Obj::Value(Value::Object(m))
     }
 
     // ---- errors and envelope ----
@@ -545,28 +418,341 @@ impl<'w> Renderer<'w> {
 
     /// The response body: `data` (omitted when `None`), `includes` and `errors` when not empty,
     /// `meta` when given.
-    pub fn envelope(self, data: Option<Value>, meta: Option<Value>) -> Value {
-        let mut m = Map::new();
-        if let Some(d) = data {
-            m.insert("data".into(), d);
+    pub fn envelope(self, data: Option<impl Into<Data>>, meta: Option<Value>) -> Envelope {
+        Envelope {
+            data: data.map(Into::into),
+            users: self.inc_users,
+            tweets: self.inc_tweets,
+            errors: self.errors,
+            meta,
         }
-        let mut inc = Map::new();
-        if !self.inc_users.is_empty() {
-            inc.insert("users".into(), Value::Array(self.inc_users));
+    }
+}
+
+/// One object of a response. Users and tweets are written straight to the output by their
+/// `Serialize` impls, with no intermediate JSON tree: building `serde_json::Value` maps was most
+/// of the cost of a protected GET (perf).
+pub enum Obj {
+    User(UserOut),
+    Tweet(TweetOut),
+    Value(Value),
+}
+
+impl Serialize for Obj {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Obj::User(u) => u.serialize(s),
+            Obj::Tweet(t) => t.serialize(s),
+            Obj::Value(v) => v.serialize(s),
         }
-        if !self.inc_tweets.is_empty() {
-            inc.insert("tweets".into(), Value::Array(self.inc_tweets));
+    }
+}
+
+/// `data`: one object or a list.
+pub enum Data {
+    One(Obj),
+    Many(Vec<Obj>),
+}
+
+impl From<Obj> for Data {
+    fn from(o: Obj) -> Self {
+        Data::One(o)
+    }
+}
+
+impl From<Vec<Obj>> for Data {
+    fn from(v: Vec<Obj>) -> Self {
+        Data::Many(v)
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Data::One(o) => o.serialize(s),
+            Data::Many(v) => v.serialize(s),
         }
-        if !inc.is_empty() {
-            m.insert("includes".into(), Value::Object(inc));
+    }
+}
+
+/// X's response envelope.
+pub struct Envelope {
+    data: Option<Data>,
+    users: Vec<Obj>,
+    tweets: Vec<Obj>,
+    errors: Vec<Value>,
+    meta: Option<Value>,
+}
+
+struct Includes<'a> {
+    users: &'a [Obj],
+    tweets: &'a [Obj],
+}
+
+impl Serialize for Includes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if !self.users.is_empty() {
+            m.serialize_entry("users", self.users)?;
+        }
+        if !self.tweets.is_empty() {
+            m.serialize_entry("tweets", self.tweets)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(d) = &self.data {
+            m.serialize_entry("data", d)?;
+        }
+        if !self.users.is_empty() || !self.tweets.is_empty() {
+            m.serialize_entry(
+                "includes",
+                &Includes {
+                    users: &self.users,
+                    tweets: &self.tweets,
+                },
+            )?;
         }
         if !self.errors.is_empty() {
-            m.insert("errors".into(), Value::Array(self.errors));
+            m.serialize_entry("errors", &self.errors)?;
         }
-        if let Some(meta) = meta {
-            m.insert("meta".into(), meta);
+        if let Some(meta) = &self.meta {
+            m.serialize_entry("meta", meta)?;
         }
-        Value::Object(m)
+        m.end()
+    }
+}
+
+/// A time in X's format, written without an intermediate `String`.
+struct Ts(i64);
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&timestamp(self.0))
+    }
+}
+
+pub struct UserOut {
+    u: Arc<UserRecord>,
+    f: Selection<UserField>,
+    entities: Option<Map<String, Value>>,
+    most_recent: Option<Snowflake>,
+    counts: Option<(i64, i64, i64)>,
+    connection: Option<Vec<&'static str>>,
+}
+
+impl Serialize for UserOut {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (u, f) = (&self.u, self.f);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &u.id)?;
+        m.serialize_entry("name", &u.name)?;
+        m.serialize_entry("username", &u.username)?;
+        if f.contains(UserField::CreatedAt) {
+            m.serialize_entry("created_at", &Ts(u.created_at))?;
+        }
+        if f.contains(UserField::Description) {
+            m.serialize_entry("description", &u.description)?;
+        }
+        if let Some(e) = &self.entities {
+            m.serialize_entry("entities", e)?;
+        }
+        if f.contains(UserField::Location)
+            && let Some(l) = &u.location
+        {
+            m.serialize_entry("location", l)?;
+        }
+        if let Some(id) = self.most_recent {
+            m.serialize_entry("most_recent_tweet_id", &id)?;
+        }
+        if f.contains(UserField::PinnedTweetId)
+            && let Some(id) = u.pinned_tweet_id
+        {
+            m.serialize_entry("pinned_tweet_id", &id)?;
+        }
+        if f.contains(UserField::ProfileBannerUrl)
+            && let Some(b) = &u.profile_banner_url
+        {
+            m.serialize_entry("profile_banner_url", b)?;
+        }
+        if f.contains(UserField::ProfileImageUrl) {
+            let img = u.profile_image_url.as_deref().unwrap_or(
+                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png",
+            );
+            m.serialize_entry("profile_image_url", img)?;
+        }
+        if f.contains(UserField::Protected) {
+            m.serialize_entry("protected", &u.protected)?;
+        }
+        if let Some((followers, following, tweets)) = self.counts {
+            m.serialize_entry(
+                "public_metrics",
+                &UserMetrics {
+                    followers_count: followers,
+                    following_count: following,
+                    tweet_count: tweets,
+                    listed_count: u.listed_count,
+                    like_count: u.like_count,
+                },
+            )?;
+        }
+        if f.contains(UserField::Url) {
+            m.serialize_entry("url", u.url.as_deref().unwrap_or(""))?;
+        }
+        if f.contains(UserField::Verified) {
+            m.serialize_entry("verified", &u.verified)?;
+        }
+        if f.contains(UserField::VerifiedType) {
+            let vt = u
+                .verified_type
+                .as_deref()
+                .unwrap_or(if u.verified { "blue" } else { "none" });
+            m.serialize_entry("verified_type", vt)?;
+        }
+        if f.contains(UserField::Parody) {
+            m.serialize_entry("parody", &false)?;
+        }
+        if f.contains(UserField::IsIdentityVerified) {
+            m.serialize_entry("is_identity_verified", &false)?;
+        }
+        if f.contains(UserField::SubscriptionType) {
+            m.serialize_entry("subscription_type", "None")?;
+        }
+        if f.contains(UserField::ReceivesYourDm) {
+            m.serialize_entry("receives_your_dm", &true)?;
+        }
+        if let Some(c) = &self.connection {
+            m.serialize_entry("connection_status", c)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct UserMetrics {
+    followers_count: i64,
+    following_count: i64,
+    tweet_count: i64,
+    listed_count: i64,
+    like_count: i64,
+}
+
+pub struct TweetOut {
+    t: Arc<TweetRecord>,
+    f: Selection<TweetField>,
+    entities: Option<Map<String, Value>>,
+    counts: TweetCounts,
+}
+
+#[derive(Serialize)]
+struct TweetMetrics {
+    retweet_count: i64,
+    reply_count: i64,
+    like_count: i64,
+    quote_count: i64,
+    bookmark_count: i64,
+    impression_count: i64,
+}
+
+#[derive(Serialize)]
+struct EditControls {
+    edits_remaining: u8,
+    is_edit_eligible: bool,
+    editable_until: Ts,
+}
+
+#[derive(Serialize)]
+struct Reference {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Snowflake,
+}
+
+impl Serialize for TweetOut {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (t, f) = (&self.t, self.f);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &t.id)?;
+        m.serialize_entry("text", &t.text)?;
+        m.serialize_entry("edit_history_tweet_ids", &[t.id])?;
+        if f.contains(TweetField::AuthorId) {
+            m.serialize_entry("author_id", &t.author_id)?;
+        }
+        if f.contains(TweetField::ConversationId) {
+            m.serialize_entry("conversation_id", &t.conversation_id)?;
+        }
+        if f.contains(TweetField::CreatedAt) {
+            m.serialize_entry("created_at", &Ts(t.created_at))?;
+        }
+        if f.contains(TweetField::EditControls) {
+            // X's data dictionary: editable for 30 minutes, up to five times; retweets and
+            // replies to someone else's tweet (non-self-thread replies) are not edit eligible.
+            let eligible =
+                t.retweeted_id.is_none() && t.in_reply_to_user_id.is_none_or(|u| u == t.author_id);
+            m.serialize_entry(
+                "edit_controls",
+                &EditControls {
+                    edits_remaining: 5,
+                    is_edit_eligible: eligible,
+                    editable_until: Ts(t.created_at + 30 * 60_000),
+                },
+            )?;
+        }
+        if let Some(e) = &self.entities {
+            m.serialize_entry("entities", e)?;
+        }
+        if f.contains(TweetField::InReplyToUserId)
+            && let Some(u) = t.in_reply_to_user_id
+        {
+            m.serialize_entry("in_reply_to_user_id", &u)?;
+        }
+        if f.contains(TweetField::Lang)
+            && let Some(l) = &t.lang
+        {
+            m.serialize_entry("lang", l)?;
+        }
+        if f.contains(TweetField::PossiblySensitive) {
+            m.serialize_entry("possibly_sensitive", &t.possibly_sensitive)?;
+        }
+        if f.contains(TweetField::PublicMetrics) {
+            let c = self.counts;
+            m.serialize_entry(
+                "public_metrics",
+                &TweetMetrics {
+                    retweet_count: c.retweets,
+                    reply_count: c.replies,
+                    like_count: t.like_count,
+                    quote_count: c.quotes,
+                    bookmark_count: t.bookmark_count,
+                    impression_count: t.impression_count,
+                },
+            )?;
+        }
+        if f.contains(TweetField::ReferencedTweets) {
+            let refs: Vec<Reference> = referenced(t)
+                .into_iter()
+                .map(|(kind, id)| Reference { kind, id })
+                .collect();
+            if !refs.is_empty() {
+                m.serialize_entry("referenced_tweets", &refs)?;
+            }
+        }
+        if f.contains(TweetField::ReplySettings) {
+            m.serialize_entry("reply_settings", &t.reply_settings)?;
+        }
+        if f.contains(TweetField::Source)
+            && let Some(src) = &t.source
+        {
+            m.serialize_entry("source", src)?;
+        }
+        if f.contains(TweetField::DisplayTextRange) {
+            m.serialize_entry("display_text_range", &[0, t.text.chars().count()])?;
+        }
+        m.end()
     }
 }
 

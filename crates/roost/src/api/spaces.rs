@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_domain::{Scope, Snowflake};
 use roost_store::SpaceRecord;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::error::ApiError;
 use super::principal::Principal;
 use super::query::Params;
-use super::render::{Renderer, Selected};
+use super::render::{Data, Envelope, Renderer, Selected};
 use crate::state::AppState;
 
 const READ: &[Scope] = &[Scope::SpaceRead, Scope::TweetRead, Scope::UsersRead];
@@ -46,7 +46,7 @@ pub async fn by_id(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     if !valid_space_id(&id) {
@@ -74,7 +74,7 @@ pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["ids"]));
     let ids = p.list("ids", 100, |s| valid_space_id(s).then(|| s.to_owned()));
@@ -90,22 +90,22 @@ pub async fn by_ids(
         }
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         None,
     )))
 }
 
-fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Json<Value> {
-    let data: Vec<Value> = spaces.iter().map(|s| r.space(s)).collect();
+fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Json<Envelope> {
+    let data: Vec<super::render::Obj> = spaces.iter().map(|s| r.space(s)).collect();
     let meta = json!({"result_count": data.len()});
-    Json(r.envelope((!data.is_empty()).then(|| Value::Array(data)), Some(meta)))
+    Json(r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta)))
 }
 
 pub async fn by_creator_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["user_ids"]));
     let ids = p.list("user_ids", 100, |s| Snowflake::parse(s).ok());
@@ -125,7 +125,7 @@ pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["query", "max_results", "state"]));
     let query = match p.raw("query").map(str::to_owned) {
@@ -183,7 +183,7 @@ pub async fn of_following(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     let user_id = p.path_id("id", &id);
@@ -193,13 +193,13 @@ pub async fn of_following(
     let mut r = Renderer::new(&world, viewer, sel);
     let Some(user) = user_id.and_then(|id| world.user(id).cloned()) else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     };
     // Whom a protected account follows is for its approved followers (as its following list
     // is): the Spaces of its followings would tell it.
     if !r.can_see_tweets_of(&user) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     }
     let followed: std::collections::HashSet<Snowflake> = world
         .following(user.id)

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiError, ParamProblem};
 use super::principal::Principal;
 use super::query::Params;
-use super::render::{Renderer, Selected};
+use super::render::{Data, Envelope, Renderer, Selected};
 use crate::state::AppState;
 
 const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
@@ -50,7 +50,7 @@ pub async fn by_id(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("id", LOOKUP_PARAMS));
     let id = p.path_id("id", &id);
@@ -77,7 +77,7 @@ pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("ids", LOOKUP_PARAMS));
     let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
@@ -94,7 +94,7 @@ pub async fn by_ids(
         }
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         None,
     )))
 }
@@ -132,7 +132,7 @@ pub async fn timeline(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -180,11 +180,11 @@ pub async fn timeline(
     let mut r = Renderer::new(&world, viewer, sel);
     let Some(author) = user_id.and_then(|id| world.user(id).cloned()) else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     };
     if !r.can_see_tweets_of(&author) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None, None)));
+        return Ok(Json(r.envelope(None::<Data>, None)));
     }
     let filtered: Vec<Snowflake> = world
         .timeline(author.id)
@@ -223,7 +223,7 @@ pub async fn timeline(
         None => (0, max.min(filtered.len())),
     };
     let page = &filtered[from..to];
-    let data: Vec<Value> = page
+    let data: Vec<super::render::Obj> = page
         .iter()
         .filter_map(|id| world.tweet(*id).cloned())
         .map(|t| r.tweet(&t))
@@ -244,7 +244,7 @@ pub async fn timeline(
         }
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         Some(Value::Object(meta)),
     )))
 }

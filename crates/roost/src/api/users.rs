@@ -5,12 +5,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_domain::{Scope, Snowflake, Username};
-use serde_json::Value;
 
 use super::error::ApiError;
 use super::principal::Principal;
 use super::query::Params;
-use super::render::{Renderer, Selected};
+use super::render::{Data, Envelope, Renderer, Selected};
 use crate::state::AppState;
 
 const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
@@ -29,7 +28,7 @@ pub async fn me(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let me = principal.require_user(READ)?;
     let mut p = Params::new(&uri, &["expansions", "tweet.fields", "user.fields"]);
     let sel = user_selection(&mut p);
@@ -53,7 +52,7 @@ pub async fn by_id(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["id", "expansions", "tweet.fields", "user.fields"]);
     let id = p.path_id("id", &id);
@@ -75,7 +74,7 @@ pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["ids", "expansions", "tweet.fields", "user.fields"]);
     let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
@@ -91,7 +90,7 @@ pub async fn by_ids(
         }
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         None,
     )))
 }
@@ -101,7 +100,7 @@ pub async fn by_username(
     principal: Principal,
     Path(username): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -131,7 +130,7 @@ pub async fn by_usernames(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -150,7 +149,7 @@ pub async fn by_usernames(
         }
     }
     Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Value::Array(data)),
+        (!data.is_empty()).then(|| Data::Many(data)),
         None,
     )))
 }
