@@ -65,7 +65,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Token tables have random 32-byte keys, so inserts touch random pages: keep a
+            // generous page cache and map the file rather than read it page by page.
+            .pragma("cache_size", "-65536")
+            .pragma("mmap_size", "268435456")
+            .pragma("temp_store", "memory");
         let write = connect(&opts, 1)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;

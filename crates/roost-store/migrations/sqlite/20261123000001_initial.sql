@@ -1,5 +1,7 @@
 -- roost schema, SQLite dialect. The PostgreSQL tree has the same tables, columns and versions;
--- only BLOB (here) and BYTEA (there) differ. Times are Unix milliseconds in BIGINT columns.
+-- only BLOB (here) and BYTEA (there) differ, and the tables keyed by a digest are WITHOUT ROWID
+-- here (one B-tree per row instead of two: random 32-byte keys make the second one expensive).
+-- Times are Unix milliseconds in BIGINT columns.
 
 CREATE TABLE server_keys (
     name        TEXT PRIMARY KEY,
@@ -53,7 +55,7 @@ CREATE TABLE sessions (
     user_id       BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 -- Authorization requests are carried signed in the login and consent forms; only the ones that
@@ -61,7 +63,7 @@ CREATE INDEX sessions_expiry ON sessions (expires_at);
 CREATE TABLE consumed_requests (
     request_hash  BLOB PRIMARY KEY,
     expires_at    BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE authorization_codes (
     code_hash              BLOB PRIMARY KEY,
@@ -75,7 +77,7 @@ CREATE TABLE authorization_codes (
     created_at             BIGINT NOT NULL,
     expires_at             BIGINT NOT NULL,
     used_at                BIGINT
-);
+) WITHOUT ROWID;
 CREATE INDEX authorization_codes_expiry ON authorization_codes (expires_at);
 
 -- One grant per redeemed authorization: the token family that reuse detection and revocation
@@ -100,7 +102,7 @@ CREATE TABLE access_tokens (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     revoked_at  BIGINT
-);
+) WITHOUT ROWID;
 CREATE INDEX access_tokens_grant ON access_tokens (grant_id);
 CREATE INDEX access_tokens_expiry ON access_tokens (expires_at);
 
@@ -110,7 +112,7 @@ CREATE TABLE refresh_tokens (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     used_at     BIGINT
-);
+) WITHOUT ROWID;
 CREATE INDEX refresh_tokens_grant ON refresh_tokens (grant_id);
 
 CREATE TABLE login_failures (

@@ -84,7 +84,7 @@ pub async fn dump_file(path: &Path) -> Dump {
     .expect("list tables");
     let mut out = BTreeMap::new();
     for t in tables {
-        let rows = sqlx::query(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+        let rows = sqlx::query(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
             .fetch_all(&pool)
             .await
             .expect("dump table");
