@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::principal::Principal;
 use super::query::Params;
 use super::render::{Data, Envelope, Renderer};
-use super::tweets::{body_problem, decode_token, encode_token, json_body};
+use super::tweets::{body_problem, encode_token, json_body};
 use super::users::user_selection;
 use crate::content::world::Edge;
 use crate::state::AppState;
@@ -65,20 +65,7 @@ async fn list(
     );
     let user_id = p.path_id("id", &id);
     let max = usize::try_from(p.int("max_results", 1..=1000, 100)).unwrap_or(100);
-    let token = match p.raw("pagination_token").map(str::to_owned) {
-        Some(t) => match decode_token(&t) {
-            Some(v) => Some(v),
-            None => {
-                p.invalid(
-                    "pagination_token",
-                    &t,
-                    format!("The `pagination_token` query parameter value [{t}] is not valid"),
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let token = p.pagination_token();
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();

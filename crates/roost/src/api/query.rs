@@ -250,6 +250,18 @@ impl Params {
         }
     }
 
+    /// `pagination_token`: a direction (`n` older, `p` newer) and a position, or `None`.
+    pub fn pagination_token(&mut self) -> Option<(char, i64)> {
+        let t = self.raw("pagination_token")?.to_owned();
+        let decoded = super::tweets::decode_token(&t);
+        if decoded.is_none() {
+            let message =
+                format!("The `pagination_token` query parameter value [{t}] is not valid");
+            self.invalid("pagination_token", &t, message);
+        }
+        decoded
+    }
+
     /// Records a problem found by the handler itself.
     pub fn invalid(&mut self, name: &str, value: &str, message: String) {
         self.problem(name, value, message);

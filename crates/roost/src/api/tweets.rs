@@ -160,20 +160,7 @@ pub async fn timeline(
     let start = p.time("start_time");
     let end = p.time("end_time");
     let exclude = p.words("exclude", &["replies", "retweets"]);
-    let token = match p.raw("pagination_token").map(str::to_owned) {
-        Some(t) => match decode_token(&t) {
-            Some(v) => Some(v),
-            None => {
-                p.invalid(
-                    "pagination_token",
-                    &t,
-                    format!("The `pagination_token` query parameter value [{t}] is not valid"),
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let token = p.pagination_token();
     let sel = tweet_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
