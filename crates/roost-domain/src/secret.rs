@@ -2,7 +2,8 @@
 //!
 //! Every secret roost hands out (codes, access and refresh tokens, client and API secrets,
 //! session ids) comes from [`Secret::generate`] or [`random_base64url`], both drawing from the
-//! operating system's generator. Only a [`TokenHash`] (SHA-256) of a secret reaches the store:
+//! operating system's generator; the one exception is a refresh rotation under a grace window,
+//! whose pair is an HMAC under a server key of the (random) token it replaces. Only a [`TokenHash`] (SHA-256) of a secret reaches the store:
 //! the values are 256 uniformly random bits, so a fast hash is enough (security checklist G2).
 
 use std::fmt;
@@ -65,7 +66,20 @@ impl Secret {
     /// A token in X's visible shape: base64url of `<43 random chars>:<epoch ms>:1:1:<kind>:1`.
     /// The random part carries 256 bits.
     pub fn generate(kind: TokenKind, now_ms: i64) -> Self {
-        let raw = format!("{}:{now_ms}:1:1:{}:1", random_base64url(32), kind.tag());
+        let mut random = [0u8; 32];
+        OsRng.fill_bytes(&mut random);
+        Self::with_key_bytes(kind, now_ms, &random)
+    }
+
+    /// A token in the same shape from 256 bits the caller derived (a keyed MAC's output), for
+    /// tokens that must be re-derivable, such as a refresh rotation answered again inside its
+    /// grace window.
+    pub fn with_key_bytes(kind: TokenKind, now_ms: i64, bytes: &[u8; 32]) -> Self {
+        let raw = format!(
+            "{}:{now_ms}:1:1:{}:1",
+            URL_SAFE_NO_PAD.encode(bytes),
+            kind.tag()
+        );
         Self(URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -155,6 +169,27 @@ mod tests {
         let t = Secret::generate(TokenKind::RefreshToken, 1_622_147_743_914);
         let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(t.expose()).unwrap()).unwrap();
         assert!(decoded.ends_with(":1622147743914:1:1:rt:1"), "{decoded}");
+    }
+
+    #[test]
+    fn derived_tokens_are_reproducible_and_distinct() {
+        let a = Secret::with_key_bytes(TokenKind::RefreshToken, 7, &[1; 32]);
+        assert_eq!(
+            a,
+            Secret::with_key_bytes(TokenKind::RefreshToken, 7, &[1; 32])
+        );
+        assert_ne!(
+            a,
+            Secret::with_key_bytes(TokenKind::RefreshToken, 7, &[2; 32])
+        );
+        assert_ne!(
+            a,
+            Secret::with_key_bytes(TokenKind::AccessToken, 7, &[1; 32])
+        );
+        assert_ne!(
+            a,
+            Secret::with_key_bytes(TokenKind::RefreshToken, 8, &[1; 32])
+        );
     }
 
     #[test]

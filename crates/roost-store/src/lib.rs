@@ -186,11 +186,34 @@ pub struct RefreshRecord {
     pub grant_revoked: bool,
 }
 
+/// A refresh rotation: the presented token and the pair that replaces it.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub presented: TokenHash,
+    /// The App that presented it; another App's token is not claimed.
+    pub app_id: Snowflake,
+    pub now: i64,
+    pub access_hash: TokenHash,
+    pub access_expires_at: i64,
+    /// The new access token's scopes; `None` takes the grant's.
+    pub access_scopes: Option<ScopeSet>,
+    pub successor_hash: TokenHash,
+    pub successor_expires_at: i64,
+}
+
+/// A rotation that took place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RotateOutcome {
-    Rotated,
-    /// The token had already been used: the whole family is now revoked.
-    Reused,
+pub struct Rotated {
+    pub grant_id: Snowflake,
+    /// The scopes of the new access token.
+    pub scopes: ScopeSet,
+}
+
+/// The pair an earlier rotation issued, still current (see [`Store::retried_rotation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedPair {
+    pub access_expires_at: i64,
+    pub scopes: ScopeSet,
 }
 
 #[derive(Debug, Clone)]
@@ -267,9 +290,20 @@ pub trait Store: Send + Sync + 'static {
     /// used already, revokes the grant it produced instead.
     async fn redeem_code(&self, hash: TokenHash, tokens: IssuedTokens) -> Result<RedeemOutcome>;
     async fn refresh_by_hash(&self, hash: TokenHash) -> Result<Option<RefreshRecord>>;
-    /// Marks the refresh token used and issues its successors, atomically; if it had been used,
-    /// revokes the whole family instead.
-    async fn rotate_refresh(&self, hash: TokenHash, tokens: IssuedTokens) -> Result<RotateOutcome>;
+    /// Claims the presented refresh token and issues its successors, atomically. The claim
+    /// succeeds only for a token that is unused, unexpired, of the presenting App and of a live
+    /// grant; otherwise nothing is written and `None` comes back, and the caller looks at the
+    /// token to say why (and revokes the family on reuse).
+    async fn rotate_refresh(&self, rotation: Rotation) -> Result<Option<Rotated>>;
+    /// For a retried rotation inside the grace window: whether `presented` was rotated into
+    /// `successor` together with the access token `access`, and that pair is still current
+    /// (the successor unused, the access token and the grant not revoked).
+    async fn retried_rotation(
+        &self,
+        presented: TokenHash,
+        successor: TokenHash,
+        access: TokenHash,
+    ) -> Result<Option<IssuedPair>>;
     /// Revokes a grant: the grant, its refresh tokens and its access tokens.
     async fn revoke_grant(&self, grant_id: Snowflake, now: i64) -> Result<()>;
     /// Stores an app-context access token (`client_credentials` on `/2/oauth2/token`).

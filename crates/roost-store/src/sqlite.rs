@@ -20,8 +20,8 @@ use sqlx::{Row, SqlitePool};
 use crate::content::{join_ids, split_ids};
 use crate::{
     AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, FollowRecord, ImportBatch,
-    ImportReport, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord, Result,
-    RotateOutcome, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
+    ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord,
+    Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -92,6 +92,9 @@ async fn connect(opts: &SqliteConnectOptions, max: u32) -> sqlx::Result<SqlitePo
         let result = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
+            // A ping before every acquire is a round trip to the connection's worker thread;
+            // a local file connection does not go stale the way a network one does.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts.clone())
             .await;
@@ -180,6 +183,29 @@ const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, i
 const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
     is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
 
+/// A refresh rotation in one command (see `rotate_refresh`): claim the presented token, then
+/// insert the new access and refresh tokens of its grant, each insert only if the statement
+/// before it changed a row (`changes()`), so a failed claim inserts nothing and commits nothing.
+/// (The successor digest cannot be the guard: with a grace window a retry in the same
+/// millisecond derives the same successor.) The access insert returns the one row of a
+/// successful claim. `$1` now, `$2` successor digest, `$3` presented digest, `$4` access
+/// digest, `$5` its scopes (NULL: the grant's), `$6` its expiry, `$7` the successor's expiry,
+/// `$8` the presenting App.
+const ROTATE_REFRESH: &str = "\
+    BEGIN IMMEDIATE; \
+    UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
+     WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
+       AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id \
+                   AND g.app_id = $8 AND g.revoked_at IS NULL); \
+    INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at) \
+     SELECT $4, g.app_id, g.user_id, g.id, COALESCE($5, g.scopes), $1, $6 \
+       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+      WHERE r.token_hash = $3 AND changes() = 1 \
+     RETURNING grant_id, scopes; \
+    INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
+     SELECT $2, grant_id, $1, $7 FROM refresh_tokens WHERE token_hash = $3 AND changes() = 1; \
+    COMMIT";
+
 impl SqliteStore {
     async fn app_where(&self, clause: &str, bind: AppKey<'_>) -> Result<Option<AppRecord>> {
         let sql = format!(
@@ -238,6 +264,35 @@ impl SqliteStore {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Runs a command that opens and commits its own transaction (`BEGIN IMMEDIATE; ...;
+    /// COMMIT`) on the write connection: one hand-off to SQLite's worker thread instead of one
+    /// per statement. It runs in a task of its own, so a client that disconnects cannot stop it
+    /// between BEGIN and COMMIT; if a statement fails, the transaction is rolled back before
+    /// the connection is reused, and a connection that cannot roll back is closed.
+    async fn write_in_one_trip(
+        &self,
+        query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+    ) -> Result<Vec<SqliteRow>> {
+        let pool = self.write.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = pool.acquire().await?;
+            match query.fetch_all(&mut *conn).await {
+                Ok(rows) => Ok(rows),
+                Err(e) => {
+                    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                        Ok(_) => {}
+                        // The failure came before BEGIN took effect.
+                        Err(rb) if rb.to_string().contains("no transaction is active") => {}
+                        Err(_) => drop(conn.detach()),
+                    }
+                    Err(StoreError::from(e))
+                }
+            }
+        });
+        task.await
+            .map_err(|e| StoreError::Other(anyhow!("store task failed: {e}")))?
     }
 
     async fn revoke_grant_in(
@@ -907,38 +962,50 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn rotate_refresh(&self, h: TokenHash, tokens: IssuedTokens) -> Result<RotateOutcome> {
-        let mut tx = self.write.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
-             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) \
-             RETURNING grant_id, (SELECT app_id FROM grants g WHERE g.id = grant_id) AS app_id, \
-             (SELECT user_id FROM grants g WHERE g.id = grant_id) AS user_id",
-        )
-        .bind(tokens.now)
-        .bind(h.as_bytes())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = claimed else {
-            let grant: Option<i64> =
-                sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = ?")
-                    .bind(h.as_bytes())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(g) = grant {
-                let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
-                Self::revoke_grant_in(&mut tx, g, tokens.now).await?;
-            }
-            tx.commit().await?;
-            return Ok(RotateOutcome::Reused);
+    async fn rotate_refresh(&self, r: Rotation) -> Result<Option<Rotated>> {
+        let query = sqlx::query(ROTATE_REFRESH)
+            .bind(r.now)
+            .bind(r.successor_hash.as_bytes().to_vec())
+            .bind(r.presented.as_bytes().to_vec())
+            .bind(r.access_hash.as_bytes().to_vec())
+            .bind(r.access_scopes.map(|s| s.to_string()))
+            .bind(r.access_expires_at)
+            .bind(r.successor_expires_at)
+            .bind(r.app_id.get());
+        let rows = self.write_in_one_trip(query).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
         };
-        let grant_id = id(&row, "grant_id")?;
-        // The owner comes back with the claim itself: one statement fewer inside the write lock.
-        let app_id = id(&row, "app_id")?;
-        let user_id = id(&row, "user_id")?;
-        Self::insert_tokens(&mut tx, grant_id, app_id, user_id, &tokens).await?;
-        tx.commit().await?;
-        Ok(RotateOutcome::Rotated)
+        Ok(Some(Rotated {
+            grant_id: id(row, "grant_id")?,
+            scopes: scopes(row, "scopes")?,
+        }))
+    }
+
+    async fn retried_rotation(
+        &self,
+        presented: TokenHash,
+        successor: TokenHash,
+        access: TokenHash,
+    ) -> Result<Option<IssuedPair>> {
+        let row = sqlx::query(
+            "SELECT a.expires_at, a.scopes FROM refresh_tokens r \
+               JOIN refresh_tokens s ON s.token_hash = r.successor_hash \
+               JOIN grants g ON g.id = r.grant_id \
+               JOIN access_tokens a ON a.token_hash = ? AND a.grant_id = r.grant_id \
+              WHERE r.token_hash = ? AND r.successor_hash = ? AND s.used_at IS NULL \
+                AND g.revoked_at IS NULL AND a.revoked_at IS NULL",
+        )
+        .bind(access.as_bytes())
+        .bind(presented.as_bytes())
+        .bind(successor.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(IssuedPair {
+            access_expires_at: row.try_get("expires_at")?,
+            scopes: scopes(&row, "scopes")?,
+        }))
     }
 
     async fn revoke_grant(&self, grant_id: Snowflake, now: i64) -> Result<()> {

@@ -156,6 +156,11 @@ pub struct OAuthConfig {
     /// Seconds a refresh token lives unused; every refresh starts a new period. Default 15552000
     /// (180 days).
     pub refresh_token_ttl: u64,
+    /// Seconds during which a client that retries a refresh it already made (a lost response, a
+    /// race between two of its own requests) is handed the same new pair instead of having the
+    /// retry treated as reuse. Default 0: off, every second use of a refresh token revokes the
+    /// family. At most 60.
+    pub refresh_grace_period: u64,
     /// Seconds a person has to finish login and consent after opening the authorize URL.
     /// Default 600.
     pub authorization_request_ttl: u64,
@@ -232,6 +237,7 @@ impl Default for OAuthConfig {
             authorization_code_ttl: 30,
             access_token_ttl: 7200,
             refresh_token_ttl: 180 * 24 * 3600,
+            refresh_grace_period: 0,
             authorization_request_ttl: 600,
             token_cache_size: 100_000,
             token_cache_ttl: 60,
@@ -315,6 +321,11 @@ impl Config {
                 "oauth.authorization_code_ttl must be 1 to 600 seconds".into(),
             ));
         }
+        if o.refresh_grace_period > 60 {
+            return Err(ConfigError::Invalid(
+                "oauth.refresh_grace_period must be 0 (off) to 60 seconds".into(),
+            ));
+        }
         for (name, v) in [
             ("oauth.access_token_ttl", o.access_token_ttl),
             ("oauth.refresh_token_ttl", o.refresh_token_ttl),
@@ -393,8 +404,19 @@ mod tests {
         assert_eq!(c.oauth.authorization_code_ttl, 30);
         assert_eq!(c.oauth.access_token_ttl, 7200);
         assert!(!c.oauth.strict_rfc);
+        assert_eq!(
+            c.oauth.refresh_grace_period, 0,
+            "strict rotation unless configured"
+        );
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url().unwrap().as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn refresh_grace_period_is_bounded() {
+        assert!(Config::from_toml_str("[oauth]\nrefresh_grace_period = 60\n").is_ok());
+        let long = Config::from_toml_str("[oauth]\nrefresh_grace_period = 61\n");
+        assert!(matches!(long, Err(ConfigError::Invalid(m)) if m.contains("refresh_grace_period")));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The server's own keys, kept in the store so that every process on one database shares them
 //! (checklist G7): one signs browser-side state (CSRF tokens, pending authorization requests),
-//! one derives app-only Bearer Tokens.
+//! one derives app-only Bearer Tokens, one derives the pair of a refresh rotation when a grace
+//! window is configured.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -15,6 +16,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct ServerKeys {
     web: [u8; 32],
     bearer: [u8; 32],
+    rotation: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -28,6 +30,7 @@ impl ServerKeys {
         Ok(Self {
             web: load_key(store, "web", now).await?,
             bearer: load_key(store, "app_bearer", now).await?,
+            rotation: load_key(store, "refresh_rotation", now).await?,
         })
     }
 
@@ -41,6 +44,13 @@ impl ServerKeys {
 
     pub fn sign_bearer(&self, data: &[u8]) -> [u8; 32] {
         mac(&self.bearer, "app-bearer", data)
+    }
+
+    /// The key bytes of a token that a rotation of `presented` issues (`purpose` tells the
+    /// access token from the refresh token). Keyed, so that a leaked, already rotated refresh
+    /// token does not let anyone compute its successor.
+    pub fn rotation_bytes(&self, purpose: &str, presented: &str) -> [u8; 32] {
+        mac(&self.rotation, purpose, presented.as_bytes())
     }
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use roost_domain::{
     CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeSet, Secret, TokenHash, TokenKind,
 };
-use roost_store::{IssuedTokens, RedeemOutcome, RotateOutcome};
+use roost_store::{IssuedTokens, RedeemOutcome, Rotation};
 use serde::Serialize;
 
 use super::client_auth::authenticate;
@@ -211,27 +211,97 @@ async fn refresh_token(
         .ok_or(TokenError::MissingParameter("refresh_token"))?;
     let now = state.now();
     let hash = TokenHash::of(token);
-    let record =
-        state
-            .store
-            .refresh_by_hash(hash)
-            .await?
-            .ok_or(TokenError::InvalidRefreshToken(
-                "the refresh token is unknown",
-            ))?;
-    // Another App's token: refused, and the owner's family is left alone (D5).
-    if record.app_id != app.id {
-        return Err(TokenError::InvalidRefreshToken(
-            "the refresh token was issued to another client",
-        ));
+    let asked = params
+        .get("scope")
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+    // Only a narrowing needs the grant's scopes before the claim; without `scope` the claim is
+    // the only trip to the store. The claim re-checks everything else atomically.
+    if let Some(asked) = asked {
+        match state.store.refresh_by_hash(hash).await? {
+            Some(r) if r.app_id == app.id && claimable(&r, now) => {
+                if !asked.is_subset_of(r.grant_scopes) {
+                    return Err(TokenError::InvalidScope(format!(
+                        "the scope may only narrow the grant; not granted: {}",
+                        r.grant_scopes.missing_from(asked)
+                    )));
+                }
+            }
+            _ => return unclaimed(state, token, hash, app, now).await,
+        }
     }
+    let (access, refresh) = rotation_pair(state, token, now);
+    let o = &state.config.oauth;
+    let rotation = Rotation {
+        presented: hash,
+        app_id: app.id,
+        now,
+        access_hash: access.hash(),
+        access_expires_at: now + secs(o.access_token_ttl),
+        access_scopes: asked,
+        successor_hash: refresh.hash(),
+        successor_expires_at: now + secs(o.refresh_token_ttl),
+    };
+    match state.store.rotate_refresh(rotation).await? {
+        Some(done) => {
+            tracing::info!(grant_id = %done.grant_id, "refresh token rotated");
+            Ok(response(state, access, Some(refresh), done.scopes))
+        }
+        None => unclaimed(state, token, hash, app, now).await,
+    }
+}
+
+fn claimable(r: &roost_store::RefreshRecord, now: i64) -> bool {
+    !r.grant_revoked && r.used_at.is_none() && now < r.expires_at
+}
+
+/// The pair a rotation of `presented` at `at` issues. With a grace window it is derived from
+/// the presented token under a server key, so that a retry can be answered with the same pair
+/// although only digests are stored; without one it is random.
+fn rotation_pair(state: &AppState, presented: &str, at: i64) -> (Secret, Secret) {
+    if state.config.oauth.refresh_grace_period == 0 {
+        return (
+            Secret::generate(TokenKind::AccessToken, at),
+            Secret::generate(TokenKind::RefreshToken, at),
+        );
+    }
+    let derive = |kind, purpose| {
+        Secret::with_key_bytes(kind, at, &state.keys.rotation_bytes(purpose, presented))
+    };
+    (
+        derive(TokenKind::AccessToken, "rotation-access"),
+        derive(TokenKind::RefreshToken, "rotation-refresh"),
+    )
+}
+
+/// Says why a refresh token could not be claimed. A used one is a retry inside the grace
+/// window (answered with the pair its rotation issued) or a reuse, which revokes the whole
+/// family (checklist D3, D4).
+async fn unclaimed(
+    state: &AppState,
+    token: &str,
+    hash: TokenHash,
+    app: &roost_store::AppRecord,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let record = state.store.refresh_by_hash(hash).await?;
+    // Another App's token is refused like an unknown one, and its family is left alone (D5).
+    let Some(record) = record.filter(|r| r.app_id == app.id) else {
+        return Err(TokenError::InvalidRefreshToken(
+            "the refresh token is unknown",
+        ));
+    };
     if record.grant_revoked {
         return Err(TokenError::InvalidRefreshToken(
             "the refresh token has been revoked",
         ));
     }
-    if record.used_at.is_some() {
-        // Reuse of a rotated token: the family is revoked (checklist D3).
+    if let Some(used_at) = record.used_at {
+        if let Some(again) = retried(state, token, hash, used_at, now).await? {
+            tracing::info!(grant_id = %record.grant_id, "refresh retried inside the grace window; the same pair is handed out again");
+            return Ok(again);
+        }
         state.store.revoke_grant(record.grant_id, now).await?;
         state.tokens.forget_grant(record.grant_id);
         tracing::warn!(grant_id = %record.grant_id, "refresh token reused; the whole family is revoked");
@@ -244,33 +314,47 @@ async fn refresh_token(
             "the refresh token has expired",
         ));
     }
-    let scopes = match params.get("scope") {
-        None => record.grant_scopes,
-        Some(s) => {
-            let asked = ScopeSet::parse(s).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
-            if !asked.is_subset_of(record.grant_scopes) {
-                return Err(TokenError::InvalidScope(format!(
-                    "the scope may only narrow the grant; not granted: {}",
-                    record.grant_scopes.missing_from(asked)
-                )));
-            }
-            asked
-        }
-    };
-    let (access, refresh, issued) = new_tokens(state, now, scopes, record.grant_scopes);
-    match state.store.rotate_refresh(hash, issued).await? {
-        RotateOutcome::Rotated => {
-            tracing::info!(grant_id = %record.grant_id, "refresh token rotated");
-            Ok(response(state, access, refresh, scopes))
-        }
-        RotateOutcome::Reused => {
-            state.tokens.forget_grant(record.grant_id);
-            tracing::warn!(grant_id = %record.grant_id, "refresh token reused; the whole family is revoked");
-            Err(TokenError::InvalidRefreshToken(
-                "the refresh token was already used; every token of its grant is now revoked",
-            ))
-        }
+    // Unused, live and this App's, yet not claimed: only a store that changed under us.
+    Err(TokenError::InvalidRefreshToken(
+        "the refresh token could not be used; try again",
+    ))
+}
+
+/// The pair that the rotation of `token` at `used_at` issued, if the grace window is on, has
+/// not passed, and that pair is still the family's current one: an older generation never
+/// comes back this way.
+async fn retried(
+    state: &AppState,
+    token: &str,
+    hash: TokenHash,
+    used_at: i64,
+    now: i64,
+) -> Result<Option<TokenResponse>, TokenError> {
+    let grace = state.config.oauth.refresh_grace_period;
+    if grace == 0 || now.saturating_sub(used_at) > secs(grace) {
+        return Ok(None);
     }
+    let (access, refresh) = rotation_pair(state, token, used_at);
+    let Some(pair) = state
+        .store
+        .retried_rotation(hash, refresh.hash(), access.hash())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Ok(left_ms) = u64::try_from(pair.access_expires_at - now) else {
+        return Ok(None);
+    };
+    if left_ms == 0 {
+        return Ok(None);
+    }
+    Ok(Some(TokenResponse {
+        token_type: "bearer",
+        expires_in: left_ms.div_ceil(1000),
+        access_token: access.expose().to_owned(),
+        scope: pair.scopes.to_string(),
+        refresh_token: Some(refresh.expose().to_owned()),
+    }))
 }
 
 async fn client_credentials(

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
-use roost_domain::{ScopeSet, TokenHash};
-use roost_store::{IssuedTokens, RotateOutcome};
+use roost_domain::{ScopeSet, TokenHash, TokenKind};
+use roost_store::Rotation;
 
 use crate::helpers::*;
 use crate::token::*;
@@ -420,46 +420,65 @@ async fn sec_d07_revoked_grant_cannot_refresh() {
     assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
 }
 
-/// D4 one level down: whatever the handler's earlier read saw, the store's conditional update
-/// lets exactly one of many simultaneous rotations of one token through.
+/// D4 one level down: whatever the handler's earlier read saw, the store's conditional claim
+/// lets exactly one of many simultaneous rotations of one token through, and the losers write
+/// nothing (the handler then decides between a grace retry and revoking the family).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sec_d04_store_rotation_is_one_conditional_update() {
     let app = spawn_app().await;
     let b = signed_in(&app).await;
     let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
     let hash = TokenHash::of(token_of(&t, "refresh_token"));
-    let scopes = ScopeSet::parse(ALL_SCOPES).expect("scopes");
+    let app_id = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row")
+        .app_id;
+    let before = app.row_counts().await;
     let barrier = Arc::new(tokio::sync::Barrier::new(10));
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let store = app.state.store.clone();
         let now = app.state.now();
-        let issued = IssuedTokens {
-            access_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
-            access_expires_at: now + 7_200_000,
-            access_scopes: scopes,
-            refresh: Some((
-                TokenHash::of(&roost_domain::secret::random_base64url(32)),
-                now + 3_600_000,
-            )),
+        let access = roost_domain::Secret::generate(TokenKind::AccessToken, now);
+        let rotation = Rotation {
+            presented: hash,
+            app_id,
             now,
+            access_hash: access.hash(),
+            access_expires_at: now + 7_200_000,
+            access_scopes: None,
+            successor_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
+            successor_expires_at: now + 3_600_000,
         };
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.rotate_refresh(hash, issued).await.expect("store")
+            let done = store.rotate_refresh(rotation).await.expect("store");
+            done.map(|d| (d, access))
         }));
     }
-    let mut rotated = 0;
+    let mut winners = Vec::new();
     for task in tasks {
-        match task.await.expect("task") {
-            RotateOutcome::Rotated => rotated += 1,
-            RotateOutcome::Reused => {}
+        if let Some(w) = task.await.expect("task") {
+            winners.push(w);
         }
     }
-    assert_eq!(rotated, 1);
-    // The reuses revoked the family.
-    assert_eq!(app.me(token_of(&t, "access_token")).await, 401);
+    assert_eq!(winners.len(), 1, "one claim");
+    let (done, access) = &winners[0];
+    assert_eq!(
+        done.scopes,
+        ScopeSet::parse(ALL_SCOPES).expect("scopes"),
+        "the grant's scopes"
+    );
+    let after = app.row_counts().await;
+    assert_eq!(after["refresh_tokens"], before["refresh_tokens"] + 1);
+    assert_eq!(after["access_tokens"], before["access_tokens"] + 1);
+    // The store revoked nothing: the winner's access token works.
+    assert_eq!(app.me(access.expose()).await, 200);
     let stored = app
         .state
         .store
@@ -467,5 +486,237 @@ async fn sec_d04_store_rotation_is_one_conditional_update() {
         .await
         .expect("store")
         .expect("refresh row");
-    assert!(stored.grant_revoked);
+    assert!(!stored.grant_revoked);
+    assert!(stored.used_at.is_some());
+}
+
+/// The claim checks the presenting App itself: another App's token is not claimed even if the
+/// caller skipped the read before it.
+#[tokio::test]
+async fn sec_d05_store_claim_is_bound_to_the_app() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let hash = TokenHash::of(token_of(&t, "refresh_token"));
+    let record = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row");
+    let other = app
+        .state
+        .store
+        .app_by_client_id(&app.native.client_id)
+        .await
+        .expect("store")
+        .expect("native app");
+    assert_ne!(other.id, record.app_id);
+    let before = app.row_counts().await;
+    let now = app.state.now();
+    let rotation = Rotation {
+        presented: hash,
+        app_id: other.id,
+        now,
+        access_hash: TokenHash::of("a"),
+        access_expires_at: now + 1000,
+        access_scopes: None,
+        successor_hash: TokenHash::of("r"),
+        successor_expires_at: now + 1000,
+    };
+    assert!(
+        app.state
+            .store
+            .rotate_refresh(rotation)
+            .await
+            .expect("store")
+            .is_none()
+    );
+    assert_eq!(app.row_counts().await, before);
+    let r = refresh_as(&app, &app.web, token_of(&t, "refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+}
+
+fn with_grace(c: &mut roost::config::Config) {
+    c.oauth.refresh_grace_period = 5;
+}
+
+/// D4 with a grace window: simultaneous refreshes with one token all get the same new pair,
+/// one pair is stored, and the family lives on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_d04_grace_window_hands_racing_refreshes_the_same_pair() {
+    let app = spawn_app_with(with_grace).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t, "refresh_token").to_owned();
+    let before = app.row_counts().await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let rb = app
+            .http
+            .post(app.url(TOKEN_PATH))
+            .header(
+                AUTHORIZATION,
+                basic(
+                    &app.web.client_id,
+                    app.web.client_secret.as_deref().expect("secret"),
+                ),
+            )
+            .header(CONTENT_TYPE, FORM)
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+            ]));
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            send(rb).await
+        }));
+    }
+    let mut pairs = std::collections::BTreeSet::new();
+    for task in tasks {
+        let r = task.await.expect("task");
+        assert_tokens(&app, &r, ALL_SCOPES, true);
+        pairs.insert((
+            r.str("access_token").to_owned(),
+            r.str("refresh_token").to_owned(),
+        ));
+    }
+    assert_eq!(pairs.len(), 1, "every racer got the same pair");
+    let after = app.row_counts().await;
+    assert_eq!(after["refresh_tokens"], before["refresh_tokens"] + 1);
+    assert_eq!(after["access_tokens"], before["access_tokens"] + 1);
+    let (a2, r2) = pairs.into_iter().next().expect("pair");
+    assert_ne!(r2, r1);
+    assert_eq!(app.me(&a2).await, 200);
+    assert_eq!(
+        app.me(token_of(&t, "access_token")).await,
+        200,
+        "nothing was revoked"
+    );
+    let r3 = refresh_as(&app, &app.web, &r2, &[]).await;
+    assert_tokens(&app, &r3, ALL_SCOPES, true);
+}
+
+/// A retry inside the window (the first response was lost) gets the same pair; after the
+/// window the same presentation is reuse and revokes the family.
+#[tokio::test]
+async fn sec_d04_grace_window_retry_then_reuse_after_it() {
+    let app = spawn_app_with(with_grace).await;
+    let b = signed_in(&app).await;
+    for client in [&app.web, &app.native] {
+        let t = tokens_in(&app, &b, client, ALL_SCOPES).await;
+        let r1 = token_of(&t, "refresh_token");
+        let first = refresh_as(&app, client, r1, &[]).await;
+        assert_tokens(&app, &first, ALL_SCOPES, true);
+        app.clock.advance_ms(4_000);
+        let before = app.row_counts().await;
+        let again = refresh_as(&app, client, r1, &[]).await;
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(again.str("access_token"), first.str("access_token"));
+        assert_eq!(again.str("refresh_token"), first.str("refresh_token"));
+        assert_eq!(
+            again.body["expires_in"], 7196,
+            "what is left of the same access token"
+        );
+        assert_eq!(app.row_counts().await, before, "a retry stores nothing");
+
+        // Past the window the same token is a reuse.
+        app.clock.advance_ms(2_000);
+        let late = refresh_as(&app, client, r1, &[]).await;
+        assert_x_error(&late, 400, "invalid_request", X_INVALID_TOKEN);
+        assert_eq!(app.me(first.str("access_token")).await, 401);
+        let r = refresh_as(&app, client, first.str("refresh_token"), &[]).await;
+        assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    }
+}
+
+/// The window never lets an older generation through: once the successor has itself been
+/// used, the token before it is a reuse even inside the window.
+#[tokio::test]
+async fn sec_d04_grace_window_never_brings_back_an_older_generation() {
+    let app = spawn_app_with(with_grace).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t, "refresh_token");
+    let second = refresh_as(&app, &app.web, r1, &[]).await;
+    let third = refresh_as(&app, &app.web, second.str("refresh_token"), &[]).await;
+    assert_tokens(&app, &third, ALL_SCOPES, true);
+    let r = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    assert_eq!(
+        app.me(third.str("access_token")).await,
+        401,
+        "the family is revoked"
+    );
+    let r = refresh_as(&app, &app.web, third.str("refresh_token"), &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+}
+
+/// A revoked family is not revived by a retry inside the window.
+#[tokio::test]
+async fn sec_d04_grace_window_does_not_outlive_revocation() {
+    let app = spawn_app_with(with_grace).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let r1 = token_of(&t, "refresh_token");
+    let second = refresh_as(&app, &app.web, r1, &[]).await;
+    let secret = app.web.client_secret.clone().expect("secret");
+    let revoked = send(
+        app.http
+            .post(app.url("/2/oauth2/revoke"))
+            .header(AUTHORIZATION, basic(&app.web.client_id, &secret))
+            .header(CONTENT_TYPE, FORM)
+            .body(form(&[("token", second.str("refresh_token"))])),
+    )
+    .await;
+    assert_eq!(revoked.status, 200);
+    let r = refresh_as(&app, &app.web, r1, &[]).await;
+    assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+    assert_eq!(app.me(second.str("access_token")).await, 401);
+}
+
+/// A rotation that fails part-way (here: an access digest that already exists) is rolled back
+/// whole: the claim is undone, nothing is inserted, and the write connection is usable again.
+#[tokio::test]
+async fn store_rotation_failing_part_way_changes_nothing() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let hash = TokenHash::of(token_of(&t, "refresh_token"));
+    let record = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row");
+    let before = app.row_counts().await;
+    let now = app.state.now();
+    let clash = Rotation {
+        presented: hash,
+        app_id: record.app_id,
+        now,
+        access_hash: TokenHash::of(token_of(&t, "access_token")),
+        access_expires_at: now + 1000,
+        access_scopes: None,
+        successor_hash: TokenHash::of("successor"),
+        successor_expires_at: now + 1000,
+    };
+    assert!(app.state.store.rotate_refresh(clash).await.is_err());
+    assert_eq!(app.row_counts().await, before);
+    let stored = app
+        .state
+        .store
+        .refresh_by_hash(hash)
+        .await
+        .expect("store")
+        .expect("refresh row");
+    assert!(stored.used_at.is_none(), "the claim was rolled back");
+    // The connection is not left inside the failed transaction.
+    let r = refresh_as(&app, &app.web, token_of(&t, "refresh_token"), &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+    assert_eq!(app.me(r.str("access_token")).await, 200);
 }

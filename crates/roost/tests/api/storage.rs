@@ -838,7 +838,7 @@ async fn sec_k03_cleanup_removes_what_has_ended_and_keeps_what_lives() {
     let n = counts_of(&dump);
     assert_eq!(n["apps"], 2);
     assert_eq!(n["users"], 2);
-    assert_eq!(n["server_keys"], 2);
+    assert_eq!(n["server_keys"], 3, "web, app_bearer, refresh_rotation");
 }
 
 #[tokio::test]
