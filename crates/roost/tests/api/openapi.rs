@@ -739,10 +739,7 @@ async fn error_bodies_conform() {
     let app = spawn_demo_app_with(|c| {
         c.rate_limits.endpoints.insert(
             "GET /2/spaces/by/creator_ids".into(),
-            EndpointLimit {
-                app: Some(1),
-                user: Some(1),
-            },
+            EndpointLimit::new(Some(1), Some(1)),
         );
     })
     .await;

@@ -379,13 +379,17 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
     let app = spawn_demo_app().await;
     let t = token(&app, "alice", SPACE_READ).await;
     let path = |ids: &str| format!("/2/spaces/by/creator_ids?user_ids={ids}");
+    // X allows one request a second here (x-api-v2.md §R): each call waits for the next.
+    let tick = || app.clock.advance_ms(1000);
     // XDevelopers has a live Space and an ended one.
+    tick();
     let r = space_get(&app, &t, &path(crate::follows::XDEV)).await;
     assert_eq!(
         r.json,
         json!({"data": [{"id": "1yQyV6OMjVU8b", "state": "live"}], "meta": {"result_count": 1}})
     );
     // rupert_brews (scheduled) and CoffeeLabDemo (live).
+    tick();
     let r = space_get(
         &app,
         &t,
@@ -407,10 +411,12 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
     );
     // erin_bakes only has an ended Space; an unknown user has none.
     for who in ["1303667635778846721", "1234567"] {
+        tick();
         let r = space_get(&app, &t, &path(who)).await;
         assert_eq!(r.json, json!({"meta": {"result_count": 0}}), "{who}");
     }
     // With expansions.
+    tick();
     let r = space_get(
         &app,
         &t,
@@ -421,6 +427,7 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
         r.json["includes"]["users"],
         json!([{"id": "2244994945", "name": demo_name("2244994945"), "username": "XDevelopers"}])
     );
+    tick();
     let r = get(&app, &path("carol"), &t).await;
     assert_400(
         &r,
