@@ -130,8 +130,7 @@ impl RateLimiter {
                 Some(w) => w,
                 None => map.entry(c.key.clone()).or_insert(fresh),
             };
-            if now_ms >= w.start_ms + w.len_ms || now_ms < w.start_ms || w.len_ms != c.window_ms
-            {
+            if now_ms >= w.start_ms + w.len_ms || now_ms < w.start_ms || w.len_ms != c.window_ms {
                 *w = fresh;
             }
             decisions.push(Decision {
