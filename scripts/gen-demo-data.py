@@ -13,10 +13,19 @@ Re-run it from the repository root after editing the content below:
     python3 scripts/gen-demo-data.py                 # writes crates/roost/data/demo.json
     python3 scripts/gen-demo-data.py -o FILE         # writes FILE instead ("-" = stdout)
 
-Python 3.11+, standard library only. The output is deterministic: one fixed random seed and no
+Python 3.11+, standard library only. The output is deterministic: fixed random seeds and no
 wall-clock time (every timestamp derives from the constants below), so two runs produce
 byte-identical files. Before writing, the script checks every rule roost's importer enforces
 (see validate()) and exits with an error instead of writing a file that would be rejected.
+
+Times are written against CUTOFF (2026-11-01T00:00:00Z). `roost serve --demo` moves the Spaces'
+times by the time from CUTOFF to the moment it loads the file (crates/roost/src/demo.rs), so
+live Spaces started minutes before the load and scheduled ones start days after it; tweets and
+follows keep their dates. Keep the two constants equal.
+
+Everything added after the first version (pending follow requests, banners, listed and like
+counts, emails, Space topics) draws from its own random generator, EXTRA_SEED, so the ids and
+times of the original content stay exactly as they were.
 """
 
 import argparse
@@ -28,6 +37,8 @@ import sys
 from random import Random
 
 SEED = 20261101
+# The generator for what was added later, so SEED's draws (ids, times) stay unchanged.
+EXTRA_SEED = 20261201
 # X's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -109,6 +120,7 @@ USERS = [
          description="Weekend bot builder. My plant-watering bot has more followers than me. 🌱",
          groups=["tech"]),
     dict(username="judy_reads", name="Judy Mensah", created_at="2020-07-30T14:58:02Z",
+         password="judy-password",
          description="Reader of mysteries, drinker of cold coffee, keeper of a very tall to-be-read pile. Private account.",
          protected=True, groups=["general", "coffee"]),
     dict(username="mallory_sec", name="Mallory Quinn", created_at="2019-10-10T10:10:10Z",
@@ -223,6 +235,11 @@ EXTRA_FOLLOWS = [("XDevelopers", "XDevsDemo"), ("XDevelopers", "APIStatusDemo"),
                  ("XDevsDemo", "XDevelopers"), ("XDevsDemo", "APIStatusDemo"),
                  ("APIStatusDemo", "XDevsDemo"), ("CoffeeLabDemo", "rupert_brews"),
                  ("rupert_brews", "CoffeeLabDemo")]
+# Follow requests to protected accounts that are not approved yet (`"pending": true`): alice
+# sees `follow_request_sent` on mallory_sec; judy_reads (who can sign in) sees
+# `follow_request_received` from sybil_tests and ivan_builds.
+PENDING_FOLLOWS = [("alice", "mallory_sec"), ("sybil_tests", "judy_reads"), ("ivan_builds", "judy_reads"),
+                   ("niaj_dev", "tara_ferments"), ("maya_ui", "pat_quietly")]
 # Chance that a drawn follow is followed back, and how much more likely an account is followed.
 FOLLOW_BACK = 0.5
 POPULAR = {"XDevsDemo": 0.45, "APIStatusDemo": 0.3, "CoffeeLabDemo": 0.25, "CityTransitDemo": 0.2,
@@ -734,43 +751,61 @@ FAME = {"XDevelopers": 420, "XDevsDemo": 130, "APIStatusDemo": 90, "CoffeeLabDem
         "alice": 26, "dave_hikes": 22, "rupert_brews": 18, "bob": 12}
 
 # ---------------------------------------------------------------------------------------------
-# Spaces. Times are absolute; who is in them refers to usernames.
+# Spaces. Times are against CUTOFF (the demo loader moves them to the present); who is in them
+# refers to usernames; topics are names of roost's topic catalogue (TOPIC_IDS).
 # ---------------------------------------------------------------------------------------------
 
 SPACES = [
     dict(state="live", title="Rust API office hours 🦀", creator="carol_codes", hosts=["victor_rs"],
-         speakers=["alice", "bob", "grace_ops"], invited=["sybil_tests"], started_at="2026-10-31T16:00:00Z",
-         participant_count=42),
+         speakers=["alice", "bob", "grace_ops"], invited=["sybil_tests"], started_at="2026-10-31T21:30:00Z",
+         participant_count=42, topics=["Software development", "Open source"]),
     dict(state="live", title="Coffee & code: Saturday co-working ☕", creator="CoffeeLabDemo", hosts=["rupert_brews"],
-         speakers=["maya_ui", "alice"], invited=[], started_at="2026-10-31T15:30:00Z", participant_count=23),
+         speakers=["maya_ui", "alice"], invited=[], started_at="2026-10-31T21:00:00Z", participant_count=23,
+         topics=["Coffee", "Software development"]),
     dict(state="live", title="X API v2 Q&A: pagination, expansions and rate limits", creator="XDevelopers",
          hosts=["XDevsDemo"], speakers=["trent_oauth", "sybil_tests"], invited=["alice", "noah_data"],
-         started_at="2026-10-31T17:00:00Z", participant_count=318),
+         started_at="2026-10-31T22:30:00Z", participant_count=318, topics=["Technology", "Web development"]),
     dict(state="live", title="Weekend hiking photo share 🥾📷", creator="dave_hikes", hosts=[],
-         speakers=["peggy_lens", "quinn_trails", "yuki_photo"], invited=[], started_at="2026-10-31T18:15:00Z",
-         participant_count=17),
+         speakers=["peggy_lens", "quinn_trails", "yuki_photo"], invited=[], started_at="2026-10-31T23:45:00Z",
+         participant_count=17, topics=["Outdoors", "Photography"]),
     dict(state="scheduled", title="OAuth 2.0 and PKCE deep dive for API developers", creator="trent_oauth",
          hosts=[], speakers=["mallory_sec", "alice"], invited=["alice", "bob"], created_at="2026-10-22T12:00:00Z",
-         scheduled_start="2026-12-03T18:00:00Z", subscriber_count=64),
+         scheduled_start="2026-12-03T18:00:00Z", subscriber_count=64, topics=["Computer security", "Web development"]),
     dict(state="scheduled", title="Testing async Rust without tears", creator="sybil_tests", hosts=["carol_codes"],
          speakers=["victor_rs"], invited=[], created_at="2026-10-27T09:30:00Z",
-         scheduled_start="2026-12-10T17:00:00Z", subscriber_count=38),
+         scheduled_start="2026-12-10T17:00:00Z", subscriber_count=38, topics=["Software development"]),
     dict(state="scheduled", title="Coffee cupping live: washed vs natural ☕", creator="rupert_brews",
          hosts=["CoffeeLabDemo"], speakers=[], invited=["erin_bakes"], created_at="2026-10-25T08:00:00Z",
-         scheduled_start="2026-11-28T10:00:00Z", subscriber_count=27, is_ticketed=True),
+         scheduled_start="2026-11-28T10:00:00Z", subscriber_count=27, is_ticketed=True, topics=["Coffee", "Food"]),
     dict(state="scheduled", title="Mapas abiertos y transporte público 🗺️", creator="olivia_maps", hosts=[],
          speakers=["sam_city"], invited=["zoe_cycles"], created_at="2026-10-29T19:45:00Z",
-         scheduled_start="2026-12-15T19:00:00Z", subscriber_count=12, lang="es"),
+         scheduled_start="2026-12-15T19:00:00Z", subscriber_count=12, lang="es", topics=["Cities", "Cycling"]),
     dict(state="ended", title="Launching the X API v2 demo: what's new", creator="XDevelopers", hosts=["XDevsDemo"],
          speakers=["APIStatusDemo"], invited=[], created_at="2026-09-10T14:00:00Z",
-         started_at="2026-09-15T17:00:00Z", ended_at="2026-09-15T18:02:00Z", participant_count=540),
+         started_at="2026-09-15T17:00:00Z", ended_at="2026-09-15T18:02:00Z", participant_count=540,
+         topics=["Technology"]),
     dict(state="ended", title="Sourdough troubleshooting clinic 🍞", creator="erin_bakes", hosts=["bob"],
          speakers=["liam_cooks", "priya_k"], invited=[], created_at="2026-10-01T09:00:00Z",
-         started_at="2026-10-04T15:00:00Z", ended_at="2026-10-04T16:20:00Z", participant_count=31),
+         started_at="2026-10-04T15:00:00Z", ended_at="2026-10-04T16:20:00Z", participant_count=31,
+         topics=["Food"]),
     dict(state="ended", title="Late-night jazz listening party 🎷", creator="walter_jazz", hosts=[],
          speakers=["victor_rs", "uma_plays"], invited=[], created_at="2026-10-18T21:40:00Z",
-         started_at="2026-10-18T22:00:00Z", ended_at="2026-10-19T00:45:00Z", participant_count=19),
+         started_at="2026-10-18T22:00:00Z", ended_at="2026-10-19T00:45:00Z", participant_count=19,
+         topics=["Music", "Jazz"]),
 ]
+
+# roost's topic catalogue (crates/roost/src/content/topics.rs), by name.
+TOPIC_IDS = {
+    "Technology": "1600000000000000001", "Software development": "1600000000000000002",
+    "Web development": "1600000000000000003", "Open source": "1600000000000000004",
+    "Computer security": "1600000000000000005", "Data science": "1600000000000000006",
+    "Business & finance": "1600000000000000007", "Food": "1600000000000000008",
+    "Coffee": "1600000000000000009", "Outdoors": "1600000000000000010",
+    "Photography": "1600000000000000011", "Music": "1600000000000000012", "Jazz": "1600000000000000013",
+    "Cities": "1600000000000000014", "Cycling": "1600000000000000015", "Books": "1600000000000000016",
+    "Travel": "1600000000000000017", "Science": "1600000000000000018", "Gaming": "1600000000000000019",
+    "Sports": "1600000000000000020",
+}
 
 # ---------------------------------------------------------------------------------------------
 # Building.
@@ -1003,6 +1038,7 @@ def build():
         o["public_metrics"] = {"like_count": likes, "bookmark_count": bookmarks, "impression_count": impressions}
         out_tweets.append(o)
 
+    extra = Random(EXTRA_SEED)
     out_users = []
     for u in users:
         o = {"id": u["id"], "username": u["username"], "name": u["name"], "created_at": iso(u["_created"]),
@@ -1014,7 +1050,14 @@ def build():
             if k in u:
                 o[k] = u[k]
         o["profile_image_url"] = "https://images.example.org/profile/%s/%s_normal.png" % (u["id"], u["username"].lower())
+        # People with a website and every organisation have a banner.
+        if "url" in u or u["username"] in ORGS:
+            o["profile_banner_url"] = "https://images.example.org/profile_banners/%s/1500x500" % u["id"]
         o["verified_type"] = u.get("verified_type", "none")
+        o["confirmed_email"] = "%s@example.com" % u["username"].lower()
+        fame = FAME.get(u["username"], 8)
+        o["public_metrics"] = {"listed_count": int(fame * extra.uniform(0.05, 0.4)),
+                               "like_count": extra.randrange(40, 4000)}
         if u["username"] in PINS:
             prefix = PINS[u["username"]]
             mine = [tw for tw in tweets if tw["_author"] == u["username"] and tw["_text"].startswith(prefix)]
@@ -1025,6 +1068,15 @@ def build():
 
     out_follows = [{"source_user_id": by_name[s]["id"], "target_user_id": by_name[t]["id"], "created_at": iso(at)}
                    for at, s, t in follow_out]
+    pending = []
+    for s, t in PENDING_FOLLOWS:
+        if (s, t) in follow_set or t not in protected:
+            raise SystemExit(f"{s} -> {t} cannot be a pending request")
+        lo = max(by_name[s]["_created"], by_name[t]["_created"], FOLLOWS_FROM) + DAY
+        pending.append((extra.randrange(lo, FOLLOWS_UNTIL) // 1000 * 1000, s, t))
+    pending.sort()
+    out_follows += [{"source_user_id": by_name[s]["id"], "target_user_id": by_name[t]["id"], "created_at": iso(at),
+                     "pending": True} for at, s, t in pending]
 
     out_spaces = []
     space_ids = set()
@@ -1050,6 +1102,7 @@ def build():
         o["subscriber_count"] = sp.get("subscriber_count", 0)
         o["lang"] = sp.get("lang", "en")
         o["is_ticketed"] = sp.get("is_ticketed", False)
+        o["topic_ids"] = [TOPIC_IDS[n] for n in sp["topics"]]
         out_spaces.append(o)
 
     return {"users": out_users, "tweets": out_tweets, "follows": out_follows, "spaces": out_spaces}
@@ -1112,12 +1165,16 @@ def validate(data):
         check(isinstance(u["verified"], bool) and isinstance(u["protected"], bool), "verified/protected are bools")
         check(u["verified_type"] in ("none", "blue", "business", "government"), "verified_type")
         check((u["verified_type"] != "none") == u["verified"], f"verified_type agrees with verified for {u['username']}")
-        for k in ("url", "profile_image_url"):
+        for k in ("url", "profile_image_url", "profile_banner_url"):
             if k in u:
                 m = re.match(r"^https://([^/]+)(/.*)?$", u[k])
                 check(m and re.search(r"(^|\.)example\.(com|org)$", m.group(1)), f"{k} of {u['username']}")
         if "password" in u:
-            check(u["username"] in ("alice", "bob"), "only alice and bob have passwords")
+            check(u["username"] in ("alice", "bob", "judy_reads"), "only alice, bob and judy_reads have passwords")
+        check(u["confirmed_email"] == u["username"].lower() + "@example.com", f"email of {u['username']}")
+        m = u["public_metrics"]
+        check(set(m) == {"listed_count", "like_count"} and all(isinstance(v, int) and v >= 0 for v in m.values()),
+              f"public_metrics of {u['username']}")
     byname = {u["username"]: u for u in users}
     check(byname["XDevelopers"]["id"] == "2244994945" and byname["XDevelopers"]["name"] == "Developers"
           and byname["XDevelopers"]["verified"] and byname["XDevelopers"]["verified_type"] == "business", "XDevelopers")
@@ -1207,8 +1264,11 @@ def validate(data):
             check(u["pinned_tweet_id"] in tid and tid[u["pinned_tweet_id"]]["author_id"] == u["id"],
                   f"pinned tweet of {u['username']}")
 
-    # follows
+    # follows (pending requests apart: they are no follows)
+    requests = [f for f in follows if f.get("pending")]
+    follows = [f for f in follows if not f.get("pending")]
     check(300 <= len(follows) <= 500, f"300-500 follows (have {len(follows)})")
+    check(4 <= len(requests) <= 6, "a few pending follow requests")
     edges = set()
     for f in follows:
         s, t = f["source_user_id"], f["target_user_id"]
@@ -1229,9 +1289,21 @@ def validate(data):
     check(not any((b, p) in edges for p in protected), "bob follows no protected account")
     recip = sum(1 for s, t in edges if (t, s) in edges)
     check(recip >= len(edges) // 4, "reciprocal follows are common")
+    for f in requests:
+        s, t = f["source_user_id"], f["target_user_id"]
+        check(f["pending"] is True and t in protected, "requests go to protected accounts")
+        check((s, t) not in edges, "a request is not also a follow")
+        ts(f["created_at"], "request created_at")
+    check(any(f["source_user_id"] == a for f in requests), "alice has a pending request")
+    check(any(uid[f["target_user_id"]].get("password") for f in requests),
+          "an account that can sign in has a request to answer")
 
     # spaces
     check(8 <= len(spaces) <= 12, "8-12 spaces")
+    known_topics = set(TOPIC_IDS.values())
+    check(all(s["topic_ids"] and set(s["topic_ids"]) <= known_topics for s in spaces), "spaces have catalogue topics")
+    live_starts = [ts(s["started_at"], "") for s in spaces if s["state"] == "live"]
+    check(all(CUTOFF - 3 * HOUR <= t < CUTOFF for t in live_starts), "live spaces started in the last 3 hours")
     sids = set()
     for s in spaces:
         check(SPACE_ID_RE.match(s["id"]) and s["id"] not in sids, f"space id {s['id']}")

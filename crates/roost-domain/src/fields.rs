@@ -5,8 +5,11 @@ use std::fmt;
 
 /// A vocabulary of field or expansion names: an enum whose values are the names X accepts.
 pub trait Vocabulary: Copy + Eq + 'static {
-    /// Every value, in X's documented (alphabetical) order.
+    /// Every value: first the names of OpenAPI 2.159 in X's documented (alphabetical) order,
+    /// then the names only later documents (2.167) have.
     const ALL: &'static [Self];
+    /// How many of `ALL` are 2.159's: the list X's error messages print for the parameter.
+    const LISTED: usize;
     fn name(self) -> &'static str;
     /// Names of later X documents that mean the same value.
     fn alias(name: &str) -> Option<Self> {
@@ -17,16 +20,19 @@ pub trait Vocabulary: Copy + Eq + 'static {
 }
 
 macro_rules! vocabulary {
-    ($(#[$m:meta])* $ty:ident { $( $variant:ident => $name:literal ),* $(,)? } $( aliases { $( $alias:literal => $target:ident ),* $(,)? } )?) => {
+    ($(#[$m:meta])* $ty:ident { $( $variant:ident => $name:literal ),* $(,)? }
+     $( later { $( $lvariant:ident => $lname:literal ),* $(,)? } )?
+     $( aliases { $( $alias:literal => $target:ident ),* $(,)? } )?) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u8)]
-        pub enum $ty { $( $variant, )* }
+        pub enum $ty { $( $variant, )* $( $( $lvariant, )* )? }
 
         impl Vocabulary for $ty {
-            const ALL: &'static [Self] = &[ $( $ty::$variant, )* ];
+            const ALL: &'static [Self] = &[ $( $ty::$variant, )* $( $( $ty::$lvariant, )* )? ];
+            const LISTED: usize = [ $( stringify!($variant) ),* ].len();
             fn name(self) -> &'static str {
-                match self { $( $ty::$variant => $name, )* }
+                match self { $( $ty::$variant => $name, )* $( $( $ty::$lvariant => $lname, )* )? }
             }
             $( fn alias(name: &str) -> Option<Self> {
                 match name { $( $alias => Some($ty::$target), )* _ => None }
@@ -50,6 +56,7 @@ vocabulary!(
         Url => "url", Username => "username", Verified => "verified", VerifiedFollowersCount => "verified_followers_count",
         VerifiedType => "verified_type", Withheld => "withheld",
     }
+    later { SubscribesToYou => "subscribes_to_you" }
 );
 
 vocabulary!(
@@ -65,6 +72,10 @@ vocabulary!(
         ReferencedTweets => "referenced_tweets", ReplySettings => "reply_settings", Scopes => "scopes", Source => "source",
         SuggestedSourceLinks => "suggested_source_links",
         SuggestedSourceLinksWithCounts => "suggested_source_links_with_counts", Text => "text", Withheld => "withheld",
+    }
+    later {
+        ArticleTitle => "article_title", MatchedMediaNotes => "matched_media_notes",
+        NoteRequestSuggestions => "note_request_suggestions", PaidPartnership => "paid_partnership",
     }
     aliases { "note_post" => NoteTweet }
 );
@@ -132,7 +143,12 @@ vocabulary!(
         ReferencedTweetsIdAttachmentsMediaKeys => "referenced_tweets.id.attachments.media_keys",
         ReferencedTweetsIdAuthorId => "referenced_tweets.id.author_id",
     }
-    aliases { "edit_history_post_ids" => EditHistoryTweetIds, "referenced_posts" => ReferencedTweetsId }
+    // 2.167's Post carries its author's `username`, and its `username` expansion brings that
+    // user: the author.
+    aliases {
+        "edit_history_post_ids" => EditHistoryTweetIds, "referenced_posts" => ReferencedTweetsId,
+        "username" => AuthorId,
+    }
 );
 
 vocabulary!(
@@ -142,6 +158,10 @@ vocabulary!(
         SpeakerIds => "speaker_ids", TopicIds => "topic_ids",
     }
 );
+
+/// The `post.fields` values of OpenAPI 2.167, in its order: what X's message lists when a
+/// client that sent `post.fields` names an unknown value. Every one of them is accepted.
+pub const POST_FIELDS_2167: &str = "article,article_title,attachments,card_uri,community_id,context_annotations,conversation_id,created_at,display_text_range,edit_controls,entities,geo,id,lang,matched_media_notes,media_metadata,non_public_metrics,note_post,note_request_suggestions,organic_metrics,paid_partnership,possibly_sensitive,promoted_metrics,public_metrics,reply_settings,scopes,source,suggested_source_links,suggested_source_links_with_counts,text,withheld";
 
 /// A set of values of one vocabulary, as one request selected them.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -232,9 +252,9 @@ impl<V: Vocabulary + fmt::Debug> fmt::Debug for Selection<V> {
     }
 }
 
-/// The comma-joined list of a vocabulary's names, as X prints it in error messages.
+/// The comma-joined list of a vocabulary's 2.159 names, as X prints it in error messages.
 pub fn names<V: Vocabulary>() -> String {
-    V::ALL
+    V::ALL[..V::LISTED]
         .iter()
         .map(|v| v.name())
         .collect::<Vec<_>>()
@@ -274,6 +294,25 @@ mod tests {
         assert!(s.contains(TweetExpansion::ReferencedTweetsId));
         let u: Selection<UserExpansion> = Selection::parse("expansions", "pinned_post_id").unwrap();
         assert!(u.contains(UserExpansion::PinnedTweetId));
+        let a: Selection<TweetExpansion> = Selection::parse("expansions", "username").unwrap();
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![TweetExpansion::AuthorId]);
+    }
+
+    #[test]
+    fn every_name_of_2_167_is_accepted_and_later_names_are_not_listed() {
+        for name in POST_FIELDS_2167.split(',') {
+            assert!(
+                Selection::<TweetField>::parse("post.fields", name).is_ok(),
+                "{name}"
+            );
+        }
+        let u: Selection<UserField> = Selection::parse("user.fields", "subscribes_to_you").unwrap();
+        assert!(u.contains(UserField::SubscribesToYou));
+        // X's 2.159 messages list 2.159's names only.
+        assert!(!names::<UserField>().contains("subscribes_to_you"));
+        assert!(names::<UserField>().ends_with("verified_type,withheld"));
+        assert!(!names::<TweetField>().contains("paid_partnership"));
+        assert_eq!(TweetField::LISTED, 31);
     }
 
     #[test]

@@ -74,6 +74,50 @@ impl<'de> Deserialize<'de> for Snowflake {
     }
 }
 
+/// An id as a request names it: X's pattern `^[0-9]{1,19}$`, kept as it was sent, because X
+/// echoes the value as supplied in errors (`007`, not `7`).
+///
+/// Every value of the pattern is a valid request, also one above `i64::MAX` (nineteen nines):
+/// such an id names nothing that can exist, so it is not found rather than refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestedId {
+    raw: String,
+    id: Option<Snowflake>,
+}
+
+impl RequestedId {
+    pub fn parse(s: &str) -> Result<Self, InvalidSnowflake> {
+        if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidSnowflake);
+        }
+        Ok(Self {
+            raw: s.to_owned(),
+            id: s.parse::<i64>().ok().map(Snowflake),
+        })
+    }
+
+    /// The value as sent.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The snowflake it names; `None` when it is beyond any id that can exist.
+    pub fn snowflake(&self) -> Option<Snowflake> {
+        self.id
+    }
+
+    /// As a bound (`since_id`, `until_id`): a value beyond every id is the largest id.
+    pub fn bound(&self) -> Snowflake {
+        self.id.unwrap_or(Snowflake(i64::MAX))
+    }
+}
+
+impl fmt::Display for RequestedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
 /// Generates snowflakes as X lays them out: 41 bits of milliseconds since X's epoch, 10 bits of
 /// worker id, 12 bits of sequence.
 ///
@@ -141,6 +185,24 @@ mod tests {
             "1.0",
         ] {
             assert_eq!(Snowflake::parse(bad), Err(InvalidSnowflake), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requested_ids_keep_what_was_sent_and_take_every_19_digit_value() {
+        let z = RequestedId::parse("007").unwrap();
+        assert_eq!(
+            (z.as_str(), z.snowflake().map(Snowflake::get)),
+            ("007", Some(7))
+        );
+        let big = RequestedId::parse("9999999999999999999").unwrap();
+        assert_eq!(big.as_str(), "9999999999999999999");
+        assert_eq!(big.snowflake(), None);
+        assert_eq!(big.bound().get(), i64::MAX);
+        let max = RequestedId::parse("9223372036854775807").unwrap();
+        assert_eq!(max.snowflake().map(Snowflake::get), Some(i64::MAX));
+        for bad in ["", "abc", "-1", "+1", " 1", "12345678901234567890", "1.0"] {
+            assert_eq!(RequestedId::parse(bad), Err(InvalidSnowflake), "{bad}");
         }
     }
 

@@ -14,7 +14,7 @@ pub mod secret;
 pub mod username;
 
 pub use client::{BasicCredentials, ClientId, ClientType};
-pub use id::{Snowflake, SnowflakeGenerator};
+pub use id::{RequestedId, Snowflake, SnowflakeGenerator};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier, PkceError, PkceMode};
 pub use redirect::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError, ScopeSet};

@@ -20,6 +20,10 @@ pub struct TweetRecord {
     pub like_count: i64,
     pub bookmark_count: i64,
     pub impression_count: i64,
+    /// Withheld in these countries (ISO 3166-1 alpha-2)...
+    pub withheld_in: Vec<String>,
+    /// ...because of a copyright claim.
+    pub withheld_copyright: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,14 @@ pub struct SpaceRecord {
     pub scheduled_start: Option<i64>,
 }
 
+/// A Space topic added by an import (X's `Topic`: id, name, description).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
 /// Everything the API serves, as loaded into memory at start and after outside changes.
 #[derive(Debug, Clone, Default)]
 pub struct Content {
@@ -62,6 +74,7 @@ pub struct Content {
     pub tweets: Vec<TweetRecord>,
     pub follows: Vec<FollowRecord>,
     pub spaces: Vec<SpaceRecord>,
+    pub topics: Vec<TopicRecord>,
 }
 
 /// An import, validated by the caller: written all-or-nothing, upserting by id.
@@ -71,6 +84,7 @@ pub struct ImportBatch {
     pub tweets: Vec<TweetRecord>,
     pub follows: Vec<FollowRecord>,
     pub spaces: Vec<SpaceRecord>,
+    pub topics: Vec<TopicRecord>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -79,6 +93,22 @@ pub struct ImportReport {
     pub tweets: usize,
     pub follows: usize,
     pub spaces: usize,
+    /// Reported only when the file had topics, so the report of a file without them keeps
+    /// the four counts it always had.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub topics: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Country codes as stored: comma-separated.
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub(crate) fn join_ids(ids: &[Snowflake]) -> String {

@@ -16,7 +16,9 @@ use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, Token
 pub mod content;
 mod sqlite;
 
-pub use content::{Content, FollowRecord, ImportBatch, ImportReport, SpaceRecord, TweetRecord};
+pub use content::{
+    Content, FollowRecord, ImportBatch, ImportReport, SpaceRecord, TopicRecord, TweetRecord,
+};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +128,11 @@ pub struct UserRecord {
     pub listed_count: i64,
     pub like_count: i64,
     pub created_at: i64,
+    /// The confirmed email address (`confirmed_email`), shown only to the user's own tokens
+    /// with `users.email`.
+    pub email: Option<String>,
+    /// ISO 3166-1 alpha-2 codes of the countries the account is withheld in.
+    pub withheld_in: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -17,11 +17,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
-use crate::content::{join_ids, split_ids};
+use crate::content::{join_ids, split_ids, split_list};
 use crate::{
     AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, FollowRecord, ImportBatch,
     ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord,
-    Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
+    Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TopicRecord, TweetRecord,
+    UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -42,6 +43,7 @@ const TABLES: &[&str] = &[
     "tweets",
     "follows",
     "spaces",
+    "topics",
 ];
 
 #[derive(Debug, Clone)]
@@ -175,10 +177,12 @@ const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a
     a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at";
 
 const USER_COLUMNS: &str = "id, username, name, password_hash, description, location, url, profile_image_url, \
-    verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, like_count, created_at";
+    verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, like_count, created_at, \
+    email, withheld_country_codes";
 
 const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, in_reply_to_user_id, replied_to_id, \
-    quoted_id, retweeted_id, lang, reply_settings, source, possibly_sensitive, like_count, bookmark_count, impression_count";
+    quoted_id, retweeted_id, lang, reply_settings, source, possibly_sensitive, like_count, bookmark_count, impression_count, \
+    withheld_copyright, withheld_country_codes";
 
 const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
     is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
@@ -373,6 +377,8 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
         listed_count: row.try_get("listed_count")?,
         like_count: row.try_get("like_count")?,
         created_at: row.try_get("created_at")?,
+        email: row.try_get("email")?,
+        withheld_in: split_list(&row.try_get::<String, _>("withheld_country_codes")?),
     })
 }
 
@@ -394,6 +400,16 @@ fn tweet_from_row(row: &SqliteRow) -> Result<TweetRecord> {
         like_count: row.try_get("like_count")?,
         bookmark_count: row.try_get("bookmark_count")?,
         impression_count: row.try_get("impression_count")?,
+        withheld_in: split_list(&row.try_get::<String, _>("withheld_country_codes")?),
+        withheld_copyright: row.try_get("withheld_copyright")?,
+    })
+}
+
+fn topic_from_row(row: &SqliteRow) -> Result<TopicRecord> {
+    Ok(TopicRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
     })
 }
 
@@ -448,14 +464,16 @@ async fn upsert_user(tx: &mut sqlx::SqliteConnection, u: &UserRecord) -> Result<
     sqlx::query(
         "INSERT INTO users (id, username, username_key, name, password_hash, description, location, url, \
          profile_image_url, verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, \
-         like_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         like_count, created_at, email, withheld_country_codes) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET username = excluded.username, username_key = excluded.username_key, \
          name = excluded.name, password_hash = COALESCE(excluded.password_hash, users.password_hash), \
          description = excluded.description, location = excluded.location, url = excluded.url, \
          profile_image_url = excluded.profile_image_url, verified = excluded.verified, \
          verified_type = excluded.verified_type, protected = excluded.protected, \
          pinned_tweet_id = excluded.pinned_tweet_id, profile_banner_url = excluded.profile_banner_url, \
-         listed_count = excluded.listed_count, like_count = excluded.like_count, created_at = excluded.created_at",
+         listed_count = excluded.listed_count, like_count = excluded.like_count, created_at = excluded.created_at, \
+         email = excluded.email, withheld_country_codes = excluded.withheld_country_codes",
     )
     .bind(u.id.get())
     .bind(u.username.as_str())
@@ -474,6 +492,8 @@ async fn upsert_user(tx: &mut sqlx::SqliteConnection, u: &UserRecord) -> Result<
     .bind(u.listed_count)
     .bind(u.like_count)
     .bind(u.created_at)
+    .bind(&u.email)
+    .bind(u.withheld_in.join(","))
     .execute(&mut *tx)
     .await
     .map(drop)
@@ -483,14 +503,16 @@ async fn upsert_tweet(tx: &mut sqlx::SqliteConnection, t: &TweetRecord) -> Resul
     sqlx::query(
         "INSERT INTO tweets (id, author_id, text, created_at, conversation_id, in_reply_to_user_id, replied_to_id, \
          quoted_id, retweeted_id, lang, reply_settings, source, possibly_sensitive, like_count, bookmark_count, \
-         impression_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         impression_count, withheld_copyright, withheld_country_codes) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET author_id = excluded.author_id, text = excluded.text, \
          created_at = excluded.created_at, conversation_id = excluded.conversation_id, \
          in_reply_to_user_id = excluded.in_reply_to_user_id, replied_to_id = excluded.replied_to_id, \
          quoted_id = excluded.quoted_id, retweeted_id = excluded.retweeted_id, lang = excluded.lang, \
          reply_settings = excluded.reply_settings, source = excluded.source, \
          possibly_sensitive = excluded.possibly_sensitive, like_count = excluded.like_count, \
-         bookmark_count = excluded.bookmark_count, impression_count = excluded.impression_count",
+         bookmark_count = excluded.bookmark_count, impression_count = excluded.impression_count, \
+         withheld_copyright = excluded.withheld_copyright, withheld_country_codes = excluded.withheld_country_codes",
     )
     .bind(t.id.get())
     .bind(t.author_id.get())
@@ -508,6 +530,8 @@ async fn upsert_tweet(tx: &mut sqlx::SqliteConnection, t: &TweetRecord) -> Resul
     .bind(t.like_count)
     .bind(t.bookmark_count)
     .bind(t.impression_count)
+    .bind(t.withheld_copyright)
+    .bind(t.withheld_in.join(","))
     .execute(&mut *tx)
     .await
     .map(drop)
@@ -749,6 +773,8 @@ impl Store for SqliteStore {
             listed_count: 0,
             like_count: 0,
             created_at: user.now,
+            email: None,
+            withheld_in: Vec::new(),
         })
     }
 
@@ -1106,6 +1132,9 @@ impl Store for SqliteStore {
         let spaces = sqlx::query(&format!("SELECT {SPACE_COLUMNS} FROM spaces"))
             .fetch_all(&mut *tx)
             .await?;
+        let topics = sqlx::query("SELECT id, name, description FROM topics")
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Content {
             version,
@@ -1113,6 +1142,7 @@ impl Store for SqliteStore {
             tweets: tweets.iter().map(tweet_from_row).collect::<Result<_>>()?,
             follows: follows.iter().map(follow_from_row).collect::<Result<_>>()?,
             spaces: spaces.iter().map(space_from_row).collect::<Result<_>>()?,
+            topics: topics.iter().map(topic_from_row).collect::<Result<_>>()?,
         })
     }
 
@@ -1229,6 +1259,17 @@ impl Store for SqliteStore {
         for sp in &batch.spaces {
             upsert_space(&mut tx, sp).await?;
         }
+        for t in &batch.topics {
+            sqlx::query(
+                "INSERT INTO topics (id, name, description) VALUES (?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description",
+            )
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.description)
+            .execute(&mut *tx)
+            .await?;
+        }
         bump_version(&mut tx).await?;
         tx.commit().await.map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Invalid(
@@ -1241,6 +1282,7 @@ impl Store for SqliteStore {
             tweets: batch.tweets.len(),
             follows: batch.follows.len(),
             spaces: batch.spaces.len(),
+            topics: batch.topics.len(),
         })
     }
 

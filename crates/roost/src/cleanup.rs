@@ -11,9 +11,7 @@ pub fn grace_ms(state: &AppState) -> i64 {
 }
 
 pub async fn run_once(state: &AppState) {
-    let rl = &state.config.rate_limits;
-    let longest = secs(rl.window.max(rl.oauth_window));
-    let pruned = state.limits.prune(state.now(), longest);
+    let pruned = state.limits.prune(state.now());
     if pruned > 0 {
         tracing::debug!(pruned, "ended rate-limit windows dropped");
     }

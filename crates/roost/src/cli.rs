@@ -278,6 +278,16 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let report = state.store.import(batch).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
+    } else if report.topics > 0 {
+        println!(
+            "Imported {} users, {} tweets, {} follows, {} spaces and {} topics from {}.",
+            report.users,
+            report.tweets,
+            report.follows,
+            report.spaces,
+            report.topics,
+            args.file.display()
+        );
     } else {
         println!(
             "Imported {} users, {} tweets, {} follows and {} spaces from {}.",

@@ -24,32 +24,73 @@ pub struct Config {
 }
 
 /// X's published per-endpoint limits (spec/x-api-v2.md §R, docs of 2026): per App for app-only
-/// tokens, per user (and App) for user tokens, per 15-minute window. `None`: that kind of token
-/// cannot call the endpoint.
-pub const DEFAULT_LIMITS: &[(&str, Option<u64>, Option<u64>)] = &[
-    ("GET /2/users/me", None, Some(75)),
-    ("GET /2/users", Some(300), Some(900)),
-    ("GET /2/users/:id", Some(300), Some(900)),
-    ("GET /2/users/by", Some(300), Some(900)),
-    ("GET /2/users/by/username/:username", Some(300), Some(900)),
-    ("GET /2/tweets", Some(3500), Some(5000)),
-    ("GET /2/tweets/:id", Some(450), Some(900)),
-    ("POST /2/tweets", None, Some(100)),
-    ("DELETE /2/tweets/:id", None, Some(50)),
-    ("GET /2/users/:id/tweets", Some(10_000), Some(900)),
-    ("GET /2/users/:id/following", Some(300), Some(300)),
-    ("GET /2/users/:id/followers", Some(300), Some(300)),
-    ("POST /2/users/:id/following", None, Some(50)),
+/// tokens, per user (and App) for user tokens, per 15-minute window; and the two secondary
+/// windows X documents: 10,000 posts per App per 24 hours on `POST /2/tweets` (user-token
+/// requests of every user of the App count), and 1 request per second on
+/// `GET /2/spaces/by/creator_ids`. `app`/`user` `None`: that kind of token cannot call the
+/// endpoint.
+pub const DEFAULT_LIMITS: &[(&str, EndpointLimit)] = &[
+    ("GET /2/users/me", EndpointLimit::new(None, Some(75))),
+    ("GET /2/users", EndpointLimit::new(Some(300), Some(900))),
+    ("GET /2/users/:id", EndpointLimit::new(Some(300), Some(900))),
+    ("GET /2/users/by", EndpointLimit::new(Some(300), Some(900))),
+    (
+        "GET /2/users/by/username/:username",
+        EndpointLimit::new(Some(300), Some(900)),
+    ),
+    ("GET /2/tweets", EndpointLimit::new(Some(3500), Some(5000))),
+    (
+        "GET /2/tweets/:id",
+        EndpointLimit::new(Some(450), Some(900)),
+    ),
+    (
+        "POST /2/tweets",
+        EndpointLimit {
+            app_24h: Some(10_000),
+            ..EndpointLimit::new(None, Some(100))
+        },
+    ),
+    ("DELETE /2/tweets/:id", EndpointLimit::new(None, Some(50))),
+    (
+        "GET /2/users/:id/tweets",
+        EndpointLimit::new(Some(10_000), Some(900)),
+    ),
+    (
+        "GET /2/users/:id/following",
+        EndpointLimit::new(Some(300), Some(300)),
+    ),
+    (
+        "GET /2/users/:id/followers",
+        EndpointLimit::new(Some(300), Some(300)),
+    ),
+    (
+        "POST /2/users/:id/following",
+        EndpointLimit::new(None, Some(50)),
+    ),
     (
         "DELETE /2/users/:source_user_id/following/:target_user_id",
-        None,
-        Some(50),
+        EndpointLimit::new(None, Some(50)),
     ),
-    ("GET /2/spaces/:id", Some(300), Some(300)),
-    ("GET /2/spaces", Some(300), Some(300)),
-    ("GET /2/spaces/by/creator_ids", Some(300), Some(300)),
-    ("GET /2/spaces/search", Some(300), Some(300)),
-    ("GET /2/users/:id/following/spaces", Some(300), Some(300)),
+    (
+        "GET /2/spaces/:id",
+        EndpointLimit::new(Some(300), Some(300)),
+    ),
+    ("GET /2/spaces", EndpointLimit::new(Some(300), Some(300))),
+    (
+        "GET /2/spaces/by/creator_ids",
+        EndpointLimit {
+            per_second: Some(1),
+            ..EndpointLimit::new(Some(300), Some(300))
+        },
+    ),
+    (
+        "GET /2/spaces/search",
+        EndpointLimit::new(Some(300), Some(300)),
+    ),
+    (
+        "GET /2/users/:id/following/spaces",
+        EndpointLimit::new(Some(300), Some(300)),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -59,6 +100,22 @@ pub struct EndpointLimit {
     pub app: Option<u64>,
     /// Requests per window for user tokens (per user and App).
     pub user: Option<u64>,
+    /// Requests per 24 hours per App, user-token requests of all its users included (X's cap on
+    /// posts per App); reported in `x-app-limit-24hour-*`.
+    pub app_24h: Option<u64>,
+    /// Requests per second in each pool (per App, per user and App).
+    pub per_second: Option<u64>,
+}
+
+impl EndpointLimit {
+    pub const fn new(app: Option<u64>, user: Option<u64>) -> Self {
+        Self {
+            app,
+            user,
+            app_24h: None,
+            per_second: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,7 +126,8 @@ pub struct RateLimitConfig {
     /// Seconds in an API window. Default 900 (X's 15 minutes).
     pub window: u64,
     /// Overrides of X's numbers, keyed like `"GET /2/users/:id" = { app = 300, user = 900 }`.
-    /// A key sets both numbers; leave one out to forbid that kind of token.
+    /// A key replaces X's whole entry (`app`, `user`, `app_24h`, `per_second`): leave `app` or
+    /// `user` out to forbid that kind of token, a secondary window out to have none.
     pub endpoints: BTreeMap<String, EndpointLimit>,
     /// Token, revoke and app-only token requests per client (or API key) per `oauth_window`.
     /// Default 3000.
@@ -96,11 +154,8 @@ impl Default for RateLimitConfig {
 impl RateLimitConfig {
     /// The limit of an endpoint (`"GET /2/users/:id"`), with its static key.
     pub fn endpoint(&self, key: &str) -> Option<(&'static str, EndpointLimit)> {
-        let (k, app, user) = DEFAULT_LIMITS.iter().find(|(k, _, _)| *k == key)?;
-        let limit = self.endpoints.get(key).copied().unwrap_or(EndpointLimit {
-            app: *app,
-            user: *user,
-        });
+        let (k, default) = DEFAULT_LIMITS.iter().find(|(k, _)| *k == key)?;
+        let limit = self.endpoints.get(key).copied().unwrap_or(*default);
         Some((k, limit))
     }
 }
@@ -355,7 +410,7 @@ impl Config {
             .rate_limits
             .endpoints
             .keys()
-            .find(|k| !DEFAULT_LIMITS.iter().any(|(d, _, _)| d == k))
+            .find(|k| !DEFAULT_LIMITS.iter().any(|(d, _)| d == k))
         {
             return Err(ConfigError::Invalid(format!(
                 "rate_limits.endpoints: `{k}` is not an endpoint roost serves (keys look like \"GET /2/users/:id\")"
@@ -433,5 +488,36 @@ mod tests {
         assert!(Config::from_toml_str("[oauth]\nauthorization_code_ttl = 601\n").is_err());
         assert!(Config::from_toml_str("[server]\npublic_url = \"ftp://x\"\n").is_err());
         assert!(Config::from_toml_str("[server]\naddr = \"nope\"\n").is_err());
+    }
+
+    #[test]
+    fn endpoint_overrides_replace_xs_entry_secondary_windows_included() {
+        let c = Config::from_toml_str(
+            "[rate_limits.endpoints]\n\"POST /2/tweets\" = { user = 5, app_24h = 20 }\n\"GET /2/spaces/by/creator_ids\" = { app = 1, user = 2 }\n",
+        )
+        .unwrap();
+        let (_, posts) = c.rate_limits.endpoint("POST /2/tweets").unwrap();
+        assert_eq!(
+            posts,
+            EndpointLimit {
+                app_24h: Some(20),
+                ..EndpointLimit::new(None, Some(5))
+            }
+        );
+        // Left out: no per-second window any more.
+        let (_, spaces) = c
+            .rate_limits
+            .endpoint("GET /2/spaces/by/creator_ids")
+            .unwrap();
+        assert_eq!(spaces, EndpointLimit::new(Some(1), Some(2)));
+        let (_, default) = Config::default()
+            .rate_limits
+            .endpoint("GET /2/spaces/by/creator_ids")
+            .unwrap();
+        assert_eq!(default.per_second, Some(1));
+        assert!(
+            Config::from_toml_str("[rate_limits.endpoints]\n\"POST /2/tweets\" = { daily = 1 }\n")
+                .is_err()
+        );
     }
 }

@@ -22,6 +22,7 @@ pub const NATIVE_API_SECRET: &str = "demo-native-app-api-secret-not-for-producti
 pub const USERS: &[(&str, &str, &str)] = &[
     ("alice", "Alice Example", "alice-password"),
     ("bob", "Bob Example", "bob-password"),
+    ("judy_reads", "Judy Mensah", "judy-password"),
 ];
 
 /// Loads the demo data if the store is empty. Returns whether it did.
@@ -64,12 +65,48 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<bool> {
         };
         accounts::create_app(state.store.as_ref(), &state.ids, now, spec).await?;
     }
-    // Users, tweets, follows and spaces come from the data set that `roost import` also takes.
-    let existing = state.store.load_content().await?;
-    let batch = crate::content::import::parse(DATA, &existing, &state.hasher, now).await?;
-    state.store.import(batch).await?;
-    state.world.refresh(state.store.as_ref()).await?;
+    load_content(state).await?;
     Ok(true)
+}
+
+/// The moment the demo file's times are written against (`scripts/gen-demo-data.py`'s cutoff,
+/// 2026-11-01T00:00:00Z): nothing in it is later, scheduled Spaces excepted.
+pub const ANCHOR_MS: i64 = 1_793_491_200_000;
+const MINUTE_MS: i64 = 60_000;
+
+/// How far the demo's Space times move when loaded at `now_ms`: the time from the anchor to
+/// now, in whole minutes. Tweets and follows keep their dates (history may be old); Spaces live
+/// in the present, so a live Space started minutes before the load and a scheduled one starts
+/// days after it, whenever the demo is loaded.
+pub fn space_shift_ms(now_ms: i64) -> i64 {
+    (now_ms - ANCHOR_MS).div_euclid(MINUTE_MS) * MINUTE_MS
+}
+
+/// Imports the demo's users, tweets, follows, spaces and topics (the data set `roost import`
+/// also takes) with the Space times moved to the present, and makes the server see them.
+/// Returns what was imported and the shift applied.
+pub async fn load_content(state: &AppState) -> anyhow::Result<(roost_store::ImportReport, i64)> {
+    let now = state.now();
+    let existing = state.store.load_content().await?;
+    let mut batch = crate::content::import::parse(DATA, &existing, &state.hasher, now).await?;
+    let shift = space_shift_ms(now);
+    for s in &mut batch.spaces {
+        s.created_at += shift;
+        for t in [
+            &mut s.updated_at,
+            &mut s.started_at,
+            &mut s.ended_at,
+            &mut s.scheduled_start,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *t += shift;
+        }
+    }
+    let report = state.store.import(batch).await?;
+    state.world.refresh(state.store.as_ref()).await?;
+    Ok((report, shift))
 }
 
 /// The demo data set (`crates/roost/data/demo.json`, made by `scripts/gen-demo-data.py`).
@@ -108,7 +145,7 @@ pub fn banner(state: &AppState) -> String {
     lines.extend(
         USERS
             .iter()
-            .map(|(u, _, p)| format!("    {u:<8} password: {p}")),
+            .map(|(u, _, p)| format!("    {u:<10} password: {p}")),
     );
     lines.extend([
         String::new(),

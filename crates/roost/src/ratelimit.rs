@@ -1,14 +1,16 @@
 //! Fixed-window request counters, in memory.
 //!
 //! X counts requests in 15-minute windows per endpoint, per user (user-context tokens) or per
-//! App (app-only tokens), and reports the window with `x-rate-limit-*` headers. A store write per
-//! request would cost more than the rest of the request (design/PERFORMANCE.md), so counters live
-//! in memory: exact on one node. The map is sharded so concurrent requests rarely contend, and
-//! every check-and-count happens under the shard's lock, so counts stay right under concurrency.
+//! App (app-only tokens), and reports the window with `x-rate-limit-*` headers; some endpoints
+//! have a second window on top (a day per App, a second per pool). A store write per request
+//! would cost more than the rest of the request (design/PERFORMANCE.md), so counters live in
+//! memory: exact on one node. The map is sharded so concurrent requests rarely contend, and every
+//! check-and-count happens under the locks of the shards involved, so counts stay right under
+//! concurrency and a request refused by one of its windows is counted in none.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 const SHARDS: usize = 32;
 
@@ -23,7 +25,16 @@ pub struct Key {
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start_ms: i64,
+    len_ms: i64,
     count: u64,
+}
+
+/// One window a request is counted in.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub key: Key,
+    pub limit: u64,
+    pub window_ms: i64,
 }
 
 /// The outcome of one check, with what the headers report.
@@ -61,57 +72,96 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Window>> {
+    fn shard_index(&self, key: &Key) -> usize {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
-        let i = usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0);
-        &self.shards[i]
+        usize::try_from(h.finish() % SHARDS as u64).unwrap_or(0)
     }
 
     /// Counts one request against `key` if the window has room. A window starts with its first
     /// request and lasts `window_ms`.
     pub fn check(&self, key: Key, limit: u64, window_ms: i64, now_ms: i64) -> Decision {
-        let mut map = self
-            .shard(&key)
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let w = map.entry(key).or_insert(Window {
-            start_ms: now_ms,
-            count: 0,
-        });
-        if now_ms >= w.start_ms + window_ms || now_ms < w.start_ms {
-            *w = Window {
-                start_ms: now_ms,
-                count: 0,
-            };
-        }
-        let reset_ms = w.start_ms + window_ms;
-        if w.count >= limit {
-            return Decision {
-                allowed: false,
+        let d = self.check_all(
+            &[Check {
+                key,
                 limit,
-                remaining: 0,
-                reset_ms,
-            };
-        }
-        w.count += 1;
-        Decision {
-            allowed: true,
+                window_ms,
+            }],
+            now_ms,
+        );
+        d.into_iter().next().unwrap_or(Decision {
+            allowed: false,
             limit,
-            remaining: limit - w.count,
-            reset_ms,
-        }
+            remaining: 0,
+            reset_ms: now_ms + window_ms,
+        })
     }
 
-    /// Drops windows that ended before `now_ms - max_window_ms` (called by the cleanup job).
-    pub fn prune(&self, now_ms: i64, max_window_ms: i64) -> usize {
+    /// Counts one request in every window of `checks` if each has room, and in none otherwise.
+    /// The decisions come in the order of `checks`; a window that has no room is the one whose
+    /// decision is not `allowed`.
+    pub fn check_all(&self, checks: &[Check], now_ms: i64) -> Vec<Decision> {
+        let shards: Vec<usize> = checks.iter().map(|c| self.shard_index(&c.key)).collect();
+        let mut order = shards.clone();
+        order.sort_unstable();
+        order.dedup();
+        // Locked in index order, so two requests never wait on each other's locks.
+        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Key, Window>>)> = order
+            .iter()
+            .map(|i| {
+                let g = self.shards[*i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (*i, g)
+            })
+            .collect();
+        let mut decisions = Vec::with_capacity(checks.len());
+        for (c, shard) in checks.iter().zip(&shards) {
+            let Some((_, map)) = guards.iter_mut().find(|(i, _)| i == shard) else {
+                continue;
+            };
+            let fresh = Window {
+                start_ms: now_ms,
+                len_ms: c.window_ms,
+                count: 0,
+            };
+            // The key is cloned only for a window's first request.
+            let w = match map.get_mut(&c.key) {
+                Some(w) => w,
+                None => map.entry(c.key.clone()).or_insert(fresh),
+            };
+            if now_ms >= w.start_ms + w.len_ms || now_ms < w.start_ms || w.len_ms != c.window_ms {
+                *w = fresh;
+            }
+            decisions.push(Decision {
+                allowed: w.count < c.limit,
+                limit: c.limit,
+                remaining: c.limit.saturating_sub(w.count),
+                reset_ms: w.start_ms + w.len_ms,
+            });
+        }
+        if decisions.len() == checks.len() && decisions.iter().all(|d| d.allowed) {
+            for ((c, shard), d) in checks.iter().zip(&shards).zip(decisions.iter_mut()) {
+                if let Some((_, map)) = guards.iter_mut().find(|(i, _)| i == shard)
+                    && let Some(w) = map.get_mut(&c.key)
+                {
+                    w.count += 1;
+                    d.remaining = d.limit.saturating_sub(w.count);
+                }
+            }
+        }
+        decisions
+    }
+
+    /// Drops windows that have ended (called by the cleanup job).
+    pub fn prune(&self, now_ms: i64) -> usize {
         let mut removed = 0;
         for shard in &self.shards {
             let mut map = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let before = map.len();
-            map.retain(|_, w| w.start_ms + max_window_ms > now_ms);
+            map.retain(|_, w| w.start_ms + w.len_ms > now_ms);
             removed += before - map.len();
         }
         removed
@@ -176,10 +226,41 @@ mod tests {
     }
 
     #[test]
-    fn prune_drops_ended_windows() {
+    fn prune_drops_ended_windows_each_by_its_own_length() {
         let rl = RateLimiter::default();
         rl.check(key("a"), 1, 1000, 0);
         rl.check(key("b"), 1, 1000, 5000);
-        assert_eq!(rl.prune(5500, 1000), 1);
+        rl.check(key("day"), 1, 86_400_000, 0);
+        assert_eq!(rl.prune(5500), 1);
+        assert!(!rl.check(key("day"), 1, 86_400_000, 5500).allowed);
+    }
+
+    #[test]
+    fn a_request_refused_by_one_window_is_counted_in_none() {
+        let rl = RateLimiter::default();
+        let checks = |n: u64| {
+            vec![
+                Check {
+                    key: key("quarter"),
+                    limit: 10,
+                    window_ms: 900_000,
+                },
+                Check {
+                    key: key("second"),
+                    limit: n,
+                    window_ms: 1000,
+                },
+            ]
+        };
+        let d = rl.check_all(&checks(1), 0);
+        assert!(d.iter().all(|d| d.allowed));
+        assert_eq!((d[0].remaining, d[1].remaining), (9, 0));
+        let d = rl.check_all(&checks(1), 10);
+        assert_eq!((d[0].allowed, d[1].allowed), (true, false));
+        assert_eq!((d[0].remaining, d[1].remaining), (9, 0), "nothing counted");
+        assert_eq!(d[1].reset_ms, 1000);
+        let d = rl.check_all(&checks(1), 1000);
+        assert!(d.iter().all(|d| d.allowed));
+        assert_eq!(d[0].remaining, 8);
     }
 }

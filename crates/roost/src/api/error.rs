@@ -38,6 +38,12 @@ pub enum ApiError {
     /// An app-only token on a user-context endpoint.
     #[error("unsupported authentication")]
     AppOnlyForbidden,
+    /// A user token on an endpoint configured for app-only tokens only.
+    #[error("unsupported authentication: user context")]
+    UserContextForbidden,
+    /// A method the path does not serve.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A user token missing scopes: what the endpoint requires, and which of those it lacks.
     #[error("missing scopes {missing}")]
     MissingScopes {
@@ -94,6 +100,19 @@ impl IntoResponse for ApiError {
                     "type": "https://api.twitter.com/2/problems/unsupported-authentication",
                     "status": 403
                 }),
+            ),
+            ApiError::UserContextForbidden => problem(
+                StatusCode::FORBIDDEN,
+                json!({
+                    "title": "Unsupported Authentication",
+                    "detail": "Authenticating with OAuth 2.0 User Context is forbidden for this endpoint.  Supported authentication types are [OAuth 2.0 Application-Only].",
+                    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "status": 403
+                }),
+            ),
+            ApiError::MethodNotAllowed => problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"title": "Method Not Allowed", "type": "about:blank", "status": 405, "detail": "Method Not Allowed"}),
             ),
             ApiError::MissingScopes { required, missing } => {
                 tracing::info!(%missing, "API request refused: token lacks scopes");

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
-use roost_domain::{Scope, Snowflake};
+use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::FollowRecord;
 use serde_json::{Map, Value, json};
 
@@ -70,7 +70,10 @@ async fn list(
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let Some(user) = user_id.and_then(|id| world.user(id).cloned()) else {
+    let Some(user) = user_id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| world.user(i).cloned())
+    else {
         r.not_found("user", "id", &id);
         return Ok(Json(r.envelope(None::<Data>, None)));
     };
@@ -124,21 +127,21 @@ async fn list(
     )))
 }
 
-/// The token's user, when the path parameter `name` (X's name for it: `id` on follow,
-/// `source_user_id` on unfollow) is that user.
-fn acting_user(principal: &Principal, name: &str, path_id: &str) -> Result<Snowflake, ApiError> {
+/// The token's user, when the path id `id` (X's name for it: `id` on follow, `source_user_id`
+/// on unfollow) is that user. The query is checked first: these endpoints take only their path
+/// parameters, which must not be repeated in the query string.
+fn acting_user(
+    mut p: Params,
+    principal: &Principal,
+    path: &[(&str, &str)],
+) -> Result<Snowflake, ApiError> {
     let me = principal.require_user(WRITE)?;
+    let ids: Vec<Option<RequestedId>> = path.iter().map(|(name, v)| p.path_id(name, v)).collect();
+    p.finish()?;
     // A user token acts only as its own user (checklist F5).
-    match Snowflake::parse(path_id) {
-        Ok(id) if id == me => Ok(me),
-        Ok(_) => Err(ApiError::Forbidden("Forbidden".into())),
-        Err(_) => Err(ApiError::InvalidRequest(vec![
-            super::error::ParamProblem::one(
-                name,
-                vec![path_id.to_owned()],
-                format!("The `{name}` query parameter value [{path_id}] is not valid"),
-            ),
-        ])),
+    match ids.first().cloned().flatten().and_then(|i| i.snowflake()) {
+        Some(id) if id == me => Ok(me),
+        _ => Err(ApiError::Forbidden("Forbidden".into())),
     }
 }
 
@@ -146,10 +149,12 @@ pub async fn follow(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let me = acting_user(&principal, "id", &id)?;
+    let p = Params::new(&uri, &["id"]);
+    let me = acting_user(p, &principal, &[("id", &id)])?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| k.as_str() != "target_user_id") {
         return Err(body_problem(&format!(
@@ -157,7 +162,7 @@ pub async fn follow(
         )));
     }
     let target = match body.get("target_user_id") {
-        Some(Value::String(s)) => Snowflake::parse(s).map_err(|_| {
+        Some(Value::String(s)) => RequestedId::parse(s).map_err(|_| {
             body_problem(&format!(
                 "$.target_user_id: string [{s}] does not match pattern ^[0-9]{{1,19}}$"
             ))
@@ -169,16 +174,16 @@ pub async fn follow(
             ));
         }
     };
-    if target == me {
+    if target.snowflake() == Some(me) {
         return Err(ApiError::Forbidden("You cannot follow yourself.".into()));
     }
-    let protected = match state.world.read().user(target) {
-        Some(u) => u.protected,
-        None => {
-            return Err(body_problem(&format!(
-                "$.target_user_id: no user has the id [{target}]"
-            )));
-        }
+    let found = target
+        .snowflake()
+        .and_then(|t| state.world.read().user(t).map(|u| (u.id, u.protected)));
+    let Some((target, protected)) = found else {
+        return Err(body_problem(&format!(
+            "$.target_user_id: no user has the id [{target}]"
+        )));
     };
     let record = FollowRecord {
         source_user_id: me,
@@ -202,26 +207,28 @@ pub async fn unfollow(
     State(state): State<AppState>,
     principal: Principal,
     Path((source, target)): Path<(String, String)>,
+    uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let me = acting_user(&principal, "source_user_id", &source)?;
-    let target = Snowflake::parse(&target).map_err(|_| {
-        ApiError::InvalidRequest(vec![super::error::ParamProblem::one(
-            "target_user_id",
-            vec![target.clone()],
-            format!("The `target_user_id` query parameter value [{target}] is not valid"),
-        )])
-    })?;
-    state
-        .world
-        .write(
-            state.store.as_ref(),
-            state.store.unfollow(me, target),
-            move |w, removed| {
-                if *removed {
-                    w.remove_follow(me, target);
-                }
-            },
-        )
-        .await?;
+    let p = Params::new(&uri, &["source_user_id", "target_user_id"]);
+    let me = acting_user(
+        p,
+        &principal,
+        &[("source_user_id", &source), ("target_user_id", &target)],
+    )?;
+    // A valid id beyond every id that can exist is followed by nobody.
+    if let Some(target) = RequestedId::parse(&target).ok().and_then(|t| t.snowflake()) {
+        state
+            .world
+            .write(
+                state.store.as_ref(),
+                state.store.unfollow(me, target),
+                move |w, removed| {
+                    if *removed {
+                        w.remove_follow(me, target);
+                    }
+                },
+            )
+            .await?;
+    }
     Ok(Json(json!({"data": {"following": false}})))
 }

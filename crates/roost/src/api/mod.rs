@@ -11,18 +11,19 @@ pub mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 
-use crate::ratelimit::{Decision, Key};
+use crate::ratelimit::{Check, Decision, Key};
 use crate::state::AppState;
 
 /// Every API route passes this gate: it authenticates the bearer token once (handlers take the
-/// resulting `Principal`), then counts the request against X's per-endpoint window for the user
-/// (user tokens) or the App (app-only tokens), and writes the `x-rate-limit-*` headers on the
-/// answer, 429s included. Unauthenticated requests get 401 without rate-limit headers, as on X.
+/// resulting `Principal`), then counts the request against X's per-endpoint windows for the user
+/// (user tokens) or the App (app-only tokens), and writes the `x-rate-limit-*` headers on every
+/// answer after authentication, 429s and 403s included (client quirk 17). Unauthenticated
+/// requests get 401 without rate-limit headers, as on X.
 async fn gate(
     State(state): State<AppState>,
     matched: MatchedPath,
@@ -34,57 +35,195 @@ async fn gate(
         Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(principal.clone());
-    let decision = limit(&state, req.method(), matched.as_str(), &principal);
-    if let Some(d) = decision
-        && !d.allowed
+    let key = endpoint_key(req.method(), matched.as_str());
+    let (limit, refused) = match state.config.rate_limits.endpoint(&key) {
+        Some((scope, limit)) => (Some((scope, limit)), kind_refused(&limit, &principal)),
+        None => (None, None),
+    };
+    let windows = limit.and_then(|(scope, l)| count(&state, scope, &l, &principal));
+    if let Some(w) = &windows
+        && !w.allowed()
     {
-        tracing::info!(endpoint = matched.as_str(), "rate limit reached");
-        return with_limit_headers(error::ApiError::TooManyRequests.into_response(), &d);
+        tracing::info!(endpoint = %key, "rate limit reached");
+        return w.headers(error::ApiError::TooManyRequests.into_response());
     }
-    let resp = next.run(req).await;
-    match decision {
-        Some(d) => with_limit_headers(resp, &d),
+    let resp = match refused {
+        // The configuration gives this kind of token no pool on the endpoint.
+        Some(e) => e.into_response(),
+        None => next.run(req).await,
+    };
+    match &windows {
+        Some(w) => w.headers(resp),
         None => resp,
     }
 }
 
-fn limit(
-    state: &AppState,
-    method: &Method,
-    path: &str,
+/// axum's `/2/users/{id}` is X's `/2/users/:id`.
+fn endpoint_key(method: &Method, path: &str) -> String {
+    format!("{method} {}", path.replace('{', ":").replace('}', ""))
+}
+
+/// The refusal for a kind of token the endpoint's limits leave out ("leaving `app` out refuses
+/// app-only tokens").
+fn kind_refused(
+    limit: &crate::config::EndpointLimit,
     principal: &principal::Principal,
-) -> Option<Decision> {
+) -> Option<error::ApiError> {
+    match principal {
+        principal::Principal::App { .. } if limit.app.is_none() => {
+            Some(error::ApiError::AppOnlyForbidden)
+        }
+        principal::Principal::User { .. } if limit.user.is_none() => {
+            Some(error::ApiError::UserContextForbidden)
+        }
+        _ => None,
+    }
+}
+
+/// The windows one request was counted in.
+struct Windows {
+    /// The endpoint's window for this pool: `x-rate-limit-*`.
+    main: Decision,
+    /// One request per second and pool, where X has it.
+    per_second: Option<Decision>,
+    /// The App's 24 hours, where X has them: `x-app-limit-24hour-*`.
+    app_day: Option<Decision>,
+}
+
+impl Windows {
+    fn allowed(&self) -> bool {
+        self.main.allowed
+            && self.per_second.is_none_or(|d| d.allowed)
+            && self.app_day.is_none_or(|d| d.allowed)
+    }
+
+    /// X's headers. `x-rate-limit-*` describe the endpoint's window, unless the per-second
+    /// window refused the request: then they describe that one, so a client that sleeps until
+    /// `x-rate-limit-reset` waits a second, not the rest of the quarter hour. A spent day shows
+    /// in `x-app-limit-24hour-*`, as X reports its post cap.
+    fn headers(&self, mut resp: Response) -> Response {
+        let binding = match self.per_second {
+            Some(d) if !d.allowed => d,
+            _ => self.main,
+        };
+        let h = resp.headers_mut();
+        write_window(h, "x-rate-limit", &binding);
+        if let Some(d) = &self.app_day {
+            write_window(h, "x-app-limit-24hour", d);
+        }
+        resp
+    }
+}
+
+fn write_window(h: &mut HeaderMap, prefix: &str, d: &Decision) {
+    for (name, value) in [
+        ("limit", d.limit.to_string()),
+        ("remaining", d.remaining.to_string()),
+        ("reset", d.reset_secs().to_string()),
+    ] {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::try_from(format!("{prefix}-{name}")),
+            HeaderValue::from_str(&value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Counts the request in its pool's windows. A kind of token the endpoint has no pool for
+/// (an app-only token on a user-context endpoint) is counted per App against the endpoint's
+/// other number, so that its refusal carries the headers too.
+fn count(
+    state: &AppState,
+    scope: &'static str,
+    limit: &crate::config::EndpointLimit,
+    principal: &principal::Principal,
+) -> Option<Windows> {
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
         return None;
     }
-    // axum's `/2/users/{id}` is X's `/2/users/:id`.
-    let key = format!("{method} {}", path.replace('{', ":").replace('}', ""));
-    let (scope, limit) = cfg.endpoint(&key)?;
-    let (n, subject) = match principal {
+    let (own, other, subject, app_id) = match principal {
         principal::Principal::User {
             user_id, app_id, ..
-        } => (limit.user?, format!("u{user_id}:a{app_id}")),
-        principal::Principal::App { app_id } => (limit.app?, format!("a{app_id}")),
+        } => (
+            limit.user,
+            limit.app,
+            format!("u{user_id}:a{app_id}"),
+            *app_id,
+        ),
+        principal::Principal::App { app_id } => {
+            (limit.app, limit.user, format!("a{app_id}"), *app_id)
+        }
     };
-    let window_ms = crate::oauth::token::secs(cfg.window);
-    Some(
-        state
-            .limits
-            .check(Key { scope, subject }, n, window_ms, state.now()),
-    )
+    let n = own.or(other)?;
+    // A refused kind of token is counted in its pool only, not in the secondary windows of the
+    // requests the endpoint serves.
+    let (per_second, app_24h) = match own {
+        Some(_) => (limit.per_second, limit.app_24h),
+        None => (None, None),
+    };
+    let mut checks = vec![Check {
+        key: Key {
+            scope,
+            subject: subject.clone(),
+        },
+        limit: n,
+        window_ms: crate::oauth::token::secs(cfg.window),
+    }];
+    if let Some(n) = per_second {
+        checks.push(Check {
+            key: Key {
+                scope,
+                subject: format!("1s:{subject}"),
+            },
+            limit: n,
+            window_ms: 1000,
+        });
+    }
+    if let Some(n) = app_24h {
+        checks.push(Check {
+            key: Key {
+                scope,
+                subject: format!("24h:a{app_id}"),
+            },
+            limit: n,
+            window_ms: DAY_MS,
+        });
+    }
+    let mut d = state.limits.check_all(&checks, state.now()).into_iter();
+    let main = d.next()?;
+    Some(Windows {
+        main,
+        per_second: per_second.and_then(|_| d.next()),
+        app_day: app_24h.and_then(|_| d.next()),
+    })
 }
 
-fn with_limit_headers(mut resp: Response, d: &Decision) -> Response {
-    let h = resp.headers_mut();
-    for (name, value) in [
-        ("x-rate-limit-limit", d.limit.to_string()),
-        ("x-rate-limit-remaining", d.remaining.to_string()),
-        ("x-rate-limit-reset", d.reset_secs().to_string()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
+/// X's wire on every API answer: JSON bodies are `application/json; charset=utf-8`
+/// (x-api-v2.md, header line of the document; problem bodies keep `application/problem+json`),
+/// and a method the path does not take is a problem object with `Allow`, not an empty 405.
+async fn x_wire(resp: Response) -> Response {
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = resp.headers().get(header::ALLOW).cloned();
+        let mut r = error::ApiError::MethodNotAllowed.into_response();
+        if let Some(a) = allow {
+            r.headers_mut().insert(header::ALLOW, a);
         }
+        return r;
+    }
+    let mut resp = resp;
+    let plain_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    if plain_json {
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
     resp
 }
@@ -114,4 +253,5 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/2/spaces/by/creator_ids", get(spaces::by_creator_ids))
         .route("/2/spaces/{id}", get(spaces::by_id))
         .route_layer(middleware::from_fn_with_state(state, gate))
+        .layer(middleware::map_response(x_wire))
 }

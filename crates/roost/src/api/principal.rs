@@ -36,14 +36,19 @@ impl Principal {
     pub fn require(&self, required: &[Scope]) -> Result<Viewer, ApiError> {
         match self {
             Principal::App { .. } => Ok(Viewer::App),
-            Principal::User { .. } => self.require_user(required).map(Viewer::User),
+            Principal::User { .. } => self.require_user(required).map(|_| self.viewer()),
         }
     }
 
     pub fn viewer(&self) -> Viewer {
         match self {
             Principal::App { .. } => Viewer::App,
-            Principal::User { user_id, .. } => Viewer::User(*user_id),
+            Principal::User {
+                user_id, scopes, ..
+            } => Viewer::User {
+                id: *user_id,
+                email: scopes.contains(Scope::UsersEmail),
+            },
         }
     }
 

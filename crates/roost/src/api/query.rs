@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use axum::http::Uri;
-use roost_domain::Snowflake;
-use roost_domain::fields::{Selection, Vocabulary};
+use roost_domain::fields::{POST_FIELDS_2167, Selection, Vocabulary};
+use roost_domain::{RequestedId, Snowflake};
 
 use super::error::{ApiError, ParamProblem};
 use crate::oauth::params::parse_form;
@@ -22,6 +22,9 @@ const PARAM_ALIASES: &[(&str, &str)] = &[("post.fields", "tweet.fields")];
 
 pub struct Params {
     values: BTreeMap<String, String>,
+    /// The name a client used where it was an alias (`tweet.fields` sent as `post.fields`):
+    /// problems with the value name the parameter the client sent.
+    sent_as: BTreeMap<String, String>,
     /// Parameters given more than once: already reported, so not reported again as missing.
     repeated: Vec<String>,
     problems: Vec<ParamProblem>,
@@ -32,6 +35,7 @@ impl Params {
     pub fn new(uri: &Uri, allowed: &[&str]) -> Self {
         let mut p = Params {
             values: BTreeMap::new(),
+            sent_as: BTreeMap::new(),
             repeated: Vec::new(),
             problems: Vec::new(),
         };
@@ -47,11 +51,13 @@ impl Params {
         };
         let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in pairs {
-            let name = PARAM_ALIASES
-                .iter()
-                .find(|(a, _)| *a == k)
-                .map_or(k.as_str(), |(_, to)| to)
-                .to_owned();
+            let name = match PARAM_ALIASES.iter().find(|(a, _)| *a == k) {
+                Some((_, to)) => {
+                    p.sent_as.insert((*to).to_owned(), k.clone());
+                    (*to).to_owned()
+                }
+                None => k,
+            };
             seen.entry(name).or_default().push(v);
         }
         for (name, vals) in seen {
@@ -103,18 +109,18 @@ impl Params {
     }
 
     /// A path id (`:id`).
-    pub fn path_id(&mut self, name: &str, value: &str) -> Option<Snowflake> {
-        let id = Snowflake::parse(value).ok();
+    pub fn path_id(&mut self, name: &str, value: &str) -> Option<RequestedId> {
+        let id = RequestedId::parse(value).ok();
         let message = format!("The `{name}` query parameter value [{value}] is not valid");
         let usable = self.path(name, value, id.is_some(), message);
         id.filter(|_| usable)
     }
 
-    /// An optional id parameter (`since_id`, `until_id`).
+    /// An optional id bound (`since_id`, `until_id`).
     pub fn opt_id(&mut self, name: &str) -> Option<Snowflake> {
         let v = self.raw(name)?.to_owned();
-        match Snowflake::parse(&v) {
-            Ok(id) => Some(id),
+        match RequestedId::parse(&v) {
+            Ok(id) => Some(id.bound()),
             Err(_) => {
                 self.problem(
                     name,
@@ -169,13 +175,22 @@ impl Params {
         let Some(raw) = self.raw(name).map(str::to_owned) else {
             return Selection::default();
         };
-        match Selection::parse(name, &raw) {
+        let sent = self
+            .sent_as
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned());
+        match Selection::parse(&sent, &raw) {
             Ok(s) => s,
-            Err(e) => {
+            Err(mut e) => {
+                // A client of the 2.167 document is told 2.167's names.
+                if sent == "post.fields" {
+                    POST_FIELDS_2167.clone_into(&mut e.allowed);
+                }
                 // X lists the parameter's whole value and names the bad items in the message
                 // (redouane59/twittered#118).
                 self.problems
-                    .push(ParamProblem::one(name, vec![raw], e.to_string()));
+                    .push(ParamProblem::one(&sent, vec![raw], e.to_string()));
                 Selection::default()
             }
         }

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 
 use roost_domain::Snowflake;
 use roost_domain::fields::{
-    Selection, SpaceExpansion, SpaceField, TweetExpansion, TweetField, UserExpansion, UserField,
+    Selection, SpaceExpansion, SpaceField, TopicField, TweetExpansion, TweetField, UserExpansion,
+    UserField,
 };
-use roost_store::{SpaceRecord, TweetRecord, UserRecord};
+use roost_store::{SpaceRecord, TopicRecord, TweetRecord, UserRecord};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -18,11 +19,49 @@ use crate::content::World;
 use crate::content::world::TweetCounts;
 
 /// Who is looking: protected accounts' tweets are visible only to their followers and
-/// themselves, and `connection_status` needs a user.
+/// themselves, `connection_status` needs a user, a user's `confirmed_email` is for their own
+/// tokens with `users.email`, and a tweet's private metrics for its author.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {
-    User(Snowflake),
+    /// A user token; `email`: it carries `users.email`.
+    User {
+        id: Snowflake,
+        email: bool,
+    },
     App,
+}
+
+impl Viewer {
+    fn user(self) -> Option<Snowflake> {
+        match self {
+            Viewer::User { id, .. } => Some(id),
+            Viewer::App => None,
+        }
+    }
+}
+
+/// X's limit for a tweet's `text`; longer posts (X's note tweets, from imports) show a cut
+/// `text` and carry the whole in `note_tweet`.
+const TEXT_LIMIT: usize = 280;
+/// Where X cuts a long post's `text` (xdevplatform/samples#202: "cut to 270 characters"),
+/// at the last word boundary before it.
+const NOTE_CUT: usize = 270;
+
+/// The `text` X shows for a tweet: the whole text, or for a long post its start.
+pub fn display_text(text: &str) -> &str {
+    if text.chars().count() <= TEXT_LIMIT {
+        return text;
+    }
+    let end = text
+        .char_indices()
+        .nth(NOTE_CUT)
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..end];
+    let cut = match head.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => &head[..i],
+        _ => head,
+    };
+    cut.trim_end()
 }
 
 /// RFC 3339 UTC with milliseconds, as X prints times: `2021-01-06T18:40:40.000Z`.
@@ -47,6 +86,7 @@ pub struct Selected {
     pub user: Selection<UserField>,
     pub tweet: Selection<TweetField>,
     pub space: Selection<SpaceField>,
+    pub topic: Selection<TopicField>,
     pub user_exp: Selection<UserExpansion>,
     pub tweet_exp: Selection<TweetExpansion>,
     pub space_exp: Selection<SpaceExpansion>,
@@ -60,9 +100,15 @@ pub struct Renderer<'w> {
     inc_user_ids: HashSet<Snowflake>,
     inc_tweets: Vec<Obj>,
     inc_tweet_ids: HashSet<Snowflake>,
+    inc_topics: Vec<Value>,
+    inc_topic_ids: HashSet<String>,
     errors: Vec<Value>,
     /// (parameter, value) of the `includes` errors already reported.
     inc_errors: HashSet<(&'static str, Snowflake)>,
+    /// (section, field, tweet) of the field errors already reported.
+    field_errors: HashSet<(&'static str, &'static str, Snowflake)>,
+    /// The parameter the `data` tweets were asked for by (`id`, `ids`), for field errors.
+    data_param: &'static str,
 }
 
 impl<'w> Renderer<'w> {
@@ -75,9 +121,18 @@ impl<'w> Renderer<'w> {
             inc_user_ids: HashSet::new(),
             inc_tweets: Vec::new(),
             inc_tweet_ids: HashSet::new(),
+            inc_topics: Vec::new(),
+            inc_topic_ids: HashSet::new(),
             errors: Vec::new(),
             inc_errors: HashSet::new(),
+            field_errors: HashSet::new(),
+            data_param: "id",
         }
+    }
+
+    /// Names the parameter the `data` tweets are asked for by (default `id`).
+    pub fn data_parameter(&mut self, name: &'static str) {
+        self.data_param = name;
     }
 
     /// Whether the viewer may see `author`'s tweets.
@@ -87,7 +142,7 @@ impl<'w> Renderer<'w> {
         }
         match self.viewer {
             Viewer::App => false,
-            Viewer::User(me) => {
+            Viewer::User { id: me, .. } => {
                 me == author.id
                     || self
                         .world
@@ -113,7 +168,7 @@ impl<'w> Renderer<'w> {
                 .pinned_tweet_id
                 .and_then(|id| self.expanded_tweet("pinned_tweet_id", id))
         {
-            self.include_tweet_only(&t);
+            self.include_tweet_only(&t, "pinned_tweet_id");
         }
         if exp.contains(UserExpansion::MostRecentTweetId)
             && let Some(t) = self
@@ -123,7 +178,7 @@ impl<'w> Renderer<'w> {
                 .copied()
                 .and_then(|id| self.expanded_tweet("most_recent_tweet_id", id))
         {
-            self.include_tweet_only(&t);
+            self.include_tweet_only(&t, "most_recent_tweet_id");
         }
         v
     }
@@ -143,7 +198,9 @@ impl<'w> Renderer<'w> {
             ent
         });
         let connection = match self.viewer {
-            Viewer::User(me) if f.contains(UserField::ConnectionStatus) && me != u.id => {
+            Viewer::User { id: me, .. }
+                if f.contains(UserField::ConnectionStatus) && me != u.id =>
+            {
                 let mut status = Vec::new();
                 match self.world.follow_edge(me, u.id) {
                     Some(e) if e.pending => status.push("follow_request_sent"),
@@ -173,6 +230,16 @@ impl<'w> Renderer<'w> {
                 .contains(UserField::PublicMetrics)
                 .then(|| self.world.user_counts(u.id)),
             connection,
+            // Nobody subscribes to anyone in roost (no Super Follows): a definite `false`, for
+            // the one who asks ("you"), so not for an App.
+            subscribes: self.viewer.user().is_some(),
+            email: match self.viewer {
+                Viewer::User { id, email: true } if id == u.id => u.email.clone(),
+                _ => None,
+            },
+            verified_followers: f
+                .contains(UserField::VerifiedFollowersCount)
+                .then(|| self.world.verified_followers(u.id)),
         })
     }
 
@@ -190,7 +257,8 @@ impl<'w> Renderer<'w> {
     // ---- tweets ----
 
     pub fn tweet(&mut self, t: &Arc<TweetRecord>) -> Obj {
-        let v = self.tweet_object(t);
+        let param = self.data_param;
+        let v = self.tweet_object(t, "data", param);
         self.expand_tweet(t, true);
         v
     }
@@ -206,6 +274,16 @@ impl<'w> Renderer<'w> {
             self.include_user_id(u);
         }
         if exp.contains(TweetExpansion::EntitiesMentionsUsername) {
+            for name in mentions(display_text(&t.text)) {
+                if let Some(u) = self.world.user_by_username(&name).map(|u| u.id) {
+                    self.include_user_id(u);
+                }
+            }
+        }
+        // The mentions of a long post's whole text (`note_tweet.entities`).
+        if exp.contains(TweetExpansion::EntitiesNoteMentionsUsername)
+            && display_text(&t.text).len() < t.text.len()
+        {
             for name in mentions(&t.text) {
                 if let Some(u) = self.world.user_by_username(&name).map(|u| u.id) {
                     self.include_user_id(u);
@@ -213,7 +291,7 @@ impl<'w> Renderer<'w> {
             }
         }
         if exp.contains(TweetExpansion::EditHistoryTweetIds) && top {
-            self.include_tweet_only(t);
+            self.include_tweet_only(t, "edit_history_tweet_ids");
         }
         if exp.contains(TweetExpansion::ReferencedTweetsId)
             || exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId)
@@ -231,7 +309,7 @@ impl<'w> Renderer<'w> {
                     continue;
                 };
                 if exp.contains(TweetExpansion::ReferencedTweetsId) {
-                    self.include_tweet_only(&r);
+                    self.include_tweet_only(&r, "referenced_tweets.id");
                 }
                 if exp.contains(TweetExpansion::ReferencedTweetsIdAuthorId) {
                     self.include_user_id(r.author_id);
@@ -265,30 +343,91 @@ impl<'w> Renderer<'w> {
         None
     }
 
-    fn include_tweet_only(&mut self, t: &Arc<TweetRecord>) {
+    fn include_tweet_only(&mut self, t: &Arc<TweetRecord>, parameter: &'static str) {
         if self.inc_tweet_ids.insert(t.id) {
-            let v = self.tweet_object(t);
+            let v = self.tweet_object(t, "includes", parameter);
             self.inc_tweets.push(v);
         }
     }
 
-    fn tweet_object(&self, t: &Arc<TweetRecord>) -> Obj {
+    fn tweet_object(
+        &mut self,
+        t: &Arc<TweetRecord>,
+        section: &'static str,
+        parameter: &'static str,
+    ) -> Obj {
         let f = self.sel.tweet;
+        let text = display_text(&t.text);
+        let long = text.len() < t.text.len();
         let entities = if f.contains(TweetField::Entities) {
-            Some(text_entities(self.world, &t.text)).filter(|e| !e.is_empty())
+            Some(text_entities(self.world, text)).filter(|e| !e.is_empty())
         } else {
             None
         };
+        let note =
+            (long && f.contains(TweetField::NoteTweet)).then(|| text_entities(self.world, &t.text));
+        // Private metrics are the author's, with a user token (X): anyone else is told which
+        // fields were refused, one Field Authorization Error per metric.
+        let own = self.viewer.user() == Some(t.author_id);
+        let mut private = Vec::new();
+        if f.contains(TweetField::NonPublicMetrics) {
+            private.extend(NON_PUBLIC_METRICS);
+        }
+        if f.contains(TweetField::OrganicMetrics) {
+            private.extend(ORGANIC_METRICS);
+        }
+        if !own {
+            for field in private {
+                self.field_unauthorized(section, parameter, field, t.id);
+            }
+        }
+        let counts = if f.contains(TweetField::PublicMetrics)
+            || (own && f.contains(TweetField::OrganicMetrics))
+        {
+            self.world.counts(t.id)
+        } else {
+            TweetCounts::default()
+        };
+        let author_withheld = self
+            .world
+            .user(t.author_id)
+            .map(|a| a.withheld_in.clone())
+            .unwrap_or_default();
         Obj::Tweet(TweetOut {
             t: t.clone(),
             f,
             entities,
-            counts: if f.contains(TweetField::PublicMetrics) {
-                self.world.counts(t.id)
-            } else {
-                TweetCounts::default()
-            },
+            note,
+            counts,
+            own,
+            author_withheld,
         })
+    }
+
+    /// X's partial "Field Authorization Error" (OpenAPI `FieldUnauthorizedProblem`), as X
+    /// words it: `Sorry, you are not authorized to access 'non_public_metrics.impression_count'
+    /// on the Tweet with id : [1525252600530100226].`
+    fn field_unauthorized(
+        &mut self,
+        section: &'static str,
+        parameter: &'static str,
+        field: &'static str,
+        id: Snowflake,
+    ) {
+        if !self.field_errors.insert((section, field, id)) {
+            return;
+        }
+        self.errors.push(json!({
+            "resource_type": "tweet",
+            "field": field,
+            "parameter": parameter,
+            "resource_id": id,
+            "title": "Field Authorization Error",
+            "section": section,
+            "detail": format!("Sorry, you are not authorized to access '{field}' on the Tweet with {parameter} : [{id}]."),
+            "value": id,
+            "type": "https://api.twitter.com/2/problems/not-authorized-for-field"
+        }));
     }
 
     // ---- spaces ----
@@ -363,6 +502,13 @@ impl<'w> Renderer<'w> {
         if exp.contains(SpaceExpansion::CreatorId) {
             self.include_user_id(s.creator_id);
         }
+        if exp.contains(SpaceExpansion::TopicIds) {
+            for id in &s.topic_ids {
+                if let Some(t) = self.world.topic(id).cloned() {
+                    self.include_topic(&t);
+                }
+            }
+        }
         for (e, ids) in [
             (SpaceExpansion::HostIds, &s.host_ids),
             (SpaceExpansion::SpeakerIds, &s.speaker_ids),
@@ -375,6 +521,22 @@ impl<'w> Renderer<'w> {
             }
         }
         Obj::Value(Value::Object(m))
+    }
+
+    /// X's `Topic`: `id` and `name` always, `description` when asked for.
+    fn include_topic(&mut self, t: &TopicRecord) {
+        if !self.inc_topic_ids.insert(t.id.clone()) {
+            return;
+        }
+        let mut m = Map::new();
+        m.insert("id".into(), json!(t.id));
+        m.insert("name".into(), json!(t.name));
+        if self.sel.topic.contains(TopicField::Description)
+            && let Some(d) = &t.description
+        {
+            m.insert("description".into(), json!(d));
+        }
+        self.inc_topics.push(Value::Object(m));
     }
 
     // ---- errors and envelope ----
@@ -423,6 +585,7 @@ impl<'w> Renderer<'w> {
             data: data.map(Into::into),
             users: self.inc_users,
             tweets: self.inc_tweets,
+            topics: self.inc_topics,
             errors: self.errors,
             meta,
         }
@@ -480,6 +643,7 @@ pub struct Envelope {
     data: Option<Data>,
     users: Vec<Obj>,
     tweets: Vec<Obj>,
+    topics: Vec<Value>,
     errors: Vec<Value>,
     meta: Option<Value>,
 }
@@ -487,6 +651,7 @@ pub struct Envelope {
 struct Includes<'a> {
     users: &'a [Obj],
     tweets: &'a [Obj],
+    topics: &'a [Value],
 }
 
 impl Serialize for Includes<'_> {
@@ -498,6 +663,9 @@ impl Serialize for Includes<'_> {
         if !self.tweets.is_empty() {
             m.serialize_entry("tweets", self.tweets)?;
         }
+        if !self.topics.is_empty() {
+            m.serialize_entry("topics", self.topics)?;
+        }
         m.end()
     }
 }
@@ -508,12 +676,13 @@ impl Serialize for Envelope {
         if let Some(d) = &self.data {
             m.serialize_entry("data", d)?;
         }
-        if !self.users.is_empty() || !self.tweets.is_empty() {
+        if !self.users.is_empty() || !self.tweets.is_empty() || !self.topics.is_empty() {
             m.serialize_entry(
                 "includes",
                 &Includes {
                     users: &self.users,
                     tweets: &self.tweets,
+                    topics: &self.topics,
                 },
             )?;
         }
@@ -543,6 +712,25 @@ pub struct UserOut {
     most_recent: Option<Snowflake>,
     counts: Option<(i64, i64, i64)>,
     connection: Option<Vec<&'static str>>,
+    /// Whether "subscribes to you" has an answer (a user is asking).
+    subscribes: bool,
+    /// The user's own confirmed email, when the token may see it.
+    email: Option<String>,
+    verified_followers: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Subscription {
+    subscribes_to_you: bool,
+}
+
+/// X's `withheld` (`UserWithheld`, `TweetWithheld`).
+#[derive(Serialize)]
+struct Withheld<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copyright: Option<bool>,
+    country_codes: &'a [String],
+    scope: &'static str,
 }
 
 impl Serialize for UserOut {
@@ -552,6 +740,11 @@ impl Serialize for UserOut {
         m.serialize_entry("id", &u.id)?;
         m.serialize_entry("name", &u.name)?;
         m.serialize_entry("username", &u.username)?;
+        if f.contains(UserField::ConfirmedEmail)
+            && let Some(e) = &self.email
+        {
+            m.serialize_entry("confirmed_email", e)?;
+        }
         if f.contains(UserField::CreatedAt) {
             m.serialize_entry("created_at", &Ts(u.created_at))?;
         }
@@ -628,6 +821,30 @@ impl Serialize for UserOut {
         if let Some(c) = &self.connection {
             m.serialize_entry("connection_status", c)?;
         }
+        if self.subscribes && f.contains(UserField::Subscription) {
+            m.serialize_entry(
+                "subscription",
+                &Subscription {
+                    subscribes_to_you: false,
+                },
+            )?;
+        }
+        if self.subscribes && f.contains(UserField::SubscribesToYou) {
+            m.serialize_entry("subscribes_to_you", &false)?;
+        }
+        if let Some(n) = self.verified_followers {
+            m.serialize_entry("verified_followers_count", &n)?;
+        }
+        if f.contains(UserField::Withheld) && !u.withheld_in.is_empty() {
+            m.serialize_entry(
+                "withheld",
+                &Withheld {
+                    copyright: None,
+                    country_codes: &u.withheld_in,
+                    scope: "user",
+                },
+            )?;
+        }
         m.end()
     }
 }
@@ -645,7 +862,47 @@ pub struct TweetOut {
     t: Arc<TweetRecord>,
     f: Selection<TweetField>,
     entities: Option<Map<String, Value>>,
+    /// A long post's whole-text entities, when `note_tweet` was asked for.
+    note: Option<Map<String, Value>>,
     counts: TweetCounts,
+    /// The viewer is the author (with a user token): the private metrics are theirs to see.
+    own: bool,
+    /// The countries the author is withheld in (their tweets are too).
+    author_withheld: Vec<String>,
+}
+
+/// The private metrics roost keeps, as X names them in Field Authorization Errors.
+const NON_PUBLIC_METRICS: [&str; 1] = ["non_public_metrics.impression_count"];
+const ORGANIC_METRICS: [&str; 4] = [
+    "organic_metrics.impression_count",
+    "organic_metrics.like_count",
+    "organic_metrics.reply_count",
+    "organic_metrics.retweet_count",
+];
+
+#[derive(Serialize)]
+struct NonPublicMetrics {
+    impression_count: i64,
+}
+
+#[derive(Serialize)]
+struct OrganicMetrics {
+    impression_count: i64,
+    like_count: i64,
+    reply_count: i64,
+    retweet_count: i64,
+}
+
+#[derive(Serialize)]
+struct NoteTweet<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entities: Option<&'a Map<String, Value>>,
+}
+
+#[derive(Serialize)]
+struct TweetScopes {
+    followers: bool,
 }
 
 #[derive(Serialize)]
@@ -675,9 +932,10 @@ struct Reference {
 impl Serialize for TweetOut {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (t, f) = (&self.t, self.f);
+        let text = display_text(&t.text);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &t.id)?;
-        m.serialize_entry("text", &t.text)?;
+        m.serialize_entry("text", text)?;
         m.serialize_entry("edit_history_tweet_ids", &[t.id])?;
         if f.contains(TweetField::AuthorId) {
             m.serialize_entry("author_id", &t.author_id)?;
@@ -715,6 +973,39 @@ impl Serialize for TweetOut {
         {
             m.serialize_entry("lang", l)?;
         }
+        if self.own && f.contains(TweetField::NonPublicMetrics) {
+            m.serialize_entry(
+                "non_public_metrics",
+                &NonPublicMetrics {
+                    impression_count: t.impression_count,
+                },
+            )?;
+        }
+        if f.contains(TweetField::NoteTweet) && text.len() < t.text.len() {
+            m.serialize_entry(
+                "note_tweet",
+                &NoteTweet {
+                    text: &t.text,
+                    entities: self.note.as_ref().filter(|e| !e.is_empty()),
+                },
+            )?;
+        }
+        if self.own && f.contains(TweetField::OrganicMetrics) {
+            let c = self.counts;
+            m.serialize_entry(
+                "organic_metrics",
+                &OrganicMetrics {
+                    impression_count: t.impression_count,
+                    like_count: t.like_count,
+                    reply_count: c.replies,
+                    retweet_count: c.retweets,
+                },
+            )?;
+        }
+        // No tweet of roost is a disclosed paid partnership (no way to make one).
+        if f.contains(TweetField::PaidPartnership) {
+            m.serialize_entry("paid_partnership", &false)?;
+        }
         if f.contains(TweetField::PossiblySensitive) {
             m.serialize_entry("possibly_sensitive", &t.possibly_sensitive)?;
         }
@@ -744,13 +1035,38 @@ impl Serialize for TweetOut {
         if f.contains(TweetField::ReplySettings) {
             m.serialize_entry("reply_settings", &t.reply_settings)?;
         }
+        // Every tweet of roost is public: none is limited to the author's followers.
+        if f.contains(TweetField::Scopes) {
+            m.serialize_entry("scopes", &TweetScopes { followers: false })?;
+        }
         if f.contains(TweetField::Source)
             && let Some(src) = &t.source
         {
             m.serialize_entry("source", src)?;
         }
         if f.contains(TweetField::DisplayTextRange) {
-            m.serialize_entry("display_text_range", &[0, t.text.chars().count()])?;
+            m.serialize_entry("display_text_range", &[0, text.chars().count()])?;
+        }
+        if f.contains(TweetField::Withheld) {
+            // Its own withholding, or its author's (X's `scope: user`).
+            let w = if !t.withheld_in.is_empty() {
+                Some(Withheld {
+                    copyright: Some(t.withheld_copyright),
+                    country_codes: &t.withheld_in,
+                    scope: "tweet",
+                })
+            } else if !self.author_withheld.is_empty() {
+                Some(Withheld {
+                    copyright: Some(false),
+                    country_codes: &self.author_withheld,
+                    scope: "user",
+                })
+            } else {
+                None
+            };
+            if let Some(w) = w {
+                m.serialize_entry("withheld", &w)?;
+            }
         }
         m.end()
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use roost_domain::{Scope, Snowflake};
+use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::SpaceRecord;
 use serde_json::json;
 
@@ -19,9 +19,9 @@ const READ: &[Scope] = &[Scope::SpaceRead, Scope::TweetRead, Scope::UsersRead];
 const FIELD_PARAMS: &[&str] = &["expansions", "space.fields", "topic.fields", "user.fields"];
 
 fn space_selection(p: &mut Params) -> Selected {
-    let _ = p.select::<roost_domain::fields::TopicField>("topic.fields");
     Selected {
         space: p.select("space.fields"),
+        topic: p.select("topic.fields"),
         user: p.select("user.fields"),
         space_exp: p.select("expansions"),
         ..Selected::default()
@@ -49,13 +49,13 @@ pub async fn by_id(
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
-    if !valid_space_id(&id) {
-        p.invalid(
-            "id",
-            &id,
-            format!("The `id` query parameter value [{id}] is not valid"),
-        );
-    }
+    // The shared path-parameter check: the same name in the query string too is a duplicate.
+    p.path(
+        "id",
+        &id,
+        valid_space_id(&id),
+        format!("The `id` query parameter value [{id}] is not valid"),
+    );
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
@@ -108,13 +108,14 @@ pub async fn by_creator_ids(
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["user_ids"]));
-    let ids = p.list("user_ids", 100, |s| Snowflake::parse(s).ok());
+    let ids = p.list("user_ids", 100, |s| RequestedId::parse(s).ok());
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let spaces: Vec<Arc<SpaceRecord>> = ids
         .iter()
-        .flat_map(|id| world.spaces_by_creator(*id))
+        .filter_map(RequestedId::snowflake)
+        .flat_map(|id| world.spaces_by_creator(id))
         .filter(|s| upcoming(s))
         .cloned()
         .collect();
@@ -191,7 +192,10 @@ pub async fn of_following(
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let Some(user) = user_id.and_then(|id| world.user(id).cloned()) else {
+    let Some(user) = user_id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| world.user(i).cloned())
+    else {
         r.not_found("user", "id", &id);
         return Ok(Json(r.envelope(None::<Data>, None)));
     };

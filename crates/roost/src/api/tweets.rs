@@ -4,8 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use roost_domain::Scope;
-use roost_domain::Snowflake;
+use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::TweetRecord;
 use serde_json::{Map, Value, json};
 
@@ -48,25 +47,28 @@ fn with_path<'a>(path: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     uri: Uri,
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("id", LOOKUP_PARAMS));
-    let id = p.path_id("id", &id);
+    let id = p.path_id("id", &raw);
     let sel = tweet_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let shown = id.map(|i| i.to_string()).unwrap_or_default();
-    let data = match id.and_then(|id| world.tweet(id).cloned()) {
+    // X echoes the id as sent (`007`).
+    let found = id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| world.tweet(i).cloned());
+    let data = match found {
         Some(t) if r.tweet_visible(&t) => Some(r.tweet(&t)),
         Some(_) => {
-            r.not_authorized("tweet", "id", &shown);
+            r.not_authorized("tweet", "id", &raw);
             None
         }
         None => {
-            r.not_found("tweet", "id", &shown);
+            r.not_found("tweet", "id", &raw);
             None
         }
     };
@@ -80,17 +82,18 @@ pub async fn by_ids(
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("ids", LOOKUP_PARAMS));
-    let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
+    let ids = p.list("ids", 100, |s| RequestedId::parse(s).ok());
     let sel = tweet_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
+    r.data_parameter("ids");
     let mut data = Vec::new();
     for id in ids {
-        match world.tweet(id).cloned() {
+        match id.snowflake().and_then(|i| world.tweet(i).cloned()) {
             Some(t) if r.tweet_visible(&t) => data.push(r.tweet(&t)),
-            Some(_) => r.not_authorized("tweet", "ids", &id.to_string()),
-            None => r.not_found("tweet", "ids", &id.to_string()),
+            Some(_) => r.not_authorized("tweet", "ids", id.as_str()),
+            None => r.not_found("tweet", "ids", id.as_str()),
         }
     }
     Ok(Json(r.envelope(
@@ -165,7 +168,10 @@ pub async fn timeline(
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let Some(author) = user_id.and_then(|id| world.user(id).cloned()) else {
+    let Some(author) = user_id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| world.user(i).cloned())
+    else {
         r.not_found("user", "id", &id);
         return Ok(Json(r.envelope(None::<Data>, None)));
     };
@@ -269,15 +275,12 @@ pub(super) fn body_problem(message: &str) -> ApiError {
     )])
 }
 
-fn id_field(
-    body: &Map<String, Value>,
-    path: &str,
-    v: Option<&Value>,
-) -> Result<Option<Snowflake>, ApiError> {
-    let _ = body;
+/// An id in a request body. Any value of X's pattern is accepted; one beyond every id that can
+/// exist names nothing (`None` inside).
+fn id_field(path: &str, v: Option<&Value>) -> Result<Option<RequestedId>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Snowflake::parse(s).map(Some).map_err(|_| {
+        Some(Value::String(s)) => RequestedId::parse(s).map(Some).map_err(|_| {
             body_problem(&format!(
                 "$.{path}: string [{s}] does not match pattern ^[0-9]{{1,19}}$"
             ))
@@ -315,10 +318,13 @@ const UNSUPPORTED: &[&str] = &[
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let me = principal.require_user(WRITE)?;
+    // The endpoint takes no query parameters: any is X's unknown-parameter 400.
+    Params::new(&uri, &[]).finish()?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
         return Err(body_problem(&format!(
@@ -330,11 +336,15 @@ pub async fn create(
             "$.{k}: roost does not support `{k}` in POST /2/tweets (no media, polls, places, cards, communities or edits)"
         )));
     }
+    let quote = id_field("quote_tweet_id", body.get("quote_tweet_id"))?;
+    // X's schema requires no `text`: a quote supplies the post's content by itself. A quote
+    // without text is stored with the empty text X gives it.
     let text = match body.get("text") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) | None => {
+        Some(Value::String(_)) | None | Some(Value::Null) if quote.is_some() => String::new(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
             return Err(body_problem(
-                "$.text: the text of the Tweet is required and must not be empty",
+                "$.text: the text of the Tweet is required and must not be empty (unless the Tweet quotes one)",
             ));
         }
         Some(_) => return Err(body_problem("$.text: must be a string")),
@@ -361,17 +371,12 @@ pub async fn create(
                 )));
             }
             Some(
-                id_field(
-                    &body,
-                    "reply.in_reply_to_tweet_id",
-                    r.get("in_reply_to_tweet_id"),
-                )?
-                .ok_or_else(|| body_problem("$.reply.in_reply_to_tweet_id: is required"))?,
+                id_field("reply.in_reply_to_tweet_id", r.get("in_reply_to_tweet_id"))?
+                    .ok_or_else(|| body_problem("$.reply.in_reply_to_tweet_id: is required"))?,
             )
         }
         Some(_) => return Err(body_problem("$.reply: must be an object")),
     };
-    let quote = id_field(&body, "quote_tweet_id", body.get("quote_tweet_id"))?;
     let reply_settings = match body.get("reply_settings") {
         None | Some(Value::Null) => "everyone".to_owned(),
         Some(Value::String(s))
@@ -390,29 +395,36 @@ pub async fn create(
     let record = {
         let world = state.world.read();
         let r = Renderer::new(&world, principal.viewer(), Selected::default());
-        let target =
-            match reply_to {
-                Some(tid) => match world.tweet(tid).cloned() {
-                    Some(t) if r.tweet_visible(&t) => Some(t),
-                    _ => return Err(ApiError::Forbidden(
-                        "You attempted to reply to a Tweet that is deleted or not visible to you."
-                            .into(),
-                    )),
-                },
-                None => None,
-            };
-        if let Some(q) = quote
-            && !world.tweet(q).is_some_and(|t| r.tweet_visible(t))
-        {
-            return Err(ApiError::Forbidden(
-                "You attempted to quote a Tweet that is deleted or not visible to you.".into(),
-            ));
-        }
+        let visible = |id: &RequestedId| {
+            id.snowflake()
+                .and_then(|i| world.tweet(i))
+                .filter(|t| r.tweet_visible(t))
+                .cloned()
+        };
+        let target = match &reply_to {
+            Some(tid) => Some(visible(tid).ok_or_else(|| {
+                ApiError::Forbidden(
+                    "You attempted to reply to a Tweet that is deleted or not visible to you."
+                        .into(),
+                )
+            })?),
+            None => None,
+        };
+        let quoted = match &quote {
+            Some(q) => Some(visible(q).map(|t| t.id).ok_or_else(|| {
+                ApiError::Forbidden(
+                    "You attempted to quote a Tweet that is deleted or not visible to you.".into(),
+                )
+            })?),
+            None => None,
+        };
+        // The same words quoting another Tweet are other content (X appends the quoted
+        // Tweet's link to the text), so quote-only posts of different Tweets are no duplicates.
         if world
             .timeline(me)
             .iter()
             .filter_map(|t| world.tweet(*t))
-            .any(|t| t.text == text)
+            .any(|t| t.text == text && t.quoted_id == quoted)
         {
             return Err(ApiError::Forbidden(
                 "You are not allowed to create a Tweet with duplicate content.".into(),
@@ -421,13 +433,23 @@ pub async fn create(
         TweetRecord {
             id,
             author_id: me,
-            lang: Some(if text.is_ascii() { "en" } else { "und" }.to_owned()),
+            // X's `zxx`: no linguistic content (a quote without words).
+            lang: Some(
+                if text.is_empty() {
+                    "zxx"
+                } else if text.is_ascii() {
+                    "en"
+                } else {
+                    "und"
+                }
+                .to_owned(),
+            ),
             text,
             created_at: now,
             conversation_id: target.as_ref().map_or(id, |t| t.conversation_id),
             in_reply_to_user_id: target.as_ref().map(|t| t.author_id),
             replied_to_id: target.as_ref().map(|t| t.id),
-            quoted_id: quote,
+            quoted_id: quoted,
             retweeted_id: None,
             reply_settings,
             source: None,
@@ -435,6 +457,8 @@ pub async fn create(
             like_count: 0,
             bookmark_count: 0,
             impression_count: 0,
+            withheld_in: Vec::new(),
+            withheld_copyright: false,
         }
     };
     let text = record.text.clone();
@@ -464,16 +488,15 @@ pub async fn delete(
     let mut p = Params::new(&uri, &["id"]);
     let id = p.path_id("id", &id);
     p.finish()?;
-    let Some(id) = id else {
-        return Err(body_problem("invalid id"));
-    };
-    let author = state.world.read().tweet(id).map(|t| t.author_id);
-    match author {
+    let found = id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| state.world.read().tweet(i).map(|t| (t.id, t.author_id)));
+    match found {
         None => Ok(Json(json!({"data": {"deleted": false}}))),
-        Some(a) if a != me => Err(ApiError::Forbidden(
+        Some((_, a)) if a != me => Err(ApiError::Forbidden(
             "You are not allowed to delete a Tweet that is not yours.".into(),
         )),
-        Some(_) => {
+        Some((id, _)) => {
             let deleted = state
                 .world
                 .write(

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use roost_domain::{Scope, Snowflake, Username};
+use roost_domain::{RequestedId, Scope, Username};
 
 use super::error::ApiError;
 use super::principal::Principal;
@@ -50,20 +50,24 @@ pub async fn me(
 pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     uri: Uri,
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["id", "expansions", "tweet.fields", "user.fields"]);
-    let id = p.path_id("id", &id);
+    let id = p.path_id("id", &raw);
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let data = match id.and_then(|id| world.user(id).cloned()) {
+    let found = id
+        .and_then(|i| i.snowflake())
+        .and_then(|i| world.user(i).cloned());
+    let data = match found {
         Some(u) => Some(r.user(&u)),
         None => {
-            r.not_found("user", "id", &id.map(|i| i.to_string()).unwrap_or_default());
+            // X echoes the id as sent (`007`).
+            r.not_found("user", "id", &raw);
             None
         }
     };
@@ -77,16 +81,16 @@ pub async fn by_ids(
 ) -> Result<Json<Envelope>, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["ids", "expansions", "tweet.fields", "user.fields"]);
-    let ids = p.list("ids", 100, |s| Snowflake::parse(s).ok());
+    let ids = p.list("ids", 100, |s| RequestedId::parse(s).ok());
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
     let mut data = Vec::new();
     for id in ids {
-        match world.user(id).cloned() {
+        match id.snowflake().and_then(|i| world.user(i).cloned()) {
             Some(u) => data.push(r.user(&u)),
-            None => r.not_found("user", "ids", &id.to_string()),
+            None => r.not_found("user", "ids", id.as_str()),
         }
     }
     Ok(Json(r.envelope(

@@ -8,7 +8,9 @@
 use std::collections::{HashMap, HashSet};
 
 use roost_domain::{Snowflake, Username};
-use roost_store::{Content, FollowRecord, ImportBatch, SpaceRecord, TweetRecord, UserRecord};
+use roost_store::{
+    Content, FollowRecord, ImportBatch, SpaceRecord, TopicRecord, TweetRecord, UserRecord,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -22,7 +24,7 @@ pub enum ImportError {
     #[error("the file is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "the file must be one JSON object with optional keys users, tweets, follows, spaces; found key `{0}`"
+        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics; found key `{0}`"
     )]
     UnknownKey(String),
     #[error("`{0}` must be an array")]
@@ -51,6 +53,25 @@ struct UserIn {
     profile_banner_url: Option<String>,
     pinned_tweet_id: Option<String>,
     public_metrics: Option<UserMetricsIn>,
+    confirmed_email: Option<String>,
+    withheld: Option<WithheldIn>,
+}
+
+/// X's `withheld` object (`UserWithheld`, `TweetWithheld`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithheldIn {
+    country_codes: Vec<String>,
+    copyright: Option<bool>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicIn {
+    id: String,
+    name: String,
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +104,7 @@ struct TweetIn {
     possibly_sensitive: Option<bool>,
     public_metrics: Option<TweetMetricsIn>,
     edit_history_tweet_ids: Option<Vec<String>>,
+    withheld: Option<WithheldIn>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +186,41 @@ impl Ctx {
         ))
     }
 
+    /// X's `withheld`: 1 or more distinct ISO 3166-1 alpha-2 codes; `scope` (if given) must be
+    /// the record's own kind, `copyright` is for tweets only.
+    fn withheld(
+        &self,
+        w: Option<WithheldIn>,
+        scope: &str,
+    ) -> Result<(Vec<String>, bool), ImportError> {
+        let Some(w) = w else {
+            return Ok((Vec::new(), false));
+        };
+        if w.country_codes.is_empty() {
+            return Err(self.err("`withheld.country_codes` must list at least one country"));
+        }
+        let mut seen = HashSet::new();
+        for c in &w.country_codes {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(self.err(format!(
+                    "`withheld.country_codes` [{c}] is not an ISO 3166-1 alpha-2 code such as DE"
+                )));
+            }
+            if !seen.insert(c) {
+                return Err(self.err(format!("`withheld.country_codes` lists {c} twice")));
+            }
+        }
+        if let Some(s) = &w.scope
+            && s != scope
+        {
+            return Err(self.err(format!("`withheld.scope` [{s}] must be {scope}")));
+        }
+        if scope == "user" && w.copyright.is_some() {
+            return Err(self.err("`withheld.copyright` is for tweets only"));
+        }
+        Ok((w.country_codes, w.copyright.unwrap_or(false)))
+    }
+
     fn ids(&self, field: &str, v: Option<&Vec<String>>) -> Result<Vec<Snowflake>, ImportError> {
         v.map_or(Ok(Vec::new()), |v| {
             v.iter().map(|s| self.id(field, s)).collect()
@@ -210,7 +267,7 @@ pub async fn parse(
     };
     if let Some(k) = root
         .keys()
-        .find(|k| !["users", "tweets", "follows", "spaces"].contains(&k.as_str()))
+        .find(|k| !["users", "tweets", "follows", "spaces", "topics"].contains(&k.as_str()))
     {
         return Err(ImportError::UnknownKey(k.clone()));
     }
@@ -218,6 +275,7 @@ pub async fn parse(
     let tweets_in: Vec<(String, TweetIn)> = records("tweets", &root)?;
     let follows_in: Vec<(String, FollowIn)> = records("follows", &root)?;
     let spaces_in: Vec<(String, SpaceIn)> = records("spaces", &root)?;
+    let topics_in: Vec<(String, TopicIn)> = records("topics", &root)?;
 
     // Users first: everything else refers to them.
     let mut user_ids: HashSet<Snowflake> = existing.users.iter().map(|u| u.id).collect();
@@ -276,6 +334,14 @@ pub async fn parse(
             listed_count: None,
             like_count: None,
         });
+        if let Some(e) = &u.confirmed_email
+            && !plausible_email(e)
+        {
+            return Err(c.err(format!(
+                "`confirmed_email` [{e}] is not an email address such as alice@example.com"
+            )));
+        }
+        let (withheld_in, _) = c.withheld(u.withheld, "user")?;
         users.push(UserRecord {
             id,
             username,
@@ -295,6 +361,8 @@ pub async fn parse(
             created_at: c
                 .time("created_at", u.created_at.as_deref())?
                 .unwrap_or(now),
+            email: u.confirmed_email,
+            withheld_in,
         });
     }
 
@@ -329,9 +397,18 @@ pub async fn parse(
     let mut tweets = Vec::with_capacity(parsed.len());
     for (c, t, id, author) in parsed {
         let len = t.text.chars().count();
-        if len == 0 || len > MAX_IMPORT_TEXT {
-            return Err(c.err(format!("`text` must be 1 to {MAX_IMPORT_TEXT} characters")));
+        // A quote needs no words of its own (POST /2/tweets takes a quote without text).
+        let quotes = t
+            .referenced_tweets
+            .iter()
+            .flatten()
+            .any(|r| r.kind == "quoted");
+        if (len == 0 && !quotes) || len > MAX_IMPORT_TEXT {
+            return Err(c.err(format!(
+                "`text` must be 1 to {MAX_IMPORT_TEXT} characters (or empty in a quote)"
+            )));
         }
+        let (withheld_in, withheld_copyright) = c.withheld(t.withheld, "tweet")?;
         let (mut replied, mut quoted, mut retweeted) = (None, None, None);
         for r in t.referenced_tweets.iter().flatten() {
             let rid = c.id("referenced_tweets.id", &r.id)?;
@@ -416,6 +493,8 @@ pub async fn parse(
             like_count: m.like_count.unwrap_or(0).max(0),
             bookmark_count: m.bookmark_count.unwrap_or(0).max(0),
             impression_count: m.impression_count.unwrap_or(0).max(0),
+            withheld_in,
+            withheld_copyright,
         });
     }
     for (record, user, tweet) in pinned {
@@ -460,6 +539,40 @@ pub async fn parse(
         });
     }
 
+    // Topics before the Spaces that name them.
+    let mut topic_ids: HashSet<String> = super::topics::CATALOGUE
+        .iter()
+        .map(|t| t.0.to_owned())
+        .chain(existing.topics.iter().map(|t| t.id.clone()))
+        .collect();
+    let mut topics = Vec::with_capacity(topics_in.len());
+    let mut seen_topics = HashSet::new();
+    for (record, t) in topics_in {
+        let c = Ctx { record };
+        if t.id.is_empty() || t.id.chars().count() > 64 || t.id.contains(',') {
+            return Err(c.err("`id` must be 1 to 64 characters without commas"));
+        }
+        if !seen_topics.insert(t.id.clone()) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        let name = t.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(c.err("`name` must be 1 to 100 characters"));
+        }
+        if t.description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 500)
+        {
+            return Err(c.err("`description` must be at most 500 characters"));
+        }
+        topic_ids.insert(t.id.clone());
+        topics.push(TopicRecord {
+            id: t.id,
+            name,
+            description: t.description,
+        });
+    }
+
     let mut spaces = Vec::with_capacity(spaces_in.len());
     let mut seen_spaces = HashSet::new();
     for (record, s) in spaces_in {
@@ -491,9 +604,11 @@ pub async fn parse(
         {
             return Err(c.err(format!("user {u} is not a user in the file or the store")));
         }
-        let topics = s.topic_ids.unwrap_or_default();
-        if topics.iter().any(|t| t.is_empty() || t.contains(',')) {
-            return Err(c.err("`topic_ids` must be non-empty strings without commas"));
+        let space_topics = s.topic_ids.unwrap_or_default();
+        if let Some(t) = space_topics.iter().find(|t| !topic_ids.contains(*t)) {
+            return Err(c.err(format!(
+                "topic {t} is not a topic of roost's catalogue, the file or the store"
+            )));
         }
         spaces.push(SpaceRecord {
             id: s.id.clone(),
@@ -507,7 +622,7 @@ pub async fn parse(
             },
             speaker_ids: speakers,
             invited_user_ids: invited,
-            topic_ids: topics,
+            topic_ids: space_topics,
             lang: s.lang,
             is_ticketed: s.is_ticketed.unwrap_or(false),
             participant_count: s.participant_count.unwrap_or(0).max(0),
@@ -526,5 +641,21 @@ pub async fn parse(
         tweets,
         follows,
         spaces,
+        topics,
     })
+}
+
+/// An address of the form `local@domain`: roost sends no mail, so this only keeps obvious
+/// mistakes (a name, a missing domain) out of `confirmed_email`.
+fn plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use roost_domain::Snowflake;
-use roost_store::{Content, FollowRecord, SpaceRecord, Store, StoreError, TweetRecord, UserRecord};
+use roost_store::{
+    Content, FollowRecord, SpaceRecord, Store, StoreError, TopicRecord, TweetRecord, UserRecord,
+};
 
 /// One follow edge as a list holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct World {
     followers: HashMap<Snowflake, Vec<Edge>>,
     pub spaces: HashMap<String, Arc<SpaceRecord>>,
     spaces_by_creator: HashMap<Snowflake, Vec<String>>,
+    /// The built-in topic catalogue and the topics imports added.
+    topics: HashMap<String, Arc<TopicRecord>>,
 }
 
 const EMPTY_IDS: &[Snowflake] = &[];
@@ -54,6 +58,10 @@ impl World {
             version: c.version,
             ..World::default()
         };
+        // Imported topics may rename catalogue ones.
+        for t in super::topics::catalogue().chain(c.topics) {
+            w.topics.insert(t.id.clone(), Arc::new(t));
+        }
         for u in c.users {
             w.put_user(u);
         }
@@ -110,6 +118,10 @@ impl World {
             .copied()
     }
 
+    pub fn topic(&self, id: &str) -> Option<&Arc<TopicRecord>> {
+        self.topics.get(id)
+    }
+
     pub fn space(&self, id: &str) -> Option<&Arc<SpaceRecord>> {
         self.spaces.get(id)
     }
@@ -120,6 +132,16 @@ impl World {
             .into_iter()
             .flatten()
             .filter_map(|id| self.spaces.get(id))
+    }
+
+    /// How many of a user's (accepted) followers are verified.
+    pub fn verified_followers(&self, user: Snowflake) -> i64 {
+        let n = self
+            .followers(user)
+            .iter()
+            .filter(|e| !e.pending && self.user(e.user).is_some_and(|u| u.verified))
+            .count();
+        i64::try_from(n).unwrap_or(i64::MAX)
     }
 
     /// Followers, following and tweets counts of a user (pending requests do not count).

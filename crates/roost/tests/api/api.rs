@@ -417,7 +417,10 @@ async fn sec_f08_api_responses_are_not_cached() {
     let token = access(&app.tokens(ALL_SCOPES).await);
     let ok = me_with(&app, &[hv(&format!("Bearer {token}"))]).await;
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.headers["content-type"], "application/json");
+    assert_eq!(
+        ok.headers["content-type"],
+        "application/json; charset=utf-8"
+    );
     let partial = access(&app.tokens("users.read").await);
     for a in [
         ok,
@@ -630,5 +633,160 @@ async fn sec_i06_issuer_is_the_configured_public_url() {
             m["authorization_endpoint"],
             "https://roost.test/i/oauth2/authorize"
         );
+    }
+}
+
+/// X's `Content-Type` on every API answer (x-api-v2.md: bodies are
+/// `application/json; charset=utf-8`; whole-request problems `application/problem+json`, 400s
+/// `application/json; charset=utf-8`), the full value, not a prefix.
+#[tokio::test]
+async fn every_api_answer_has_xs_exact_content_type() {
+    let app = spawn_app().await;
+    let t = access(
+        &app.tokens("tweet.read tweet.write users.read follows.read follows.write")
+            .await,
+    );
+    let me = app.state.world.read().user_by_username("alice").unwrap().id;
+    let bob = app.state.world.read().user_by_username("bob").unwrap().id;
+    let json = "application/json; charset=utf-8";
+    let problem = "application/problem+json";
+    let send = async |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = app.http.request(method, app.url(path)).bearer_auth(&t);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        answer(req.send().await.unwrap()).await
+    };
+    let created = send(
+        reqwest::Method::POST,
+        "/2/tweets",
+        Some(json!({"text": "typed"})),
+    )
+    .await;
+    let id = created.json()["data"]["id"].as_str().unwrap().to_owned();
+    let cases = [
+        (created, 201, json),
+        (send(reqwest::Method::GET, ME, None).await, 200, json),
+        (
+            send(reqwest::Method::GET, &format!("/2/tweets/{id}"), None).await,
+            200,
+            json,
+        ),
+        (
+            send(
+                reqwest::Method::GET,
+                &format!("/2/users/{me}/following"),
+                None,
+            )
+            .await,
+            200,
+            json,
+        ),
+        (
+            send(
+                reqwest::Method::POST,
+                &format!("/2/users/{me}/following"),
+                Some(json!({"target_user_id": bob.to_string()})),
+            )
+            .await,
+            200,
+            json,
+        ),
+        (
+            send(reqwest::Method::DELETE, &format!("/2/tweets/{id}"), None).await,
+            200,
+            json,
+        ),
+        (
+            send(reqwest::Method::GET, "/2/users/abc", None).await,
+            400,
+            json,
+        ),
+        (
+            send(reqwest::Method::GET, &format!("/2/users/{bob}"), None).await,
+            200,
+            json,
+        ),
+        (
+            send(reqwest::Method::GET, "/2/spaces/1", None).await,
+            403,
+            problem,
+        ),
+        (
+            answer(app.http.get(app.url(ME)).send().await.unwrap()).await,
+            401,
+            problem,
+        ),
+        (
+            send(reqwest::Method::PUT, "/2/tweets", None).await,
+            405,
+            problem,
+        ),
+    ];
+    for (i, (a, status, ct)) in cases.iter().enumerate() {
+        assert_eq!(a.status, *status, "case {i}: {}", a.body);
+        assert_eq!(a.headers["content-type"], *ct, "case {i}: {}", a.body);
+    }
+}
+
+/// A method an API path does not serve is a problem object, as X's other whole-request errors
+/// are, with `Allow` naming what the path takes, and counted in no window. Like every request
+/// on an API path it authenticates first: without a token it is the 401.
+#[tokio::test]
+async fn unsupported_methods_on_api_paths_are_405_problems_with_allow() {
+    let app = spawn_app().await;
+    let t = access(&app.tokens("tweet.read users.read").await);
+    for (method, path, allow) in [
+        ("PUT", "/2/tweets", "GET,HEAD,POST"),
+        ("PATCH", "/2/tweets/1", "GET,HEAD,DELETE"),
+        ("DELETE", "/2/users/me", "GET,HEAD"),
+        ("POST", "/2/spaces/search", "GET,HEAD"),
+        ("GET", "/2/users/1/following/2", "DELETE"),
+    ] {
+        let anonymous = answer(
+            app.http
+                .request(method.parse().unwrap(), app.url(path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_401(&anonymous, BEARER_REALM, None, &format!("{method} {path}"));
+        {
+            let req = app
+                .http
+                .request(method.parse().unwrap(), app.url(path))
+                .bearer_auth(&t);
+            let a = answer(req.send().await.unwrap()).await;
+            let what = format!("{method} {path}");
+            assert_eq!(a.status, 405, "{what}: {}", a.body);
+            assert_eq!(
+                a.headers["content-type"], "application/problem+json",
+                "{what}"
+            );
+            assert_eq!(
+                a.json(),
+                json!({"title": "Method Not Allowed", "type": "about:blank", "status": 405, "detail": "Method Not Allowed"}),
+                "{what}"
+            );
+            let mut got: Vec<String> = a.headers["allow"]
+                .to_str()
+                .unwrap()
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .collect();
+            got.sort();
+            let mut want: Vec<String> = allow.split(',').map(str::to_owned).collect();
+            want.sort();
+            assert_eq!(got, want, "{what}");
+            assert!(
+                !a.headers
+                    .keys()
+                    .any(|k| k.as_str().starts_with("x-rate-limit")),
+                "{what}"
+            );
+        }
     }
 }

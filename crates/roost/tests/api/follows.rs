@@ -183,12 +183,14 @@ pub(crate) fn demo() -> Value {
     serde_json::from_str(roost::demo::DATA).expect("demo json")
 }
 
-/// Demo follow edges `(source, target, created_at)`.
+/// Demo follow edges `(source, target, created_at)` (accepted ones: pending requests are no
+/// follows).
 fn demo_follows() -> Vec<(String, String, String)> {
     demo()["follows"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| f["pending"] != true)
         .map(|f| {
             (
                 f["source_user_id"].as_str().unwrap().to_owned(),
@@ -967,4 +969,80 @@ async fn unfollow_updates_both_lists_and_counts() {
         ),
         "source",
     );
+}
+
+/// x-api-v2.md §0.1: the follow and unfollow endpoints take only their path parameters; any
+/// other query parameter, or a path parameter repeated in the query, is X's 400, and nothing
+/// changes.
+#[tokio::test]
+async fn follow_and_unfollow_refuse_query_parameters() {
+    let app = spawn_demo_app().await;
+    let t = token(&app, "alice", FOLLOWS_WRITE).await;
+    let rows = app.row_counts().await;
+    let body = json!({"target_user_id": NIAJ});
+    let r = post_json(&app, &format!("/2/users/{ALICE}/following?x=1"), &t, &body).await;
+    assert_400(
+        &r,
+        &invalid_param("x", "1", "The query parameter [x] is not one of [id]"),
+        "follow ?x",
+    );
+    let r = post_json(
+        &app,
+        &format!("/2/users/{ALICE}/following?id={ALICE}"),
+        &t,
+        &body,
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_request(json!([{"parameters": {"id": [ALICE, ALICE]},
+            "message": "Duplicate parameters are not allowed: the `id` query parameter"}])),
+        "follow ?id",
+    );
+    // alice follows carol: none of these unfollows her.
+    let path = format!("/2/users/{ALICE}/following/{CAROL}");
+    let r = delete(&app, &format!("{path}?x=1"), &t).await;
+    assert_400(
+        &r,
+        &invalid_param(
+            "x",
+            "1",
+            "The query parameter [x] is not one of [source_user_id,target_user_id]",
+        ),
+        "unfollow ?x",
+    );
+    let r = delete(&app, &format!("{path}?target_user_id={NIAJ}"), &t).await;
+    assert_400(
+        &r,
+        &invalid_request(json!([{"parameters": {"target_user_id": [CAROL, NIAJ]},
+            "message": "Duplicate parameters are not allowed: the `target_user_id` query parameter"}])),
+        "unfollow ?target_user_id",
+    );
+    assert_eq!(app.row_counts().await, rows);
+    assert!(
+        all_ids(&app, &t, ALICE, "following")
+            .await
+            .contains(&CAROL.to_owned())
+    );
+    // Any id of X's pattern is a target; one beyond every id is followed by nobody.
+    let r = delete(
+        &app,
+        &format!("/2/users/{ALICE}/following/9999999999999999999"),
+        &t,
+    )
+    .await;
+    assert_eq!(r.json, json!({"data": {"following": false}}));
+    let r = post_json(
+        &app,
+        &format!("/2/users/{ALICE}/following"),
+        &t,
+        &json!({"target_user_id": "9999999999999999999"}),
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_body("$.target_user_id: no user has the id [9999999999999999999]"),
+        "huge target",
+    );
+    assert_eq!(app.row_counts().await, rows);
 }

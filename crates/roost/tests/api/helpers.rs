@@ -28,6 +28,8 @@ pub struct TestApp {
     /// A client with no cookies and no redirects, for machine endpoints.
     pub http: reqwest::Client,
     pub db_path: std::path::PathBuf,
+    /// How far the demo loader moved the demo's Space times (0 without the demo).
+    pub demo_shift_ms: i64,
     _dir: tempfile::TempDir,
 }
 
@@ -88,6 +90,7 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .expect("client"),
         db_path,
+        demo_shift_ms: 0,
         _dir: dir,
     }
 }
@@ -435,11 +438,15 @@ impl TestApp {
         report
     }
 
-    /// Loads the demo data set (35 users incl. `alice`/`bob` with the demo passwords, 385
-    /// tweets, 363 follows, 11 spaces). Use it through `spawn_demo_app()`: the harness's own
-    /// alice and bob would clash with the demo's usernames.
-    pub async fn load_demo(&self) -> roost_store::ImportReport {
-        self.import_json(roost::demo::DATA).await
+    /// Loads the demo data set the way `serve --demo` does (Space times moved to the present;
+    /// `alice`, `bob` and `judy_reads` with the demo passwords). Use it through
+    /// `spawn_demo_app()`: the harness's own alice and bob would clash with the demo's usernames.
+    pub async fn load_demo(&mut self) -> roost_store::ImportReport {
+        let (report, shift) = roost::demo::load_content(&self.state)
+            .await
+            .expect("demo data");
+        self.demo_shift_ms = shift;
+        report
     }
 
     /// A fresh token set for `username` (password `PASSWORD` or the demo password) and the web
@@ -496,7 +503,7 @@ pub async fn spawn_demo_app() -> TestApp {
 }
 
 pub async fn spawn_demo_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let app = start(tweak).await;
+    let mut app = start(tweak).await;
     app.load_demo().await;
     app
 }

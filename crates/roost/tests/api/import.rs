@@ -388,7 +388,7 @@ fn bad_files(existing_alice: &str) -> Vec<(&'static str, Value, String)> {
     case(
         "unknown top-level key",
         &|f| f["likes"] = json!([]),
-        "the file must be one JSON object with optional keys users, tweets, follows, spaces; found key `likes`".into(),
+        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics; found key `likes`".into(),
     );
     case(
         "bad time",
@@ -406,6 +406,47 @@ fn bad_files(existing_alice: &str) -> Vec<(&'static str, Value, String)> {
         "the same follow twice",
         &|f| f["follows"][1] = json!({"source_user_id": NEWBIE, "target_user_id": WRITER}),
         "follows[1]: this follow appears twice in the file".into(),
+    );
+    case(
+        "empty text that quotes nothing",
+        &|f| f["tweets"][1]["text"] = json!(""),
+        format!("tweets[1] (id {T1}): `text` must be 1 to 25000 characters (or empty in a quote)"),
+    );
+    case(
+        "a topic no catalogue has",
+        &|f| f["spaces"][0]["topic_ids"] = json!(["42"]),
+        format!(
+            "spaces[0] (id {SPACE}): topic 42 is not a topic of roost's catalogue, the file or the store"
+        ),
+    );
+    case(
+        "an email that is none",
+        &|f| f["users"][0]["confirmed_email"] = json!("newbie at home"),
+        format!(
+            "users[0] (id {NEWBIE}): `confirmed_email` [newbie at home] is not an email address such as alice@example.com"
+        ),
+    );
+    case(
+        "a country code in lower case",
+        &|f| f["users"][1]["withheld"] = json!({"country_codes": ["de"]}),
+        format!(
+            "users[1] (id {WRITER}): `withheld.country_codes` [de] is not an ISO 3166-1 alpha-2 code such as DE"
+        ),
+    );
+    case(
+        "copyright on a user",
+        &|f| f["users"][1]["withheld"] = json!({"country_codes": ["DE"], "copyright": true}),
+        format!("users[1] (id {WRITER}): `withheld.copyright` is for tweets only"),
+    );
+    case(
+        "a tweet withheld nowhere",
+        &|f| f["tweets"][1]["withheld"] = json!({"copyright": true, "country_codes": []}),
+        format!("tweets[1] (id {T1}): `withheld.country_codes` must list at least one country"),
+    );
+    case(
+        "a topic without a name",
+        &|f| f["topics"] = json!([{"id": "7", "name": " "}]),
+        "topics[0] (id 7): `name` must be 1 to 100 characters".into(),
     );
     case(
         "pinned tweet of someone else",
@@ -514,4 +555,64 @@ async fn an_import_into_a_running_server_is_served_within_the_poll_interval() {
     get(&app, &access(&tokens), "/2/users/me")
         .await
         .assert_ok(&json!({"data": {"id": NEWBIE, "name": "New Bie", "username": "newbie"}}));
+}
+
+/// The fields X documents that the import carries too: a user's `confirmed_email` and
+/// `withheld`, a tweet's `withheld`, quotes without text, and `topics` (X's `Topic` objects)
+/// that Spaces may name. The report counts topics only when the file has some.
+#[tokio::test]
+async fn emails_withholding_quotes_without_text_and_topics_are_imported() {
+    let app = spawn_app().await;
+    let mut file = good_file();
+    file["users"][0]["confirmed_email"] = json!("newbie@example.net");
+    file["users"][1]["withheld"] = json!({"country_codes": ["DE"], "scope": "user"});
+    file["tweets"][0]["text"] = json!("");
+    file["tweets"][1]["withheld"] = json!({"copyright": true, "country_codes": ["FR"]});
+    file["topics"] = json!([{"id": "848920371311001600", "name": "Technology", "description": "All about tech"}]);
+    file["spaces"][0]["topic_ids"] = json!(["848920371311001600", "1600000000000000012"]);
+    let report = app.import_json(&file.to_string()).await;
+    assert_eq!(report.topics, 1);
+    assert_eq!(
+        serde_json::to_value(report).unwrap(),
+        json!({"users": 2, "tweets": 4, "follows": 2, "spaces": 1, "topics": 1})
+    );
+    let content = app.state.store.load_content().await.expect("content");
+    let newbie = content
+        .users
+        .iter()
+        .find(|u| u.id.to_string() == NEWBIE)
+        .unwrap();
+    assert_eq!(newbie.email.as_deref(), Some("newbie@example.net"));
+    let writer = content
+        .users
+        .iter()
+        .find(|u| u.id.to_string() == WRITER)
+        .unwrap();
+    assert_eq!(writer.withheld_in, vec!["DE".to_owned()]);
+    let t1 = content
+        .tweets
+        .iter()
+        .find(|t| t.id.to_string() == T1)
+        .unwrap();
+    assert_eq!(
+        (t1.withheld_copyright, t1.withheld_in.clone()),
+        (true, vec!["FR".to_owned()])
+    );
+    let t3 = content
+        .tweets
+        .iter()
+        .find(|t| t.id.to_string() == T3)
+        .unwrap();
+    assert_eq!(t3.text, "");
+    assert_eq!(content.topics.len(), 1);
+    // Without topics, the report has its four counts, as before.
+    let again = app.import_json(&good_file().to_string()).await;
+    assert_eq!(
+        serde_json::to_value(again).unwrap(),
+        json!({"users": 2, "tweets": 4, "follows": 2, "spaces": 1})
+    );
+    // A later file may name the stored topic.
+    let mut later = good_file();
+    later["spaces"][0]["topic_ids"] = json!(["848920371311001600"]);
+    app.import_json(&later.to_string()).await;
 }

@@ -241,6 +241,9 @@ fn check_members(body: &Value, data_schema: &str, what: &str) {
     for t in body["includes"]["tweets"].as_array().into_iter().flatten() {
         assert_known_members(t, "Tweet", "TweetFieldsParameter", what);
     }
+    for t in body["includes"]["topics"].as_array().into_iter().flatten() {
+        assert_known_members(t, "Topic", "TopicFieldsParameter", what);
+    }
 }
 
 /// The `$ref` name of an operation's response schema for `status` and `content_type`.
@@ -471,13 +474,49 @@ fn the_validator_catches_wrong_types_missing_members_and_bad_problems() {
     assert!(result.is_err(), "an undeclared member must fail");
 }
 
+/// Content the demo lacks, so that every member roost can render shows up somewhere: a long
+/// post (`note_tweet`), a withheld tweet and a withheld user.
+const EXTRA: &str = r#"{
+    "users": [{"id": "3100000000000000001", "username": "withheld_x", "name": "Withheld",
+               "withheld": {"country_codes": ["DE"]}}],
+    "tweets": [
+        {"id": "3100000000000000002", "author_id": "1000000000000000001",
+         "text": "LONG"},
+        {"id": "3100000000000000003", "author_id": "3100000000000000001", "text": "withheld",
+         "withheld": {"copyright": true, "country_codes": ["FR", "DE"]}}
+    ]
+}"#;
+
+/// Every `(path into the body)` in `members` is present in at least one of `bodies`.
+fn assert_shown(bodies: &[Value], members: &[(&str, &str)]) {
+    for (what, pointer) in members {
+        let found = bodies.iter().any(|b| {
+            let mut stack = vec![b];
+            while let Some(v) = stack.pop() {
+                if v.pointer(pointer).is_some() {
+                    return true;
+                }
+                match v {
+                    Value::Array(a) => stack.extend(a),
+                    Value::Object(m) => stack.extend(m.values()),
+                    _ => {}
+                }
+            }
+            false
+        });
+        assert!(found, "no answer showed {what} ({pointer})");
+    }
+}
+
 #[tokio::test]
 async fn every_get_endpoint_conforms_with_every_field_and_expansion() {
     let app = spawn_demo_app().await;
+    let long = format!("@bob {} #rustlang", "long ".repeat(70));
+    app.import_json(&EXTRA.replace("LONG", &long)).await;
     let t = token(
         &app,
         "alice",
-        "tweet.read users.read follows.read space.read",
+        "tweet.read users.read users.email follows.read space.read",
     )
     .await;
     let app_only = app.app_token().await;
@@ -504,6 +543,7 @@ async fn every_get_endpoint_conforms_with_every_field_and_expansion() {
             .map(|t| t["id"].as_str().unwrap().to_owned()),
     );
     sample.push("1000000000000000000".into());
+    sample.extend(["3100000000000000002".into(), "3100000000000000003".into()]);
     let one_tweet = sample[0].clone();
     let heidi = "1353056366493310980";
     let all_spaces: Vec<String> = demo()["spaces"]
@@ -523,7 +563,7 @@ async fn every_get_endpoint_conforms_with_every_field_and_expansion() {
         case(
             "/2/users",
             format!(
-                "/2/users?ids={ALICE},{BOB},{XDEV},{heidi},42&{}",
+                "/2/users?ids={ALICE},{BOB},{XDEV},{heidi},42,3100000000000000001&{}",
                 q("get", "/2/users")
             ),
             "User",
@@ -641,6 +681,7 @@ async fn every_get_endpoint_conforms_with_every_field_and_expansion() {
             "Space",
         ),
     ];
+    let mut bodies = Vec::new();
     for c in &cases {
         let r = check(&app, Some(&t), c).await;
         assert_eq!(r.status, 200, "{}: {}", c.path, r.text);
@@ -652,13 +693,35 @@ async fn every_get_endpoint_conforms_with_every_field_and_expansion() {
             c.path,
             r.text
         );
+        bodies.push(r.json);
     }
     // The same with an app-only token where X allows it (no connection_status, protected
     // accounts closed).
     for c in cases.iter().filter(|c| c.template != "/2/users/me") {
+        app.clock.advance_ms(1000); // creator_ids: one a second
         let r = check(&app, Some(&app_only), c).await;
         assert_eq!(r.status, 200, "app-only {}: {}", c.path, r.text);
+        bodies.push(r.json);
     }
+    // The shapes of this document roost renders were all validated above.
+    assert_shown(
+        &bodies,
+        &[
+            ("includes.topics", "/includes/topics/0/name"),
+            ("Topic.description", "/includes/topics/0/description"),
+            ("confirmed_email", "/confirmed_email"),
+            ("verified_followers_count", "/verified_followers_count"),
+            ("subscription", "/subscription/subscribes_to_you"),
+            ("User.withheld", "/withheld/scope"),
+            ("Tweet.withheld", "/withheld/copyright"),
+            ("Tweet.scopes", "/scopes/followers"),
+            ("note_tweet", "/note_tweet/text"),
+            ("note_tweet.entities", "/note_tweet/entities/mentions"),
+            ("non_public_metrics", "/non_public_metrics/impression_count"),
+            ("organic_metrics", "/organic_metrics/retweet_count"),
+            ("a Field Authorization Error", "/field"),
+        ],
+    );
 
     // `GET /2/users/:id/following/spaces` is in no OpenAPI document (scopes.md §2); roost gives
     // it the shape of the other Spaces lists, so it is held to that schema.
@@ -706,6 +769,14 @@ async fn writes_conform() {
     let r = check(&app, Some(&t), &del).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
+    // A quote without text (TweetCreateRequest requires none).
+    let mut quote = case("/2/tweets", "/2/tweets", "Tweet");
+    quote.method = Method::POST;
+    quote.body = Some(json!({"quote_tweet_id": demo_tweets()[0]["id"]}));
+    let r = check(&app, Some(&t), &quote).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["data"]["text"], "");
+
     for target in ["1612377570541387776", "1353056366493310980"] {
         let mut follow = case(
             "/2/users/{id}/following",
@@ -739,10 +810,7 @@ async fn error_bodies_conform() {
     let app = spawn_demo_app_with(|c| {
         c.rate_limits.endpoints.insert(
             "GET /2/spaces/by/creator_ids".into(),
-            EndpointLimit {
-                app: Some(1),
-                user: Some(1),
-            },
+            EndpointLimit::new(Some(1), Some(1)),
         );
     })
     .await;

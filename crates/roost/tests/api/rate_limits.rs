@@ -62,7 +62,7 @@ fn small_limit(
     move |c| {
         c.rate_limits
             .endpoints
-            .insert(endpoint, EndpointLimit { app, user });
+            .insert(endpoint, EndpointLimit::new(app, user));
     }
 }
 
@@ -270,13 +270,9 @@ async fn counting_is_exact_under_concurrency() {
 async fn disabled_limits_mean_no_limits_and_no_headers() {
     let app = spawn_demo_app_with(|c| {
         c.rate_limits.enabled = false;
-        c.rate_limits.endpoints.insert(
-            "GET /2/users/me".into(),
-            EndpointLimit {
-                app: None,
-                user: Some(1),
-            },
-        );
+        c.rate_limits
+            .endpoints
+            .insert("GET /2/users/me".into(), EndpointLimit::new(None, Some(1)));
     })
     .await;
     let t = token(&app, "alice", READ).await;
@@ -294,13 +290,9 @@ async fn disabled_limits_mean_no_limits_and_no_headers() {
 async fn window_length_is_configurable() {
     let app = spawn_demo_app_with(|c| {
         c.rate_limits.window = 60;
-        c.rate_limits.endpoints.insert(
-            "GET /2/users/me".into(),
-            EndpointLimit {
-                app: None,
-                user: Some(1),
-            },
-        );
+        c.rate_limits
+            .endpoints
+            .insert("GET /2/users/me".into(), EndpointLimit::new(None, Some(1)));
     })
     .await;
     let t = token(&app, "alice", READ).await;
@@ -343,9 +335,25 @@ const XS_TABLE: &[(&str, Option<u64>, Option<u64>)] = &[
 
 #[tokio::test]
 async fn default_limits_are_xs() {
-    let table: BTreeSet<(&str, Option<u64>, Option<u64>)> =
-        roost::config::DEFAULT_LIMITS.iter().copied().collect();
+    let table: BTreeSet<(&str, Option<u64>, Option<u64>)> = roost::config::DEFAULT_LIMITS
+        .iter()
+        .map(|(k, l)| (*k, l.app, l.user))
+        .collect();
     assert_eq!(table, XS_TABLE.iter().copied().collect());
+    // The secondary windows of x-api-v2.md §R: 10,000 posts per App per 24 hours, and 1/s on
+    // the Spaces of creators; no other endpoint has one.
+    let secondary: BTreeSet<(&str, Option<u64>, Option<u64>)> = roost::config::DEFAULT_LIMITS
+        .iter()
+        .filter(|(_, l)| l.app_24h.is_some() || l.per_second.is_some())
+        .map(|(k, l)| (*k, l.app_24h, l.per_second))
+        .collect();
+    assert_eq!(
+        secondary,
+        BTreeSet::from([
+            ("POST /2/tweets", Some(10_000), None),
+            ("GET /2/spaces/by/creator_ids", None, Some(1)),
+        ])
+    );
     assert_eq!(roost::config::RateLimitConfig::default().window, 900);
 
     // And what a client sees, for every GET endpoint, user and app-only.
@@ -413,10 +421,11 @@ async fn default_limits_are_xs() {
                 assert_eq!(limits(&r).0, n, "{key} app");
             }
             None => {
-                // roost's choice: an App with no app-only pool on an endpoint is refused
-                // before counting, so that 403 carries no rate-limit headers.
+                // Every answer after authentication carries the headers (quirk 17): an App on a
+                // user-context endpoint is counted per App against the endpoint's one number.
                 assert_problem(&r, 403, &unsupported_authentication(), key);
-                assert!(no_limit_headers(&r), "{key}");
+                assert_eq!(limits(&r).0, user_n.unwrap(), "{key} app-only 403");
+                assert_eq!(limits(&r).1, user_n.unwrap() - 1, "{key} app-only 403");
             }
         }
     }
@@ -503,6 +512,8 @@ fn ep(
 }
 
 async fn call(app: &TestApp, e: &Endpoint, token: Option<&str>) -> Reply {
+    // One call a second: `GET /2/spaces/by/creator_ids` allows no more (x-api-v2.md §R).
+    app.clock.advance_ms(1000);
     let body = e.body.as_ref().map(Value::to_string);
     let body = body.as_deref().map(|b| ("application/json", b));
     send(app, e.method.clone(), &e.path, token, body).await
@@ -666,4 +677,198 @@ async fn sec_f04_every_endpoint_requires_exactly_its_scopes() {
             assert_eq!(r.status, 200, "{what} app-only: {}", r.text);
         }
     }
+}
+
+// ---- secondary windows and token kinds without a pool ----
+
+/// The three `x-app-limit-24hour-*` headers X sends with its per-App post cap, as numbers.
+fn day_limits(r: &Reply) -> (u64, u64, i64) {
+    let n = |name: &str| {
+        r.header(name)
+            .unwrap_or_else(|| panic!("{name} missing ({}): {:?}", r.status, r.headers))
+            .parse::<i64>()
+            .unwrap()
+    };
+    (
+        u64::try_from(n("x-app-limit-24hour-limit")).unwrap(),
+        u64::try_from(n("x-app-limit-24hour-remaining")).unwrap(),
+        n("x-app-limit-24hour-reset"),
+    )
+}
+
+async fn post(app: &TestApp, t: &str, text: &str) -> Reply {
+    send(
+        app,
+        Method::POST,
+        "/2/tweets",
+        Some(t),
+        Some(("application/json", &json!({ "text": text }).to_string())),
+    )
+    .await
+}
+
+/// x-api-v2.md §R: `POST /2/tweets` is 100 per 15 minutes per user and 10,000 per 24 hours per
+/// App, all its users together. X reports the App's day in `x-app-limit-24hour-*` (the headers
+/// client code reads for the post cap); a spent day is a 429 whose `x-rate-limit-*` still show
+/// the user's quarter hour, untouched by the refused post.
+#[tokio::test]
+async fn posts_are_capped_per_app_per_day_across_its_users() {
+    let app = spawn_demo_app_with(|c| {
+        c.rate_limits.endpoints.insert(
+            "POST /2/tweets".into(),
+            EndpointLimit {
+                app_24h: Some(3),
+                ..EndpointLimit::new(None, Some(100))
+            },
+        );
+    })
+    .await;
+    let scopes = "tweet.read tweet.write users.read";
+    let alice = token(&app, "alice", scopes).await;
+    let bob = token(&app, "bob", scopes).await;
+    let start = app.clock.now_ms();
+    let r = post(&app, &alice, "one").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(day_limits(&r), (3, 2, reset_of(start + 86_400_000)));
+    assert_eq!((limits(&r).0, limits(&r).1), (100, 99));
+    app.clock.advance_ms(60_000);
+    let r = post(&app, &bob, "two").await;
+    assert_eq!(day_limits(&r).1, 1, "bob draws on the same App day");
+    assert_eq!(
+        (limits(&r).0, limits(&r).1),
+        (100, 99),
+        "his own quarter hour"
+    );
+    // A refused post counts too (as every answer after authentication does).
+    let r = post(&app, &alice, "one").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(day_limits(&r).1, 0);
+    let r = post(&app, &bob, "three").await;
+    assert_problem(&r, 429, &too_many_requests(), "spent day");
+    assert_eq!(day_limits(&r), (3, 0, reset_of(start + 86_400_000)));
+    assert_eq!(
+        (limits(&r).0, limits(&r).1),
+        (100, 99),
+        "the refused post used none of bob's quarter hour"
+    );
+    // The day is counted from its first post: 24 hours later it starts over.
+    app.clock.advance_ms(86_400_000 - 60_000);
+    let bob = token(&app, "bob", scopes).await;
+    let r = post(&app, &bob, "three").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(day_limits(&r).1, 2);
+    // Other endpoints have no day window.
+    let r = get(&app, ME, &bob).await;
+    assert!(r.header("x-app-limit-24hour-limit").is_none());
+}
+
+/// x-api-v2.md §R: `GET /2/spaces/by/creator_ids` allows 300 per 15 minutes and 1 per second
+/// in each pool. The second request within a second is a 429 whose `x-rate-limit-*` describe
+/// the second (so a client sleeping until the reset waits a second, not a quarter hour).
+#[tokio::test]
+async fn spaces_by_creator_allow_one_request_a_second_per_pool() {
+    let app = spawn_demo_app().await;
+    let t = token(&app, "alice", "space.read tweet.read users.read").await;
+    let app_only = app.app_token().await;
+    let path = format!("/2/spaces/by/creator_ids?user_ids={XDEV}");
+    let start = app.clock.now_ms();
+    let r = get(&app, &path, &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(limits(&r), (300, 299, reset_of(start + 900_000)));
+    let r = get(&app, &path, &t).await;
+    assert_problem(&r, 429, &too_many_requests(), "second request in a second");
+    assert_eq!(limits(&r), (1, 0, reset_of(start + 1000)));
+    // The App's pool is its own.
+    let r = get(&app, &path, &app_only).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.clock.advance_ms(999);
+    assert_eq!(get(&app, &path, &t).await.status, 429);
+    app.clock.advance_ms(1);
+    let r = get(&app, &path, &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        limits(&r).1,
+        298,
+        "the refused requests used none of the quarter hour"
+    );
+}
+
+/// Every answer after authentication carries the headers (quirk 17), refusals of the kind of
+/// token included: an app-only token on a user-context endpoint is counted per App against the
+/// endpoint's one number, and it does not draw on the App's day of posts.
+#[tokio::test]
+async fn app_only_refusals_on_user_context_endpoints_carry_the_headers() {
+    let app = spawn_demo_app().await;
+    let app_only = app.app_token().await;
+    let start = app.clock.now_ms();
+    for (i, e) in [
+        (Method::GET, ME.to_owned(), 75),
+        (Method::POST, "/2/tweets".to_owned(), 100),
+        (
+            Method::DELETE,
+            "/2/tweets/1876941298072096770".to_owned(),
+            50,
+        ),
+        (Method::POST, format!("/2/users/{ALICE}/following"), 50),
+        (
+            Method::DELETE,
+            format!("/2/users/{ALICE}/following/{BOB}"),
+            50,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (method, path, n) = e;
+        let body = (method == Method::POST).then_some(("application/json", r#"{"text":"x"}"#));
+        let r = send(&app, method.clone(), &path, Some(&app_only), body).await;
+        assert_problem(&r, 403, &unsupported_authentication(), &path);
+        assert_eq!(
+            limits(&r),
+            (n, n - 1, reset_of(start + 900_000)),
+            "{i}: {path}"
+        );
+        assert!(r.header("x-app-limit-24hour-limit").is_none(), "{path}");
+    }
+}
+
+/// "Leaving `app` out refuses app-only tokens" (README, configuration): a kind of token an
+/// endpoint's entry leaves out is refused with X's unsupported-authentication 403, for user
+/// tokens with the User Context wording.
+#[tokio::test]
+async fn a_kind_of_token_left_out_of_an_endpoint_is_refused() {
+    let app = spawn_demo_app_with(|c| {
+        c.rate_limits
+            .endpoints
+            .insert("GET /2/users/:id".into(), EndpointLimit::new(None, Some(9)));
+        c.rate_limits.endpoints.insert(
+            "GET /2/tweets/:id".into(),
+            EndpointLimit::new(Some(7), None),
+        );
+    })
+    .await;
+    let alice = token(&app, "alice", READ).await;
+    let app_only = app.app_token().await;
+    let r = get(&app, &format!("/2/users/{BOB}"), &app_only).await;
+    assert_problem(&r, 403, &unsupported_authentication(), "app-only left out");
+    assert_eq!((limits(&r).0, limits(&r).1), (9, 8));
+    assert_eq!(
+        get(&app, &format!("/2/users/{BOB}"), &alice).await.status,
+        200
+    );
+    let tweet = "/2/tweets/1876941298072096770";
+    let r = get(&app, tweet, &alice).await;
+    assert_problem(
+        &r,
+        403,
+        &json!({
+            "title": "Unsupported Authentication",
+            "detail": "Authenticating with OAuth 2.0 User Context is forbidden for this endpoint.  Supported authentication types are [OAuth 2.0 Application-Only].",
+            "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+            "status": 403
+        }),
+        "user tokens left out",
+    );
+    assert_eq!((limits(&r).0, limits(&r).1), (7, 6));
+    assert_eq!(get(&app, tweet, &app_only).await.status, 200);
 }

@@ -40,13 +40,35 @@ fn demo_spaces() -> HashMap<String, Value> {
         .collect()
 }
 
-/// A demo Space as the API renders it with every field: the import's members, `updated_at`
-/// falling back to `created_at` (roost's choice: the demo records no updates).
-fn rendered(s: &Value) -> Value {
+/// A demo Space as the API renders it with every field: the import's members with the times
+/// moved by the demo loader's `shift_ms`, `updated_at` falling back to `created_at` (roost's
+/// choice: the demo records no updates).
+fn rendered(s: &Value, shift_ms: i64) -> Value {
     let mut m = s.as_object().unwrap().clone();
     m.entry("updated_at")
         .or_insert_with(|| s["created_at"].clone());
+    for k in [
+        "created_at",
+        "updated_at",
+        "started_at",
+        "ended_at",
+        "scheduled_start",
+    ] {
+        if let Some(v) = m.get_mut(k) {
+            *v = json!(shifted(v.as_str().unwrap(), shift_ms));
+        }
+    }
     Value::Object(m)
+}
+
+/// An RFC 3339 time of the demo file as X prints it after moving it by `shift_ms`.
+fn shifted(t: &str, shift_ms: i64) -> String {
+    let ms = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp()
+        * 1000
+        + shift_ms;
+    roost::api::render::timestamp(ms)
 }
 
 #[tokio::test]
@@ -103,7 +125,11 @@ async fn every_space_field() {
             &format!("/2/spaces/{id}?space.fields={ALL_SPACE_FIELDS}"),
         )
         .await;
-        assert_eq!(r.json, json!({"data": rendered(&spaces[id])}), "{id}");
+        assert_eq!(
+            r.json,
+            json!({"data": rendered(&spaces[id], app.demo_shift_ms)}),
+            "{id}"
+        );
     }
     // Every Space, through the ids form: the same objects, in the order asked.
     let mut all: Vec<&String> = spaces.keys().collect();
@@ -115,7 +141,10 @@ async fn every_space_field() {
         &format!("/2/spaces?ids={list}&space.fields={ALL_SPACE_FIELDS}"),
     )
     .await;
-    let expected: Vec<Value> = all.iter().map(|id| rendered(&spaces[*id])).collect();
+    let expected: Vec<Value> = all
+        .iter()
+        .map(|id| rendered(&spaces[*id], app.demo_shift_ms))
+        .collect();
     assert_eq!(r.json, json!({"data": expected}));
     // One field alone.
     let r = space_get(
@@ -364,7 +393,7 @@ async fn malformed_requests_are_400() {
         ),
         "foreign parameter",
     );
-    // topic.fields is validated though roost has no topics.
+    // topic.fields without the topic_ids expansion selects nothing to show.
     let r = space_get(
         &app,
         &t,
@@ -372,6 +401,171 @@ async fn malformed_requests_are_400() {
     )
     .await;
     assert_eq!(r.json, json!({"data": {"id": RUST_LIVE, "state": "live"}}));
+    // The path id is checked like every path parameter: repeated in the query, it is X's
+    // duplicate-parameter 400 (not silently ignored).
+    let r = get(&app, &format!("/2/spaces/{RUST_LIVE}?id=zzz"), &t).await;
+    assert_400(
+        &r,
+        &json!({
+            "errors": [{"parameters": {"id": [RUST_LIVE, "zzz"]},
+                        "message": "Duplicate parameters are not allowed: the `id` query parameter"}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"
+        }),
+        "duplicate id",
+    );
+    let r = get(&app, "/2/spaces/not-an-id?id=zzz", &t).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["errors"].as_array().unwrap().len(), 2, "{}", r.text);
+}
+
+/// `expansions=topic_ids` fills `includes.topics` (OpenAPI `Topic`: `id` and `name` by default,
+/// `description` with `topic.fields`), once per topic, from roost's catalogue.
+#[tokio::test]
+async fn topic_ids_expand_into_includes_topics() {
+    let app = spawn_demo_app().await;
+    let t = token(&app, "alice", SPACE_READ).await;
+    let spaces = demo_spaces();
+    let topic_ids = |id: &str| -> Vec<String> {
+        spaces[id]["topic_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let catalogue = |id: &str| {
+        roost::content::topics::CATALOGUE
+            .iter()
+            .find(|t| t.0 == id)
+            .copied()
+            .unwrap()
+    };
+    let r = space_get(
+        &app,
+        &t,
+        &format!("/2/spaces/{RUST_LIVE}?space.fields=topic_ids&expansions=topic_ids"),
+    )
+    .await;
+    let ids = topic_ids(RUST_LIVE);
+    assert!(!ids.is_empty());
+    let topics: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "name": catalogue(id).1}))
+        .collect();
+    assert_eq!(
+        r.json,
+        json!({
+            "data": {"id": RUST_LIVE, "state": "live", "topic_ids": ids},
+            "includes": {"topics": topics}
+        })
+    );
+    // Every Space with descriptions: a topic several Spaces share is listed once, in the
+    // order first met.
+    let mut all: Vec<&String> = spaces.keys().collect();
+    all.sort();
+    let list = all.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    let r = space_get(
+        &app,
+        &t,
+        &format!(
+            "/2/spaces?ids={list}&expansions=topic_ids,creator_id&topic.fields=description,id,name"
+        ),
+    )
+    .await;
+    let mut want: Vec<String> = Vec::new();
+    let mut total = 0;
+    for id in &all {
+        for topic in topic_ids(id) {
+            total += 1;
+            if !want.contains(&topic) {
+                want.push(topic);
+            }
+        }
+    }
+    assert!(want.len() < total, "the demo's Spaces share topics");
+    let topics: Vec<Value> = want
+        .iter()
+        .map(|id| {
+            let (_, name, description) = catalogue(id);
+            json!({"id": id, "name": name, "description": description})
+        })
+        .collect();
+    assert_eq!(r.json["includes"]["topics"], json!(topics));
+    assert!(!r.json["includes"]["users"].as_array().unwrap().is_empty());
+    // An import may add topics (e.g. X's own) and Spaces may name them; unknown ones are refused.
+    app.import_json(
+        &json!({
+            "topics": [{"id": "848920371311001600", "name": "Technology (X)"}],
+            "spaces": [{"id": "1TopicTest001", "state": "live", "creator_id": ALICE,
+                        "topic_ids": ["848920371311001600", "1600000000000000009"]}]
+        })
+        .to_string(),
+    )
+    .await;
+    let r = space_get(
+        &app,
+        &t,
+        "/2/spaces/1TopicTest001?expansions=topic_ids&topic.fields=description",
+    )
+    .await;
+    assert_eq!(
+        r.json["includes"]["topics"],
+        json!([
+            {"id": "848920371311001600", "name": "Technology (X)"},
+            {"id": "1600000000000000009", "name": "Coffee", "description": catalogue("1600000000000000009").2}
+        ])
+    );
+}
+
+/// The demo's Spaces live in the present: the loader moves their times so that a live Space
+/// started in the last hours and a scheduled one starts later, whenever the demo is loaded.
+#[tokio::test]
+async fn demo_spaces_are_live_now_and_scheduled_ahead() {
+    let app = spawn_demo_app().await;
+    let t = token(&app, "alice", SPACE_READ).await;
+    let now = app.clock.now_ms();
+    let r = space_get(
+        &app,
+        &t,
+        "/2/spaces/search?query=a&space.fields=started_at,scheduled_start,ended_at",
+    )
+    .await;
+    let ms = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+            * 1000
+    };
+    let mut states = BTreeSet::new();
+    for s in r.json["data"].as_array().unwrap() {
+        states.insert(s["state"].as_str().unwrap().to_owned());
+        match s["state"].as_str().unwrap() {
+            "live" => {
+                let started = ms(&s["started_at"]);
+                // The demo's live Spaces start up to 3 hours before its anchor.
+                assert!(started <= now && now - started < 4 * 3_600_000, "{s}");
+            }
+            "scheduled" => assert!(ms(&s["scheduled_start"]) > now, "{s}"),
+            other => panic!("search lists live and scheduled Spaces only: {other}"),
+        }
+    }
+    assert_eq!(
+        states,
+        BTreeSet::from(["live".to_owned(), "scheduled".to_owned()])
+    );
+    assert_eq!(app.demo_shift_ms, roost::demo::space_shift_ms(now));
+    let r = space_get(
+        &app,
+        &t,
+        &format!("/2/spaces/{LAUNCH_ENDED}?space.fields=ended_at"),
+    )
+    .await;
+    assert!(ms(&r.json["data"]["ended_at"]) < now);
 }
 
 #[tokio::test]
@@ -379,13 +573,17 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
     let app = spawn_demo_app().await;
     let t = token(&app, "alice", SPACE_READ).await;
     let path = |ids: &str| format!("/2/spaces/by/creator_ids?user_ids={ids}");
+    // X allows one request a second here (x-api-v2.md §R): each call waits for the next.
+    let tick = || app.clock.advance_ms(1000);
     // XDevelopers has a live Space and an ended one.
+    tick();
     let r = space_get(&app, &t, &path(crate::follows::XDEV)).await;
     assert_eq!(
         r.json,
         json!({"data": [{"id": "1yQyV6OMjVU8b", "state": "live"}], "meta": {"result_count": 1}})
     );
     // rupert_brews (scheduled) and CoffeeLabDemo (live).
+    tick();
     let r = space_get(
         &app,
         &t,
@@ -407,10 +605,12 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
     );
     // erin_bakes only has an ended Space; an unknown user has none.
     for who in ["1303667635778846721", "1234567"] {
+        tick();
         let r = space_get(&app, &t, &path(who)).await;
         assert_eq!(r.json, json!({"meta": {"result_count": 0}}), "{who}");
     }
     // With expansions.
+    tick();
     let r = space_get(
         &app,
         &t,
@@ -421,6 +621,7 @@ async fn by_creator_ids_lists_live_and_scheduled_only() {
         r.json["includes"]["users"],
         json!([{"id": "2244994945", "name": demo_name("2244994945"), "username": "XDevelopers"}])
     );
+    tick();
     let r = get(&app, &path("carol"), &t).await;
     assert_400(
         &r,

@@ -370,7 +370,7 @@ async fn lookup_errors() {
 
 fn created_id(a: &Answer, text: &str) -> String {
     assert_eq!(a.status, 201, "{}", a.body);
-    assert!(a.content_type().starts_with("application/json"));
+    assert_eq!(a.content_type(), "application/json; charset=utf-8");
     let id = a.body["data"]["id"].as_str().expect("id").to_owned();
     assert_eq!(
         a.body,
@@ -558,7 +558,7 @@ async fn refused_creates_say_why_and_create_nothing() {
     post_json(app, &d.alice, "/2/tweets", &json!({"text": ""}))
         .await
         .assert_invalid(bad_body(
-            "$.text: the text of the Tweet is required and must not be empty",
+            "$.text: the text of the Tweet is required and must not be empty (unless the Tweet quotes one)",
         ));
     post_json(
         app,
@@ -743,7 +743,9 @@ async fn deleting_the_pinned_tweet_unpins_it() {
         "public_metrics": {
             "followers_count": demo_follow_counts(ALICE).0,
             "following_count": demo_follow_counts(ALICE).1,
-            "tweet_count": 30, "listed_count": 0, "like_count": 0
+            "tweet_count": 30,
+            "listed_count": demo_user(ALICE)["public_metrics"]["listed_count"],
+            "like_count": demo_user(ALICE)["public_metrics"]["like_count"]
         }
     }}));
     delete(&d.app, &d.alice, "/2/tweets/abc")
@@ -1029,4 +1031,299 @@ async fn timeline_bad_token_protected_user_unknown_user() {
             &["x"],
             "The query parameter [previous_token] is not one of [id,end_time,exclude,expansions,max_results,media.fields,pagination_token,place.fields,poll.fields,since_id,start_time,tweet.fields,until_id,user.fields]"
         )]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What X's later documents and data dictionary add
+
+/// OpenAPI `TweetCreateRequest` requires no `text`, and x-api-v2.md §2.3 says a quote supplies
+/// the content: a quote-only post is created with the empty text X gives it.
+#[tokio::test]
+async fn a_quote_needs_no_text() {
+    let d = Demo::start(WRITE).await;
+    clock_after_demo(&d.app);
+    let rows = d.app.row_counts().await["tweets"];
+    let a = post_json(
+        &d.app,
+        &d.bob,
+        "/2/tweets",
+        &json!({"quote_tweet_id": XDEVSDEMO_TWEET}),
+    )
+    .await;
+    let id = created_id(&a, "");
+    let a = d
+        .get(
+            &d.alice,
+            &format!(
+                "/2/tweets/{id}?tweet.fields=referenced_tweets,lang,entities,display_text_range"
+            ),
+        )
+        .await;
+    a.assert_ok(&json!({"data": {
+        "id": id, "text": "", "edit_history_tweet_ids": [id],
+        "referenced_tweets": [{"type": "quoted", "id": XDEVSDEMO_TWEET}],
+        "lang": "zxx", "display_text_range": [0, 0]
+    }}));
+    // An empty or null text with a quote is the same; a different quote is other content.
+    let a = post_json(
+        &d.app,
+        &d.bob,
+        "/2/tweets",
+        &json!({"text": "", "quote_tweet_id": ALICE_ORIGINAL}),
+    )
+    .await;
+    created_id(&a, "");
+    post_json(
+        &d.app,
+        &d.bob,
+        "/2/tweets",
+        &json!({"text": null, "quote_tweet_id": XDEVSDEMO_TWEET}),
+    )
+    .await
+    .assert_forbidden("You are not allowed to create a Tweet with duplicate content.");
+    // A reply alone supplies no content.
+    post_json(
+        &d.app,
+        &d.bob,
+        "/2/tweets",
+        &json!({"reply": {"in_reply_to_tweet_id": BOB_REPLY}}),
+    )
+    .await
+    .assert_invalid(json!([{"parameters": {}, "message":
+        "$.text: the text of the Tweet is required and must not be empty (unless the Tweet quotes one)"}]));
+    assert_eq!(d.app.row_counts().await["tweets"], rows + 2);
+}
+
+/// x-api-v2.md §0.1: unknown query parameters are a 400, on writes too.
+#[tokio::test]
+async fn writes_refuse_query_parameters_and_change_nothing() {
+    let d = Demo::start(WRITE).await;
+    clock_after_demo(&d.app);
+    let rows = d.app.row_counts().await;
+    post_json(
+        &d.app,
+        &d.alice,
+        "/2/tweets?x=1",
+        &json!({"text": "with a query"}),
+    )
+    .await
+    .assert_invalid(json!([problem(
+        "x",
+        &["1"],
+        "The query parameter [x] is not one of []"
+    )]));
+    let a = post_json(&d.app, &d.alice, "/2/tweets", &json!({"text": "doomed"})).await;
+    let id = created_id(&a, "doomed");
+    delete(&d.app, &d.alice, &format!("/2/tweets/{id}?id={id}"))
+        .await
+        .assert_invalid(json!([problem(
+            "id",
+            &[&id, &id],
+            "Duplicate parameters are not allowed: the `id` query parameter"
+        )]));
+    assert_eq!(d.app.row_counts().await["tweets"], rows["tweets"] + 1);
+    // An id above any id there can be is of X's pattern: nothing to delete.
+    let a = delete(&d.app, &d.alice, "/2/tweets/9999999999999999999").await;
+    a.assert_ok(&json!({"data": {"deleted": false}}));
+    post_json(
+        &d.app,
+        &d.alice,
+        "/2/tweets",
+        &json!({"text": "a quote", "quote_tweet_id": "9999999999999999999"}),
+    )
+    .await
+    .assert_forbidden("You attempted to quote a Tweet that is deleted or not visible to you.");
+}
+
+/// X's posts over 280 characters (imports take up to 25,000) show a cut `text` and the whole
+/// in `note_tweet.text`, with its own entities; `entities.note.mentions.username` expands the
+/// users the whole text mentions.
+#[tokio::test]
+async fn long_posts_carry_the_whole_text_in_note_tweet() {
+    let d = Demo::start(READ).await;
+    let head = "Long post: ".to_owned() + &"word ".repeat(60);
+    let tail = "and at the very end a mention of @bob and #rustlang.";
+    let text = format!("{head}{tail}");
+    assert!(text.chars().count() > 280);
+    d.app
+        .import_json(
+            &json!({"tweets": [{"id": "1900000000000000001", "text": text, "author_id": ALICE}]})
+                .to_string(),
+        )
+        .await;
+    // Cut before character 270, at a word boundary.
+    let shown = head[..head[..270].rfind(' ').unwrap()].to_owned();
+    let a = d
+        .get(
+            &d.bob,
+            "/2/tweets/1900000000000000001?tweet.fields=note_tweet,display_text_range,entities&expansions=entities.note.mentions.username",
+        )
+        .await;
+    a.assert_ok(&json!({
+        "data": {
+            "id": "1900000000000000001", "text": shown,
+            "edit_history_tweet_ids": ["1900000000000000001"],
+            "note_tweet": {"text": text, "entities": {
+                "hashtags": [{"start": 353, "end": 362, "tag": "rustlang"}],
+                "mentions": [{"start": 344, "end": 348, "username": "bob", "id": BOB}]
+            }},
+            "display_text_range": [0, shown.chars().count()]
+        },
+        "includes": {"users": [user_obj(BOB, &[])]}
+    }));
+    assert!(shown.chars().count() <= 270);
+    // Short posts have no note_tweet.
+    d.get(
+        &d.bob,
+        &format!("/2/tweets/{ALICE_ORIGINAL}?tweet.fields=note_tweet"),
+    )
+    .await
+    .assert_ok(&json!({"data": tweet_obj(ALICE_ORIGINAL, &[])}));
+}
+
+/// A Field Authorization Error as X sends it for a private metric of someone else's tweet.
+fn field_error(field: &str, parameter: &str, id: &str, section: &str) -> Value {
+    json!({
+        "resource_type": "tweet",
+        "field": field,
+        "parameter": parameter,
+        "resource_id": id,
+        "title": "Field Authorization Error",
+        "section": section,
+        "detail": format!("Sorry, you are not authorized to access '{field}' on the Tweet with {parameter} : [{id}]."),
+        "value": id,
+        "type": "https://api.twitter.com/2/problems/not-authorized-for-field"
+    })
+}
+
+/// `non_public_metrics` and `organic_metrics` are the author's, with a user token; anyone else
+/// gets X's Field Authorization Errors. `scopes` says every roost tweet is public.
+#[tokio::test]
+async fn private_metrics_are_for_the_author_and_scopes_are_public() {
+    let d = Demo::start(READ).await;
+    let own = demo_tweet(ALICE_ORIGINAL);
+    let m = &own["public_metrics"];
+    let fields = "tweet.fields=non_public_metrics,organic_metrics,scopes";
+    d.get(&d.alice, &format!("/2/tweets/{ALICE_ORIGINAL}?{fields}"))
+        .await
+        .assert_ok(&json!({"data": with(tweet_obj(ALICE_ORIGINAL, &[]), json!({
+            "non_public_metrics": {"impression_count": m["impression_count"]},
+            "organic_metrics": {
+                "impression_count": m["impression_count"], "like_count": m["like_count"],
+                "reply_count": demo_ref_count(ALICE_ORIGINAL, "replied_to"),
+                "retweet_count": demo_ref_count(ALICE_ORIGINAL, "retweeted")
+            },
+            "scopes": {"followers": false}
+        }))}));
+    let errors = |param: &str, section: &str, id: &str| -> Vec<Value> {
+        [
+            "non_public_metrics.impression_count",
+            "organic_metrics.impression_count",
+            "organic_metrics.like_count",
+            "organic_metrics.reply_count",
+            "organic_metrics.retweet_count",
+        ]
+        .iter()
+        .map(|f| field_error(f, param, id, section))
+        .collect()
+    };
+    for token in [&d.bob, &d.app_token] {
+        d.get(token, &format!("/2/tweets/{ALICE_ORIGINAL}?{fields}"))
+            .await
+            .assert_ok(&json!({
+                "data": with(tweet_obj(ALICE_ORIGINAL, &[]), json!({"scopes": {"followers": false}})),
+                "errors": errors("id", "data", ALICE_ORIGINAL)
+            }));
+    }
+    // In a list and in includes: grace's retweet of alice's tweet is refused to alice in
+    // `data` (parameter `ids`), alice's own original in `includes` shows its metrics.
+    let a = d
+        .get(
+            &d.alice,
+            &format!(
+                "/2/tweets?ids={GRACE_RT}&tweet.fields=non_public_metrics&expansions=referenced_tweets.id"
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["errors"],
+        json!([field_error(
+            "non_public_metrics.impression_count",
+            "ids",
+            GRACE_RT,
+            "data"
+        )])
+    );
+    assert_eq!(
+        a.body["includes"]["tweets"][0]["non_public_metrics"],
+        json!({"impression_count": demo_tweet(ALICE_ORIGINAL)["public_metrics"]["impression_count"]})
+    );
+}
+
+/// `withheld` where an import set it, on the tweet or through its author (X's `scope: user`).
+#[tokio::test]
+async fn withheld_tweets_say_where_and_why() {
+    let d = Demo::start(READ).await;
+    d.app
+        .import_json(
+            &json!({
+                "users": [{"id": "78", "username": "withheld_two", "name": "W",
+                           "withheld": {"country_codes": ["TR"], "scope": "user"}}],
+                "tweets": [
+                    {"id": "1900000000000000002", "text": "a claimed song", "author_id": ALICE,
+                     "withheld": {"copyright": true, "country_codes": ["DE", "US"]}},
+                    {"id": "1900000000000000003", "text": "by a withheld account", "author_id": "78"}
+                ]
+            })
+            .to_string(),
+        )
+        .await;
+    let a = d
+        .get(
+            &d.bob,
+            &format!("/2/tweets?ids=1900000000000000002,1900000000000000003,{ALICE_ORIGINAL}&tweet.fields=withheld"),
+        )
+        .await;
+    a.assert_ok(&json!({"data": [
+        {"id": "1900000000000000002", "text": "a claimed song", "edit_history_tweet_ids": ["1900000000000000002"],
+         "withheld": {"copyright": true, "country_codes": ["DE", "US"], "scope": "tweet"}},
+        {"id": "1900000000000000003", "text": "by a withheld account", "edit_history_tweet_ids": ["1900000000000000003"],
+         "withheld": {"copyright": false, "country_codes": ["TR"], "scope": "user"}},
+        tweet_obj(ALICE_ORIGINAL, &[])
+    ]}));
+}
+
+/// OpenAPI 2.167's `post.fields` names (article_title, matched_media_notes,
+/// note_request_suggestions, paid_partnership) and its `username` expansion are accepted; a
+/// bad `post.fields` value is reported under the name the client sent, with 2.167's list.
+#[tokio::test]
+async fn post_fields_and_expansions_of_2_167_are_accepted() {
+    let d = Demo::start(READ).await;
+    let a = d
+        .get(
+            &d.bob,
+            &format!(
+                "/2/tweets/{ALICE_ORIGINAL}?post.fields=article_title,matched_media_notes,note_request_suggestions,paid_partnership,note_post&expansions=username"
+            ),
+        )
+        .await;
+    // No articles, Community Notes or long text to show; no post of roost is a paid partnership.
+    a.assert_ok(&json!({
+        "data": with(tweet_obj(ALICE_ORIGINAL, &[]), json!({"paid_partnership": false})),
+        "includes": {"users": [user_obj(ALICE, &[])]}
+    }));
+    d.get(
+        &d.bob,
+        &format!("/2/tweets/{ALICE_ORIGINAL}?post.fields=lang,colour"),
+    )
+    .await
+    .assert_invalid(json!([problem(
+        "post.fields",
+        &["lang,colour"],
+        &format!(
+            "The `post.fields` query parameter value [colour] is not one of [{}]",
+            roost_domain::fields::POST_FIELDS_2167
+        )
+    )]));
 }

@@ -25,12 +25,13 @@ fn most_recent(id: &str) -> &'static str {
 
 fn public_metrics(id: &str) -> Value {
     let (followers, following) = demo_follow_counts(id);
+    let m = &demo_user(id)["public_metrics"];
     json!({
         "followers_count": followers,
         "following_count": following,
         "tweet_count": demo_timeline(id).len(),
-        "listed_count": 0,
-        "like_count": 0
+        "listed_count": m["listed_count"],
+        "like_count": m["like_count"]
     })
 }
 
@@ -167,20 +168,27 @@ async fn description_entities_name_mentioned_users_and_hashtags() {
     ]}));
 }
 
-/// What `connection_status` should say for `viewer` looking at `target`, from the demo follows.
+/// What `connection_status` should say for `viewer` looking at `target`, from the demo follows
+/// (pending requests included).
 fn connection(viewer: &str, target: &str) -> Value {
     let follows = demo()["follows"].as_array().expect("follows");
+    // None: no edge; Some(pending).
     let edge = |s: &str, t: &str| {
         follows
             .iter()
-            .any(|f| f["source_user_id"] == s && f["target_user_id"] == t)
+            .find(|f| f["source_user_id"] == s && f["target_user_id"] == t)
+            .map(|f| f["pending"] == true)
     };
     let mut v = Vec::new();
-    if edge(viewer, target) {
-        v.push("following");
+    match edge(viewer, target) {
+        Some(true) => v.push("follow_request_sent"),
+        Some(false) => v.push("following"),
+        None => {}
     }
-    if edge(target, viewer) {
-        v.push("followed_by");
+    match edge(target, viewer) {
+        Some(true) => v.push("follow_request_received"),
+        Some(false) => v.push("followed_by"),
+        None => {}
     }
     json!(v)
 }
@@ -612,4 +620,242 @@ async fn ids_are_strings_in_every_answer() {
         );
         assert_ids_are_strings(&a.body);
     }
+}
+
+/// The demo's pending requests show without any write: alice asked to follow mallory_sec;
+/// judy_reads (protected, can sign in) has requests from sybil_tests and ivan_builds.
+#[tokio::test]
+async fn demo_follow_requests_show_in_connection_status() {
+    let d = Demo::start(READ).await;
+    let mallory = user_id("mallory_sec");
+    let (sybil, ivan) = (user_id("sybil_tests"), user_id("ivan_builds"));
+    let a = d
+        .get(
+            &d.alice,
+            &format!("/2/users/{mallory}?user.fields=connection_status"),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        connection(ALICE, &mallory),
+        json!(["follow_request_sent", "followed_by"])
+    );
+    assert_eq!(
+        a.body["data"]["connection_status"],
+        connection(ALICE, &mallory)
+    );
+    let judy = access(&d.app.tokens_for("judy_reads", "judy-password", READ).await);
+    let a = d
+        .get(
+            &judy,
+            &format!("/2/users?ids={sybil},{ivan}&user.fields=connection_status"),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    for (i, who) in [&sybil, &ivan].into_iter().enumerate() {
+        let c = &a.body["data"][i]["connection_status"];
+        assert!(
+            c.as_array()
+                .unwrap()
+                .contains(&json!("follow_request_received")),
+            "{who}: {c}"
+        );
+        assert_eq!(*c, connection(JUDY, who));
+    }
+}
+
+fn user_id(username: &str) -> String {
+    demo()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .and_then(|u| u["id"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+/// x-api-v2.md §E.1: `value` is the value as supplied; every id of X's pattern
+/// `^[0-9]{1,19}$` is a valid request, so one beyond any id that can exist is not found.
+#[tokio::test]
+async fn partial_errors_echo_ids_as_sent_and_every_19_digit_id_is_looked_up() {
+    let d = Demo::start(READ).await;
+    let t = &d.app_token;
+    let huge = "9999999999999999999";
+    d.get(t, "/2/users/007")
+        .await
+        .assert_ok(&json!({"errors": [not_found("user", "id", "007")]}));
+    d.get(t, &format!("/2/users/{huge}"))
+        .await
+        .assert_ok(&json!({"errors": [not_found("user", "id", huge)]}));
+    d.get(t, &format!("/2/users?ids=0042,{huge},{XDEV}"))
+        .await
+        .assert_ok(&json!({
+            "data": [defaults(XDEV)],
+            "errors": [not_found("user", "ids", "0042"), not_found("user", "ids", huge)]
+        }));
+    // A leading zero still names the user the number names.
+    d.get(t, &format!("/2/users/0{XDEV}"))
+        .await
+        .assert_ok(&json!({"data": defaults(XDEV)}));
+    for path in [
+        format!("/2/users/{huge}/tweets"),
+        format!("/2/users/{huge}/followers"),
+        format!("/2/users/{huge}/following"),
+    ] {
+        let a = d.get(t, &path).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert_eq!(a.body["errors"][0], not_found("user", "id", huge), "{path}");
+    }
+    // Twenty digits are outside the pattern.
+    let twenty = format!("0{huge}");
+    d.get(t, &format!("/2/tweets/{twenty}"))
+        .await
+        .assert_invalid(json!([problem(
+            "id",
+            &[&twenty],
+            &format!("The `id` query parameter value [{twenty}] is not valid")
+        )]));
+    d.get(t, "/2/tweets/0001")
+        .await
+        .assert_ok(&json!({"errors": [not_found("tweet", "id", "0001")]}));
+    d.get(t, &format!("/2/tweets?ids=07,{huge}"))
+        .await
+        .assert_ok(
+            &json!({"errors": [not_found("tweet", "ids", "07"), not_found("tweet", "ids", huge)]}),
+        );
+    // As a bound, the largest id there is: nothing is newer, everything older.
+    let a = d
+        .get(t, &format!("/2/users/{ALICE}/tweets?since_id={huge}"))
+        .await;
+    assert_eq!(a.body, json!({"meta": {"result_count": 0}}));
+    let a = d
+        .get(
+            t,
+            &format!("/2/users/{ALICE}/tweets?until_id={huge}&max_results=5"),
+        )
+        .await;
+    assert_eq!(a.body["meta"]["result_count"], 5, "{}", a.body);
+}
+
+/// `confirmed_email` needs `users.email` (scopes.md §2) and is the token's own user's only;
+/// without either it is left out, as a field without a value is.
+#[tokio::test]
+async fn confirmed_email_is_for_the_users_own_token_with_users_email() {
+    let d = Demo::start(READ).await;
+    let email = access(
+        &d.app
+            .tokens_for(
+                "alice",
+                "alice-password",
+                "tweet.read users.read users.email",
+            )
+            .await,
+    );
+    let path = "/2/users/me?user.fields=confirmed_email";
+    d.get(&email, path).await.assert_ok(&json!({"data": {
+        "id": ALICE, "name": "Alice Example", "username": "alice", "confirmed_email": "alice@example.com"
+    }}));
+    assert_eq!(demo_user(ALICE)["confirmed_email"], "alice@example.com");
+    // By id too, and in includes... but never someone else's.
+    d.get(&email, &format!("/2/users?ids={ALICE},{BOB}&user.fields=confirmed_email"))
+        .await
+        .assert_ok(&json!({"data": [
+            {"id": ALICE, "name": "Alice Example", "username": "alice", "confirmed_email": "alice@example.com"},
+            defaults(BOB)
+        ]}));
+    // Without the scope, or as the App: nothing.
+    d.get(&d.alice, path)
+        .await
+        .assert_ok(&json!({"data": defaults(ALICE)}));
+    d.get(
+        &d.app_token,
+        &format!("/2/users/{ALICE}?user.fields=confirmed_email"),
+    )
+    .await
+    .assert_ok(&json!({"data": defaults(ALICE)}));
+}
+
+/// The user fields X documents that roost had accepted but never returned.
+#[tokio::test]
+async fn verified_followers_subscription_and_withheld_are_returned() {
+    let d = Demo::start(READ).await;
+    let verified: std::collections::HashSet<&str> = demo()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["verified"] == true)
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    let expected = demo()["follows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["target_user_id"] == ALICE
+                && f["pending"] != true
+                && verified.contains(f["source_user_id"].as_str().unwrap())
+        })
+        .count();
+    assert!(expected > 0);
+    let path = format!("/2/users/{ALICE}?user.fields=verified_followers_count,subscription");
+    d.get(&d.bob, &path).await.assert_ok(&json!({"data": {
+        "id": ALICE, "name": "Alice Example", "username": "alice",
+        "verified_followers_count": expected,
+        // Nobody subscribes to anybody in roost.
+        "subscription": {"subscribes_to_you": false}
+    }}));
+    // 2.167's name of the same answer; an App is no "you".
+    d.get(
+        &d.bob,
+        &format!("/2/users/{ALICE}?user.fields=subscribes_to_you"),
+    )
+    .await
+    .assert_ok(&json!({"data": {
+        "id": ALICE, "name": "Alice Example", "username": "alice", "subscribes_to_you": false
+    }}));
+    d.get(&d.app_token, &path).await.assert_ok(&json!({"data": {
+        "id": ALICE, "name": "Alice Example", "username": "alice",
+        "verified_followers_count": expected
+    }}));
+    // `withheld` only where an import set it.
+    d.get(&d.bob, &format!("/2/users/{ALICE}?user.fields=withheld"))
+        .await
+        .assert_ok(&json!({"data": defaults(ALICE)}));
+    d.app
+        .import_json(
+            &json!({"users": [{"id": "77", "username": "withheld_one", "name": "W",
+                               "withheld": {"country_codes": ["DE", "FR"]}}]})
+            .to_string(),
+        )
+        .await;
+    d.get(&d.bob, "/2/users/77?user.fields=withheld")
+        .await
+        .assert_ok(&json!({"data": {
+            "id": "77", "name": "W", "username": "withheld_one",
+            "withheld": {"country_codes": ["DE", "FR"], "scope": "user"}
+        }}));
+}
+
+/// OpenAPI 2.167's user names: `subscribes_to_you` is accepted, and the 2.159 list X's
+/// messages print stays 2.159's.
+#[tokio::test]
+async fn user_fields_of_2_167_are_accepted() {
+    let d = Demo::start(READ).await;
+    let a = d
+        .get(
+            &d.alice,
+            "/2/users/me?user.fields=subscribes_to_you,most_recent_tweet_id",
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    d.get(&d.alice, "/2/users/me?user.fields=bogus")
+        .await
+        .assert_invalid(json!([problem(
+            "user.fields",
+            &["bogus"],
+            &format!(
+                "The `user.fields` query parameter value [bogus] is not one of [{ALL_USER_FIELDS}]"
+            )
+        )]));
 }
