@@ -141,6 +141,9 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Seconds a request may take before it is answered 408. Default 30.
     pub request_timeout: u64,
+    /// Seconds a request waits for a database connection, or for a lock another process holds;
+    /// then it is answered 503. Default 5.
+    pub database_timeout: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -221,6 +224,7 @@ impl Default for ServerConfig {
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 16 * 1024,
             request_timeout: 30,
+            database_timeout: 5,
         }
     }
 }
@@ -327,6 +331,7 @@ impl Config {
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
+            ("server.database_timeout", self.server.database_timeout),
             ("content.poll_interval_ms", self.content.poll_interval_ms),
             ("rate_limits.window", self.rate_limits.window),
             ("rate_limits.oauth_window", self.rate_limits.oauth_window),

@@ -32,7 +32,11 @@ use crate::state::{AppState, Inner};
 
 /// Opens the store named by the configuration and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = roost_store::open(&config.server.database_url).await?;
+    let store = roost_store::open_with(
+        &config.server.database_url,
+        std::time::Duration::from_secs(config.server.database_timeout),
+    )
+    .await?;
     store.migrate().await?;
     Ok(store)
 }

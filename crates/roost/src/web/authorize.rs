@@ -19,7 +19,7 @@ use roost_domain::{
 };
 use roost_store::{AppRecord, NewCode};
 
-use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html};
+use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html, unavailable_page};
 use super::request::{PendingRequest, browser_binding};
 use super::{clear_cookie, cookie_names, read_cookie, set_cookie};
 use crate::accounts::PasswordCheck;
@@ -40,6 +40,8 @@ const PATH: &str = "/i/oauth2/authorize";
 enum Refusal {
     /// Not redirectable: an HTML page.
     Page { detail: String },
+    /// The store failed before the request could be judged: 503, not redirected.
+    Unavailable,
     /// Redirected to the validated callback.
     Redirect {
         to: RedirectUri,
@@ -52,6 +54,7 @@ enum Refusal {
 impl Refusal {
     fn into_response(self) -> Response {
         match self {
+            Refusal::Unavailable => unavailable_page(),
             Refusal::Page { detail } => {
                 tracing::info!(reason = %detail, "authorization request refused (not redirected)");
                 error_page(
@@ -141,7 +144,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "store error on authorize");
-                page("roost could not reach its database. Try again in a moment.".into())
+                Refusal::Unavailable
             })?,
         Err(_) => None,
     };
@@ -486,12 +489,7 @@ pub async fn submit(
         Ok(_) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "store error on authorize");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     };
     let ctx = PageCtx {
@@ -550,12 +548,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
         Ok(false) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "store error on consent");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     }
     if decision == "deny" {
@@ -580,12 +573,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
     };
     if let Err(e) = state.store.create_code(new).await {
         tracing::error!(error = %e, "store error creating a code");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "roost could not reach its database.",
-            None,
-        );
+        return unavailable_page();
     }
     tracing::info!(client_id = %ctx.app.client_id, user_id = %user.id, %grant_id, scopes = %ctx.req.s, "authorization granted");
     let loc = redirect_uri.with_params(&[("state", &ctx.req.st), ("code", code.expose())]);
@@ -636,16 +624,18 @@ async fn login(
         Ok(_) => {}
         Err(e) => {
             tracing::error!(error = %e, "store error on login");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     }
     let user = match Username::parse(raw_username) {
-        Ok(u) => state.store.user_by_username(&u).await.ok().flatten(),
+        Ok(u) => match state.store.user_by_username(&u).await {
+            Ok(user) => user,
+            // Not "wrong password": that would count a failure against the person.
+            Err(e) => {
+                tracing::error!(error = %e, "store error on login");
+                return unavailable_page();
+            }
+        },
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -690,12 +680,7 @@ async fn login(
         .await
     {
         tracing::error!(error = %e, "could not create a session");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "roost could not reach its database.",
-            None,
-        );
+        return unavailable_page();
     }
     tracing::info!(user_id = %user.id, "login succeeded");
     let browser = Secret::random();

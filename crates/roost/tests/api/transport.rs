@@ -1,0 +1,308 @@
+//! Transport and resource hardening: store outages and timeouts (checklist K5) and readiness.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+use crate::helpers::*;
+
+// ---- K5: store failures answer 503 ----
+
+/// A connection of our own to the server's database file, to break or lock it from outside.
+async fn outside_connection(app: &TestApp) -> SqliteConnection {
+    let opts = SqliteConnectOptions::new()
+        .filename(&app.db_path)
+        .busy_timeout(Duration::from_secs(5));
+    SqliteConnection::connect_with(&opts)
+        .await
+        .expect("open the database")
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &str) {
+    sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn post(app: &TestApp, path: &str, basic: (&str, &str), body: &str) -> Answer {
+    let resp = app
+        .http
+        .post(app.url(path))
+        .basic_auth(basic.0, Some(basic.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    Answer {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.json().await.unwrap_or(Value::Null),
+    }
+}
+
+/// Every OAuth endpoint, with a request that succeeds while the store works.
+async fn oauth_requests(
+    app: &TestApp,
+) -> Vec<(&'static str, &'static str, (String, String), String)> {
+    let tokens = app.tokens(ALL_SCOPES).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let web = (
+        app.web.client_id.clone(),
+        app.web.client_secret.clone().unwrap(),
+    );
+    let api = (app.web.api_key.clone(), app.web.api_secret.clone());
+    let app_token = app.app_token().await;
+    vec![
+        (
+            "client_credentials",
+            "/2/oauth2/token",
+            web.clone(),
+            "grant_type=client_credentials".to_owned(),
+        ),
+        (
+            "refresh",
+            "/2/oauth2/token",
+            web.clone(),
+            form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+        ),
+        (
+            "revoke",
+            "/2/oauth2/revoke",
+            web,
+            form(&[("token", &refresh)]),
+        ),
+        (
+            "app-only",
+            "/oauth2/token",
+            api.clone(),
+            "grant_type=client_credentials".to_owned(),
+        ),
+        (
+            "invalidate",
+            "/oauth2/invalidate_token",
+            api,
+            form(&[("access_token", &app_token)]),
+        ),
+    ]
+}
+
+fn assert_retry_after(name: &str, headers: &reqwest::header::HeaderMap) {
+    let retry: u64 = headers
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("{name}: no Retry-After"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{name}: Retry-After {retry}");
+}
+
+async fn store_errors_answer_503(strict: bool) {
+    let app = spawn_app_with(|c| c.oauth.strict_rfc = strict).await;
+    let requests = oauth_requests(&app).await;
+    let mut conn = outside_connection(&app).await;
+    // Every request authenticates an App first; without the table, that store call fails.
+    exec(&mut conn, "ALTER TABLE apps RENAME TO apps_away").await;
+    // Past the short-lived App cache, so the store is asked.
+    app.clock.advance_ms(2_000);
+    let before = crate::storage::db::snapshot(&app).await;
+    for (name, path, (id, secret), body) in &requests {
+        let a = post(&app, path, (id, secret), body).await;
+        assert_eq!(a.status, 503, "{name}: {}", a.body);
+        assert_retry_after(name, &a.headers);
+        assert_eq!(a.headers["cache-control"], "no-store", "{name}");
+        let app_only = path.starts_with("/oauth2/");
+        match (strict, app_only) {
+            (false, true) => assert_eq!(
+                a.body,
+                serde_json::json!({"errors": [{"code": 130, "message": "Over capacity"}]}),
+                "{name}"
+            ),
+            (false, false) => {
+                assert_eq!(a.body["error"], "temporarily_unavailable", "{name}");
+                assert_eq!(a.body["error_description"], "Service Unavailable", "{name}");
+                assert!(a.body["roost_detail"].is_string(), "{name}");
+            }
+            (true, _) => {
+                assert_eq!(a.body["error"], "temporarily_unavailable", "{name}");
+                assert!(
+                    a.body["error_description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("temporary overloading"),
+                    "{name}: {}",
+                    a.body
+                );
+                assert!(a.body.get("roost_detail").is_none(), "{name}");
+            }
+        }
+        assert!(
+            !a.body.to_string().contains("apps"),
+            "{name}: the store's message leaked: {}",
+            a.body
+        );
+    }
+    // The authorize page: 503 too, not the "bad request" page.
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let page = app.get_page(&browser(), &app.authorize_url(&p)).await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert_retry_after("authorize", &page.headers);
+    crate::storage::db::assert_unchanged(&app, &before, "during the outage").await;
+    // The API fails closed the same way when it has to ask the store about a token.
+    exec(
+        &mut conn,
+        "ALTER TABLE access_tokens RENAME TO access_tokens_away",
+    )
+    .await;
+    let resp = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth("a-token-this-server-has-not-seen-yet")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_retry_after("api", resp.headers());
+    exec(
+        &mut conn,
+        "ALTER TABLE access_tokens_away RENAME TO access_tokens",
+    )
+    .await;
+
+    // Back in order, everything works again.
+    exec(&mut conn, "ALTER TABLE apps_away RENAME TO apps").await;
+    for (name, path, (id, secret), body) in &requests {
+        let a = post(&app, path, (id, secret), body).await;
+        assert_eq!(a.status, 200, "{name} after the outage: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn sec_k05_store_errors_on_the_oauth_endpoints_are_503() {
+    store_errors_answer_503(false).await;
+}
+
+#[tokio::test]
+async fn sec_k05_store_errors_on_the_oauth_endpoints_are_503_in_strict_mode() {
+    store_errors_answer_503(true).await;
+}
+
+#[tokio::test]
+async fn sec_k05_a_locked_store_answers_503_within_the_database_timeout() {
+    let app = spawn_app_with(|c| c.server.database_timeout = 1).await;
+    let timeout = Duration::from_secs(app.state.config.server.database_timeout);
+    let web = (
+        app.web.client_id.clone(),
+        app.web.client_secret.clone().unwrap(),
+    );
+    let mut conn = outside_connection(&app).await;
+    // Another process holds the write lock; issuing a token needs it.
+    exec(&mut conn, "BEGIN IMMEDIATE").await;
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let http = app.http.clone();
+        let url = app.url("/2/oauth2/token");
+        let web = web.clone();
+        set.spawn(async move {
+            let resp = http
+                .post(url)
+                .basic_auth(&web.0, Some(&web.1))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .unwrap();
+            (
+                resp.status().as_u16(),
+                resp.headers().clone(),
+                resp.json::<Value>().await.unwrap(),
+            )
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let (status, headers, body) = r.unwrap();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_retry_after("locked token", &headers);
+    }
+    // Queued requests wait for the connection at most the timeout, then for the lock at most
+    // the timeout: bounded, far below the request timeout.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= timeout - Duration::from_millis(100),
+        "{elapsed:?}"
+    );
+    assert!(elapsed < timeout * 4, "waited {elapsed:?}");
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness while writes are blocked");
+    exec(&mut conn, "ROLLBACK").await;
+    let a = post(
+        &app,
+        "/2/oauth2/token",
+        (&web.0, &web.1),
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_store_cannot_be_read() {
+    let app = spawn_app().await;
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ok");
+    let mut conn = outside_connection(&app).await;
+    exec(
+        &mut conn,
+        "ALTER TABLE server_keys RENAME TO server_keys_away",
+    )
+    .await;
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["status"],
+        "unavailable"
+    );
+    // Liveness is not readiness.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    exec(
+        &mut conn,
+        "ALTER TABLE server_keys_away RENAME TO server_keys",
+    )
+    .await;
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
