@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roost_domain::ClientType;
@@ -358,7 +359,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
-    crate::http::serve(crate::http::router(state), listener, shutdown_signal()).await?;
+    let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
+    crate::http::serve(
+        crate::http::router(state),
+        listener,
+        header_read_timeout,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("roost stopped");
     Ok(())
 }

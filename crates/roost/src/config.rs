@@ -141,6 +141,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Seconds a request may take before it is answered 408. Default 30.
     pub request_timeout: u64,
+    /// Seconds a client has to send a request's headers, from the moment the connection is
+    /// ready for one (so also the idle time of a kept-alive connection); then the connection is
+    /// closed. Default 10.
+    pub header_read_timeout: u64,
     /// Seconds a request waits for a database connection, or for a lock another process holds;
     /// then it is answered 503. Default 5.
     pub database_timeout: u64,
@@ -224,6 +228,7 @@ impl Default for ServerConfig {
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 16 * 1024,
             request_timeout: 30,
+            header_read_timeout: 10,
             database_timeout: 5,
         }
     }
@@ -331,6 +336,10 @@ impl Config {
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
             ("server.database_timeout", self.server.database_timeout),
             ("content.poll_interval_ms", self.content.poll_interval_ms),
             ("rate_limits.window", self.rate_limits.window),

@@ -1,12 +1,142 @@
-//! Transport and resource hardening: store outages and timeouts (checklist K5) and readiness.
+//! Transport and resource hardening: slow senders and idle connections (checklist H2, K5),
+//! store outages and timeouts (K5) and readiness.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::helpers::*;
+
+// ---- H2 / K5: the header-read timeout ----
+
+/// Reads until the server closes the connection (or `limit` passes); returns what was read and
+/// whether the server closed.
+async fn read_until_closed(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    limit: Duration,
+) -> (Vec<u8>, bool) {
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(limit, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .is_ok();
+    (buf, closed)
+}
+
+#[tokio::test]
+async fn sec_h02_slow_header_sender_is_disconnected() {
+    let app = spawn_app_with(|c| c.server.header_read_timeout = 1).await;
+    let timeout = Duration::from_secs(app.state.config.server.header_read_timeout);
+    let head: &[u8] =
+        b"GET /healthz HTTP/1.1\r\nHost: roost.test\r\nX-Slow: one-byte-at-a-time\r\n\r\n";
+    let interval = Duration::from_millis(100);
+    assert!(
+        interval * head.len() as u32 > timeout * 3,
+        "the trickle outlasts the timeout"
+    );
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        let mut sent = 0;
+        for byte in head {
+            if wr.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            sent += 1;
+            tokio::time::sleep(interval).await;
+        }
+        sent
+    });
+    let (answer, closed) = read_until_closed(&mut rd, timeout * 4).await;
+    let elapsed = started.elapsed();
+    assert!(
+        closed,
+        "the slow sender was still connected after {:?}",
+        timeout * 4
+    );
+    assert!(
+        elapsed >= timeout - Duration::from_millis(100),
+        "closed after {elapsed:?}, before the timeout: not the timeout's doing"
+    );
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 2"),
+        "an unfinished request was answered: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    let sent = writer.await.unwrap();
+    assert!(
+        sent < head.len(),
+        "the server waited for the whole head ({sent} bytes)"
+    );
+    // Everyone else is served as usual, a slow but timely sender included.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    for part in head.chunks(head.len() / 3 + 1) {
+        wr.write_all(part).await.unwrap();
+        tokio::time::sleep(timeout / 5).await;
+    }
+    let mut status = [0u8; 12];
+    rd.read_exact(&mut status).await.unwrap();
+    assert_eq!(&status, b"HTTP/1.1 200");
+}
+
+#[tokio::test]
+async fn sec_k05_idle_connections_are_closed_after_the_header_read_timeout() {
+    let app = spawn_app_with(|c| c.server.header_read_timeout = 1).await;
+    let timeout = Duration::from_secs(app.state.config.server.header_read_timeout);
+    // A connection that never sends a byte.
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, _wr) = stream.into_split();
+    let started = Instant::now();
+    let (answer, closed) = read_until_closed(&mut rd, timeout * 4).await;
+    assert!(closed, "a silent connection stayed open");
+    assert!(started.elapsed() >= timeout - Duration::from_millis(100));
+    assert!(answer.is_empty() || !answer.starts_with(b"HTTP/1.1 2"));
+    // A kept-alive connection after its first answer.
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(b"GET /healthz HTTP/1.1\r\nHost: roost.test\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (answer, closed) = read_until_closed(&mut rd, timeout * 4).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(closed, "an idle kept-alive connection stayed open");
+    assert!(started.elapsed() >= timeout - Duration::from_millis(100));
+}
 
 // ---- K5: store failures answer 503 ----
 
