@@ -184,6 +184,9 @@ pub struct LoginConfig {
     pub window: u64,
     /// Password hashes computed at once (argon2id costs 19 MiB each). Default 2.
     pub max_concurrent_hashes: usize,
+    /// Seconds a login waits for one of those before it is answered 503. 0: no waiting.
+    /// Default 2.
+    pub hash_wait: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -255,6 +258,7 @@ impl Default for LoginConfig {
             max_failures_per_address: 100,
             window: 900,
             max_concurrent_hashes: 2,
+            hash_wait: 2,
         }
     }
 }

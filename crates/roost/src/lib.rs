@@ -52,7 +52,10 @@ pub async fn build_state(
     let public_url = public.as_str().trim_end_matches('/').to_owned();
     let public_origin = public.origin().ascii_serialization();
     let keys = ServerKeys::load(store.as_ref(), clock.now_ms()).await?;
-    let hasher = Hasher::new(config.login.max_concurrent_hashes);
+    let hasher = Hasher::new(
+        config.login.max_concurrent_hashes,
+        std::time::Duration::from_secs(config.login.hash_wait),
+    );
     let world = content::SharedWorld::load(store.as_ref()).await?;
     let tokens = api::principal::TokenCache::new(
         config.oauth.token_cache_size,

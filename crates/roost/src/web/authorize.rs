@@ -639,7 +639,20 @@ async fn login(
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let check = state.hasher.check(stored, password).await;
+    let Ok(check) = state.hasher.check(stored, password).await else {
+        // Overload, not a failed attempt: nothing is counted against the person (checklist K2).
+        tracing::warn!(%addr, "login refused: every password hashing slot stayed busy");
+        let mut resp = ctx.login(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &shown_username,
+            Some("roost is busy signing other people in and could not check your password. Nothing was changed; try again in a moment."),
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
+        );
+        return resp;
+    };
     let user = match (user, check) {
         (Some(user), PasswordCheck::Ok) => user,
         (Some(user), PasswordCheck::OkRehash(h)) => {

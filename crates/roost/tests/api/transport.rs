@@ -1,5 +1,5 @@
 //! Transport and resource hardening: slow senders and idle connections (checklist H2, K5),
-//! store outages and timeouts (K5) and readiness.
+//! store outages and timeouts (K5), readiness and the argon2 cap under a login flood (K2).
 
 use std::time::{Duration, Instant};
 
@@ -435,4 +435,113 @@ async fn readyz_is_503_when_the_store_cannot_be_read() {
             .status(),
         200
     );
+}
+
+// ---- K2: the argon2 cap turns a flood away quickly ----
+
+/// Opens the login page in `n` fresh browsers; returns each with its form keys.
+async fn login_forms(app: &TestApp, n: usize) -> Vec<(reqwest::Client, String, String)> {
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let b = browser();
+        let page = app.get_page(&b, &app.authorize_url(&p)).await;
+        assert_eq!(page.status, 200);
+        let csrf = hidden(&page.body, "csrf_token").unwrap();
+        let request = hidden(&page.body, "request").unwrap();
+        out.push((b, csrf, request));
+    }
+    out
+}
+
+/// Posts every form at once with the right password; returns each answer.
+async fn concurrent_logins(
+    app: &TestApp,
+    forms: Vec<(reqwest::Client, String, String)>,
+) -> Vec<Page> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(forms.len()));
+    let mut set = tokio::task::JoinSet::new();
+    for (b, csrf, request) in forms {
+        let url = app.url("/i/oauth2/authorize");
+        let barrier = barrier.clone();
+        set.spawn(async move {
+            let body = form(&[
+                ("csrf_token", &csrf),
+                ("request", &request),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ]);
+            barrier.wait().await;
+            let resp = b
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            Page {
+                status: resp.status(),
+                headers: resp.headers().clone(),
+                body: resp.text().await.unwrap(),
+            }
+        });
+    }
+    let mut pages = Vec::new();
+    while let Some(p) = set.join_next().await {
+        pages.push(p.unwrap());
+    }
+    pages
+}
+
+#[tokio::test]
+async fn sec_k02_a_login_flood_gets_503_not_500() {
+    let app = spawn_app_with(|c| {
+        c.login.max_concurrent_hashes = 1;
+        c.login.hash_wait = 0;
+    })
+    .await;
+    let forms = login_forms(&app, 16).await;
+    let pages = concurrent_logins(&app, forms).await;
+    let ok = pages.iter().filter(|p| p.status == 303).count();
+    let busy: Vec<&Page> = pages.iter().filter(|p| p.status == 503).collect();
+    for p in &pages {
+        assert!(
+            p.status == 303 || p.status == 503,
+            "{}: {}",
+            p.status,
+            p.body
+        );
+    }
+    assert!(ok >= 1, "nobody got in");
+    assert!(
+        !busy.is_empty(),
+        "16 logins at once on one hashing slot, none turned away"
+    );
+    for p in &busy {
+        // The login form again, saying why, with a hint when to come back.
+        assert!(p.body.contains("name=\"password\""), "{}", p.body);
+        assert!(p.body.contains("try again in a moment"), "{}", p.body);
+        assert_retry_after("busy login", &p.headers);
+        assert_eq!(p.headers["cache-control"], "no-store");
+    }
+    let dump = crate::storage::db::dump_file(&app.db_path).await;
+    assert_eq!(
+        dump.table("sessions").len(),
+        ok,
+        "a session per successful login only"
+    );
+    assert!(
+        dump.table("login_failures").is_empty(),
+        "overload is not a failed login"
+    );
+}
+
+#[tokio::test]
+async fn sec_k02_logins_wait_briefly_for_a_hashing_slot() {
+    let app = spawn_app_with(|c| c.login.max_concurrent_hashes = 1).await;
+    assert!(app.state.config.login.hash_wait >= 1);
+    let forms = login_forms(&app, 2).await;
+    for p in concurrent_logins(&app, forms).await {
+        assert_eq!(p.status, 303, "{}", p.body);
+    }
 }
