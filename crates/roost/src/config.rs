@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::net::{ForwardedHeader, ProxyNet};
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -148,6 +150,11 @@ pub struct ServerConfig {
     /// Seconds a request waits for a database connection, or for a lock another process holds;
     /// then it is answered 503. Default 5.
     pub database_timeout: u64,
+    /// Proxies whose forwarded headers are believed, as addresses or CIDR blocks. Default none:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<ProxyNet>,
+    /// The header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeader,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -233,6 +240,8 @@ impl Default for ServerConfig {
             request_timeout: 30,
             header_read_timeout: 10,
             database_timeout: 5,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The router, its middleware, and serving.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +20,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::error::ApiError;
+use crate::net::client_addr;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -65,8 +68,9 @@ pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let client = MaybeAddr(req.extensions().get::<ClientAddr>().map(|c| c.0));
             // The query is never logged: it may carry codes and verifiers (checklist C10, G6).
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_id = tracing::field::Empty)
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_addr = %client, client_id = tracing::field::Empty)
         })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO));
@@ -100,7 +104,60 @@ pub fn router(state: AppState) -> Router {
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+        // Outermost, so that the request span can name the client.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            attribute_client,
+        ))
         .with_state(state)
+}
+
+/// The address a request is attributed to: the TCP peer, or the client behind a trusted proxy
+/// (checklist I7). Decided once per request, by `attribute_client`; login throttling, the OAuth
+/// rate limits and the log all take it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        // Absent only when the router is served without connection info, which `serve` never
+        // does: a programming error, not something a request can cause.
+        parts
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .ok_or_else(|| {
+                tracing::error!("no client address: the router must be served by http::serve");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            })
+    }
+}
+
+struct MaybeAddr(Option<IpAddr>);
+
+impl std::fmt::Display for MaybeAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => a.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+async fn attribute_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let cfg = &state.config.server;
+        let addr = client_addr(
+            &cfg.trusted_proxies,
+            cfg.forwarded_header,
+            peer.ip(),
+            req.headers(),
+        );
+        req.extensions_mut().insert(ClientAddr(addr));
+    }
+    next.run(req).await
 }
 
 /// Request targets and header sections over their configured sizes are refused before any

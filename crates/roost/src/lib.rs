@@ -12,6 +12,7 @@ pub mod content;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod net;
 pub mod oauth;
 pub mod ratelimit;
 pub mod state;

@@ -9,9 +9,8 @@
 //! The visible shape imitates X's (a run of `A`s, literal `%3D`), and clients pass it verbatim.
 
 use axum::Json;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -22,6 +21,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{RETRY_AFTER_UNAVAILABLE, TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 const PREFIX: &str = "AAAAAAAAAAAAAAAAAAAAA";
@@ -145,7 +145,7 @@ async fn authenticate(
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
@@ -153,7 +153,7 @@ pub async fn token(
         Err(e) => return param_error(e, "app-only token request refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
         tracing::info!("app-only token request refused: too many requests");
         return code_99();
     }
@@ -175,7 +175,7 @@ pub async fn token(
 
 pub async fn invalidate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
@@ -183,7 +183,7 @@ pub async fn invalidate(
         Err(e) => return param_error(e, "invalidate_token refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
         tracing::info!("invalidate_token refused: too many requests");
         return code_99();
     }

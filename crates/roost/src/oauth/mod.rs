@@ -8,7 +8,7 @@ pub mod params;
 pub mod revoke;
 pub mod token;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,14 +18,13 @@ use crate::state::AppState;
 
 /// Limits token, revoke and app-only requests per client and per client address (checklist
 /// K1), before any credential is checked. Returns the refusing decision when over a limit.
-pub fn throttle(state: &AppState, peer: SocketAddr, client: Option<&str>) -> Option<Decision> {
+pub fn throttle(state: &AppState, addr: IpAddr, client: Option<&str>) -> Option<Decision> {
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
         return None;
     }
     let window = token::secs(cfg.oauth_window);
     let now = state.now();
-    let addr: IpAddr = peer.ip();
     let by_addr = state.limits.check(
         Key {
             scope: "oauth:address",

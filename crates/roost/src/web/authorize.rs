@@ -7,10 +7,10 @@
 //! the log.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
@@ -23,6 +23,7 @@ use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html, unavailab
 use super::request::{PendingRequest, browser_binding};
 use super::{clear_cookie, cookie_names, read_cookie, set_cookie};
 use crate::accounts::PasswordCheck;
+use crate::http::ClientAddr;
 use crate::oauth::params::parse_form;
 use crate::oauth::token::secs;
 use crate::state::AppState;
@@ -431,7 +432,7 @@ fn expired() -> Response {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -505,7 +506,7 @@ pub async fn submit(
         return decide(&ctx, &headers, decision).await;
     }
     if form.contains_key("username") {
-        return login(&ctx, peer, &headers, &form).await;
+        return login(&ctx, client, &headers, &form).await;
     }
     forbidden("The form has neither a decision nor a username.")
 }
@@ -582,7 +583,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
 
 async fn login(
     ctx: &PageCtx<'_>,
-    peer: SocketAddr,
+    client: IpAddr,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> Response {
@@ -594,7 +595,7 @@ async fn login(
     let cfg = &state.config.login;
     let window_ms = secs(cfg.window);
     let window_start = now - now.rem_euclid(window_ms);
-    let addr = peer.ip().to_string();
+    let addr = client.to_string();
     let keys = [
         // Usernames are at most 15 characters; a longer value is cut so keys stay small.
         format!(

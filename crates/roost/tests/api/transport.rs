@@ -1,8 +1,10 @@
 //! Transport and resource hardening: slow senders and idle connections (checklist H2, K5),
-//! store outages and timeouts (K5), readiness and the argon2 cap under a login flood (K2).
+//! store outages and timeouts (K5), readiness, the argon2 cap under a login flood (K2) and the
+//! client address behind proxies (I7).
 
 use std::time::{Duration, Instant};
 
+use roost::net::{ForwardedHeader, ProxyNet};
 use serde_json::Value;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -544,4 +546,222 @@ async fn sec_k02_logins_wait_briefly_for_a_hashing_slot() {
     for p in concurrent_logins(&app, forms).await {
         assert_eq!(p.status, 303, "{}", p.body);
     }
+}
+
+// ---- I7: forwarded headers only from trusted proxies ----
+
+/// A browser on the login page, to post failed logins from.
+struct LoginForm {
+    b: reqwest::Client,
+    csrf: String,
+    request: String,
+}
+
+impl LoginForm {
+    async fn open(app: &TestApp) -> Self {
+        let mut forms = login_forms(app, 1).await;
+        let (b, csrf, request) = forms.remove(0);
+        Self { b, csrf, request }
+    }
+
+    async fn fail(&self, app: &TestApp, username: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut req = self
+            .b
+            .post(app.url("/i/oauth2/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(form(&[
+            ("csrf_token", &self.csrf),
+            ("request", &self.request),
+            ("username", username),
+            ("password", "wrong"),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+    }
+}
+
+/// The addresses the login throttle counted failures for.
+async fn throttled_addresses(app: &TestApp) -> Vec<String> {
+    let dump = crate::storage::db::dump_file(&app.db_path).await;
+    let mut out: Vec<String> = dump
+        .table("login_failures")
+        .iter()
+        .filter_map(|r| match r.get("key") {
+            Some(crate::storage::db::Cell::Text(k)) => k.strip_prefix("addr:").map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn client_credentials(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+    let mut req = app
+        .http
+        .post(app.url("/2/oauth2/token"))
+        .basic_auth(&app.web.client_id, app.web.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sec_i07_forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let app = spawn_app_with(|c| {
+        c.login.max_failures_per_address = 3;
+        c.rate_limits.oauth_per_address = 3;
+    })
+    .await;
+    assert!(
+        app.state.config.server.trusted_proxies.is_empty(),
+        "nothing trusted by default"
+    );
+    let limit = app.state.config.login.max_failures_per_address as usize;
+    let login = LoginForm::open(&app).await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let xff = format!("203.0.113.{i}");
+        let fwd = format!("for=198.51.100.{i}");
+        let user = format!("user{i}");
+        let headers = [
+            ("x-forwarded-for", xff.as_str()),
+            ("forwarded", fwd.as_str()),
+        ];
+        statuses.push(login.fail(&app, &user, &headers).await);
+    }
+    assert_eq!(
+        &statuses[..limit],
+        vec![401; limit].as_slice(),
+        "{statuses:?}"
+    );
+    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(
+        throttled_addresses(&app).await,
+        vec!["127.0.0.1".to_owned()]
+    );
+    // The OAuth endpoints' per-address limit alike.
+    let oauth_limit = app.state.config.rate_limits.oauth_per_address as usize;
+    let mut statuses = Vec::new();
+    for i in 0..oauth_limit + 2 {
+        let xff = format!("203.0.113.{i}");
+        statuses.push(client_credentials(&app, &[("x-forwarded-for", &xff)]).await);
+    }
+    assert!(
+        statuses[..oauth_limit].iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[oauth_limit..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn sec_i07_behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let app = spawn_app_with(|c| {
+        c.login.max_failures_per_address = 3;
+        c.rate_limits.oauth_per_address = 3;
+        c.server.trusted_proxies = vec![ProxyNet::try_from("127.0.0.1/32".to_owned()).unwrap()];
+    })
+    .await;
+    let limit = app.state.config.login.max_failures_per_address as usize;
+    let login = LoginForm::open(&app).await;
+    // The client forges the left part of the chain; the proxy appends the address it saw.
+    let mut statuses = Vec::new();
+    for i in 0..limit + 2 {
+        let xff = format!("198.51.100.{i}, 203.0.113.5");
+        let user = format!("user{i}");
+        statuses.push(login.fail(&app, &user, &[("x-forwarded-for", &xff)]).await);
+    }
+    assert_eq!(
+        &statuses[..limit],
+        vec![401; limit].as_slice(),
+        "{statuses:?}"
+    );
+    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Another client behind the same proxy is not throttled with it.
+    assert_eq!(
+        login
+            .fail(&app, "other", &[("x-forwarded-for", "203.0.113.6")])
+            .await,
+        401
+    );
+    // Without the header, the proxy itself is the client.
+    assert_eq!(login.fail(&app, "direct", &[]).await, 401);
+    assert_eq!(
+        throttled_addresses(&app).await,
+        vec![
+            "127.0.0.1".to_owned(),
+            "203.0.113.5".to_owned(),
+            "203.0.113.6".to_owned()
+        ]
+    );
+    // `Forwarded` is not the configured header: it cannot pick an address.
+    assert_eq!(
+        login
+            .fail(&app, "fwd", &[("forwarded", "for=192.0.2.77")])
+            .await,
+        401
+    );
+    assert!(
+        !throttled_addresses(&app)
+            .await
+            .contains(&"192.0.2.77".to_owned())
+    );
+    // The OAuth endpoints count per forwarded address too.
+    let oauth_limit = app.state.config.rate_limits.oauth_per_address as usize;
+    for _ in 0..oauth_limit {
+        assert_eq!(
+            client_credentials(&app, &[("x-forwarded-for", "203.0.113.7")]).await,
+            200
+        );
+    }
+    assert_eq!(
+        client_credentials(&app, &[("x-forwarded-for", "203.0.113.7")]).await,
+        429
+    );
+    assert_eq!(
+        client_credentials(&app, &[("x-forwarded-for", "203.0.113.8")]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn sec_i07_the_forwarded_header_when_configured() {
+    let app = spawn_app_with(|c| {
+        c.login.max_failures_per_address = 1;
+        c.server.trusted_proxies = vec![ProxyNet::try_from("127.0.0.1".to_owned()).unwrap()];
+        c.server.forwarded_header = ForwardedHeader::Forwarded;
+    })
+    .await;
+    let login = LoginForm::open(&app).await;
+    let fwd = [
+        ("forwarded", "for=\"[2001:db8::1]:4711\";proto=https"),
+        ("x-forwarded-for", "192.0.2.1"),
+    ];
+    assert_eq!(login.fail(&app, "a", &fwd).await, 401);
+    assert_eq!(login.fail(&app, "b", &fwd).await, 429);
+    assert_eq!(
+        login
+            .fail(&app, "c", &[("forwarded", "for=203.0.113.1")])
+            .await,
+        401
+    );
+    assert_eq!(
+        throttled_addresses(&app).await,
+        vec!["2001:db8::1".to_owned(), "203.0.113.1".to_owned()]
+    );
 }
