@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::net::{ForwardedHeader, ProxyNet};
+use crate::net::{ApiOrigin, ForwardedHeader, Origin, ProxyNet};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +23,7 @@ pub struct Config {
     pub cleanup: CleanupConfig,
     pub content: ContentConfig,
     pub rate_limits: RateLimitConfig,
+    pub cors: CorsConfig,
 }
 
 /// X's published per-endpoint limits (spec/x-api-v2.md §R, docs of 2026): per App for app-only
@@ -155,6 +156,19 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ProxyNet>,
     /// The header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
     pub forwarded_header: ForwardedHeader,
+}
+
+/// Which browser origins may call roost's machine endpoints (checklist I4). The pages never
+/// answer cross-origin requests.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins that may call `/2/oauth2/token`, `/2/oauth2/revoke` and the metadata document
+    /// (browser-based public Apps). Echoed exactly; never `*`, never with credentials. Default
+    /// none.
+    pub token_origins: Vec<Origin>,
+    /// Origins that may call the X API v2 (`/2/...`), or `["*"]` for any. Default none.
+    pub api_origins: Vec<ApiOrigin>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -365,6 +379,11 @@ impl Config {
         if self.login.max_concurrent_hashes == 0 {
             return Err(ConfigError::Invalid(
                 "login.max_concurrent_hashes must be at least 1".into(),
+            ));
+        }
+        if self.cors.api_origins.len() > 1 && self.cors.api_origins.contains(&ApiOrigin::Any) {
+            return Err(ConfigError::Invalid(
+                "cors.api_origins: \"*\" allows every origin and must be the only entry".into(),
             ));
         }
         if let Some(k) = self

@@ -6,11 +6,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::{ServiceBuilder, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -20,7 +21,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::error::ApiError;
-use crate::net::client_addr;
+use crate::config::CorsConfig;
+use crate::net::{ApiOrigin, client_addr};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -55,10 +57,17 @@ impl MakeRequestId for RequestIds {
 
 pub fn router(state: AppState) -> Router {
     let cfg = &state.config.server;
-    let api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
+    let mut api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     ));
+    if let Some(cors) = api_cors(&state.config.cors) {
+        api = api.layer(cors);
+    }
+    let mut oauth_browser = crate::oauth::browser_router();
+    if let Some(cors) = token_cors(&state.config.cors) {
+        oauth_browser = oauth_browser.layer(cors);
+    }
     let hsts = state.secure_cookies.then(|| {
         SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
@@ -75,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
+        .merge(oauth_browser)
         .merge(crate::oauth::router())
         .merge(crate::web::router())
         .merge(api)
@@ -158,6 +168,57 @@ async fn attribute_client(State(state): State<AppState>, mut req: Request, next:
         req.extensions_mut().insert(ClientAddr(addr));
     }
     next.run(req).await
+}
+
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// CORS for the token and revoke endpoints and the metadata (checklist I4): only the listed
+/// origins, each echoed exactly (with `Vary: Origin`), never `*`, never credentials: these
+/// endpoints take no cookies. None configured: no CORS headers at all.
+fn token_cors(cfg: &CorsConfig) -> Option<CorsLayer> {
+    if cfg.token_origins.is_empty() {
+        return None;
+    }
+    let origins = cfg
+        .token_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.as_str()).ok());
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+            .max_age(PREFLIGHT_MAX_AGE),
+    )
+}
+
+/// CORS for the X API v2: the listed origins or any (`*`), without credentials: the API
+/// authenticates by bearer header only. Browsers get to read X's rate-limit headers.
+fn api_cors(cfg: &CorsConfig) -> Option<CorsLayer> {
+    let allow = match cfg.api_origins.as_slice() {
+        [] => return None,
+        [ApiOrigin::Any] => AllowOrigin::any(),
+        list => AllowOrigin::list(list.iter().filter_map(|o| match o {
+            ApiOrigin::Exact(o) => HeaderValue::from_str(o.as_str()).ok(),
+            // Config validation keeps `*` alone in the list.
+            ApiOrigin::Any => None,
+        })),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                HeaderName::from_static("x-rate-limit-limit"),
+                HeaderName::from_static("x-rate-limit-remaining"),
+                HeaderName::from_static("x-rate-limit-reset"),
+                REQUEST_ID,
+            ])
+            .max_age(PREFLIGHT_MAX_AGE),
+    )
 }
 
 /// Request targets and header sections over their configured sizes are refused before any

@@ -1,5 +1,5 @@
 //! Who is on the other end of a connection: the client address behind trusted proxies
-//! (checklist I7).
+//! (checklist I7), and the browser origins CORS may name (I4).
 
 use std::net::IpAddr;
 
@@ -122,6 +122,61 @@ fn canonical(a: IpAddr) -> IpAddr {
     }
 }
 
+/// A browser origin (`https://app.example`, `http://127.0.0.1:3000`) as the `Origin` header
+/// carries it: scheme, host and a non-default port, nothing else. `null` is not an origin here:
+/// sandboxed frames, `file:` pages and redirects all send it, so it identifies nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Origin(String);
+
+impl TryFrom<String> for Origin {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "null" || s == "*" {
+            return Err(format!(
+                "`{s}` cannot be allowed; list each origin, e.g. https://app.example"
+            ));
+        }
+        let url = url::Url::parse(&s).map_err(|_| {
+            format!("`{s}` is not an origin; write scheme://host[:port], e.g. https://app.example")
+        })?;
+        let origin = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https") || origin != s.trim_end_matches('/') {
+            return Err(format!(
+                "`{s}` is not an origin; write scheme://host[:port] with no path, e.g. https://app.example"
+            ));
+        }
+        Ok(Self(origin))
+    }
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One entry of `cors.api_origins`: an origin, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ApiOrigin {
+    Any,
+    Exact(Origin),
+}
+
+impl TryFrom<String> for ApiOrigin {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "*" {
+            Ok(Self::Any)
+        } else {
+            Origin::try_from(s).map(Self::Exact)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +279,37 @@ mod tests {
         );
         assert!(ProxyNet::try_from("proxy.internal".to_owned()).is_err());
         assert!(ProxyNet::try_from("10.0.0.0/33".to_owned()).is_err());
+    }
+
+    #[test]
+    fn origins_are_exact_and_never_null_or_wildcard() {
+        for ok in [
+            "https://app.example",
+            "http://127.0.0.1:3000",
+            "https://app.example/",
+        ] {
+            assert!(Origin::try_from(ok.to_owned()).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Origin::try_from("https://app.example/".to_owned())
+                .unwrap()
+                .as_str(),
+            "https://app.example"
+        );
+        for bad in [
+            "null",
+            "*",
+            "app.example",
+            "https://app.example/cb",
+            "https://app.example?x",
+            "https://APP.example",
+            "https://app.example:443",
+            "ftp://app.example",
+            "https://u@app.example",
+        ] {
+            assert!(Origin::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+        assert_eq!(ApiOrigin::try_from("*".to_owned()), Ok(ApiOrigin::Any));
+        assert!(ApiOrigin::try_from("null".to_owned()).is_err());
     }
 }

@@ -50,14 +50,21 @@ pub fn throttle(state: &AppState, addr: IpAddr, client: Option<&str>) -> Option<
     (!by_client.allowed).then_some(by_client)
 }
 
-pub fn router() -> Router<AppState> {
+/// The endpoints a browser-based public App calls, which CORS may open to listed origins.
+pub fn browser_router() -> Router<AppState> {
     Router::new()
         .route("/2/oauth2/token", post(token::token))
         .route("/2/oauth2/revoke", post(revoke::revoke))
-        .route("/oauth2/token", post(app_only::token))
-        .route("/oauth2/invalidate_token", post(app_only::invalidate))
         .route(
             "/.well-known/oauth-authorization-server",
             get(metadata::metadata),
         )
+}
+
+/// The app-only endpoints: they take the App's API key and secret, which never belong in a
+/// browser, so they never answer cross-origin requests.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", post(app_only::token))
+        .route("/oauth2/invalidate_token", post(app_only::invalidate))
 }

@@ -1,10 +1,10 @@
 //! Transport and resource hardening: slow senders and idle connections (checklist H2, K5),
-//! store outages and timeouts (K5), readiness, the argon2 cap under a login flood (K2) and the
-//! client address behind proxies (I7).
+//! store outages and timeouts (K5), readiness, the argon2 cap under a login flood (K2), the
+//! client address behind proxies (I7) and CORS (I4).
 
 use std::time::{Duration, Instant};
 
-use roost::net::{ForwardedHeader, ProxyNet};
+use roost::net::{ApiOrigin, ForwardedHeader, Origin, ProxyNet};
 use serde_json::Value;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -764,4 +764,316 @@ async fn sec_i07_the_forwarded_header_when_configured() {
         throttled_addresses(&app).await,
         vec!["2001:db8::1".to_owned(), "203.0.113.1".to_owned()]
     );
+}
+
+// ---- I4: CORS ----
+
+fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    h.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+fn no_cors(name: &str, h: &reqwest::header::HeaderMap) {
+    for k in h.keys() {
+        assert!(
+            !k.as_str().starts_with("access-control-"),
+            "{name}: {k} = {:?}",
+            h[k]
+        );
+    }
+}
+
+async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> reqwest::Response {
+    app.http
+        .request(reqwest::Method::OPTIONS, app.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token_with_origin(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/2/oauth2/token"))
+        .header("origin", origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &app.native.client_id),
+        ]))
+        .send()
+        .await
+        .unwrap()
+}
+
+const LISTED: &str = "https://app.example";
+
+#[tokio::test]
+async fn sec_i04_no_cors_anywhere_by_default() {
+    let app = spawn_app().await;
+    let token = app.app_token().await;
+    for path in [
+        "/2/oauth2/token",
+        "/2/oauth2/revoke",
+        "/oauth2/token",
+        "/2/users/me",
+        "/i/oauth2/authorize",
+    ] {
+        let r = preflight(&app, path, LISTED, "POST").await;
+        no_cors(path, r.headers());
+    }
+    let r = token_with_origin(&app, LISTED).await;
+    no_cors("token", r.headers());
+    let r = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth(&token)
+        .header("origin", LISTED)
+        .send()
+        .await
+        .unwrap();
+    no_cors("api", r.headers());
+}
+
+#[tokio::test]
+async fn sec_i04_token_and_revoke_answer_listed_origins_only() {
+    let app = spawn_app_with(|c| {
+        c.cors.token_origins = vec![Origin::try_from(LISTED.to_owned()).unwrap()];
+    })
+    .await;
+    for path in ["/2/oauth2/token", "/2/oauth2/revoke"] {
+        let r = preflight(&app, path, LISTED, "POST").await;
+        let h = r.headers();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(header(h, "access-control-allow-origin"), LISTED, "{path}");
+        assert!(
+            header(h, "vary").to_ascii_lowercase().contains("origin"),
+            "{path}"
+        );
+        assert!(
+            h.get("access-control-allow-credentials").is_none(),
+            "{path}"
+        );
+        assert!(
+            header(h, "access-control-allow-methods").contains("POST"),
+            "{path}"
+        );
+        let allowed = header(h, "access-control-allow-headers").to_ascii_lowercase();
+        assert!(
+            allowed.contains("authorization") && allowed.contains("content-type"),
+            "{path}: {allowed}"
+        );
+        for origin in [
+            "https://evil.test",
+            "null",
+            "https://app.example.evil.test",
+            "http://app.example",
+            "https://APP.example",
+        ] {
+            let r = preflight(&app, path, origin, "POST").await;
+            assert!(
+                r.headers().get("access-control-allow-origin").is_none(),
+                "{path} from {origin}"
+            );
+            assert!(
+                r.headers()
+                    .get("access-control-allow-credentials")
+                    .is_none()
+            );
+        }
+    }
+    // The requests themselves: the answer is readable by the listed origin only.
+    let r = token_with_origin(&app, LISTED).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), LISTED);
+    assert!(
+        header(r.headers(), "vary")
+            .to_ascii_lowercase()
+            .contains("origin")
+    );
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    for origin in ["https://evil.test", "null"] {
+        let r = token_with_origin(&app, origin).await;
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+    }
+    let r = app
+        .http
+        .post(app.url("/2/oauth2/revoke"))
+        .header("origin", LISTED)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("token", "x"),
+            ("client_id", &app.native.client_id),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), LISTED);
+    // The metadata a browser App discovers the endpoints from.
+    let r = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .header("origin", LISTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), LISTED);
+    // Never the app-only endpoints (API key and secret), the API, or the pages.
+    for path in [
+        "/oauth2/token",
+        "/oauth2/invalidate_token",
+        "/2/users/me",
+        "/i/oauth2/authorize",
+        "/2/oauth2/authorize",
+    ] {
+        no_cors(path, preflight(&app, path, LISTED, "POST").await.headers());
+    }
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let r = app
+        .http
+        .get(app.authorize_url(&p))
+        .header("origin", LISTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    no_cors("login page", r.headers());
+}
+
+#[tokio::test]
+async fn sec_i04_the_api_allows_listed_origins() {
+    let app = spawn_app_with(|c| {
+        c.cors.api_origins = vec![ApiOrigin::try_from(LISTED.to_owned()).unwrap()];
+    })
+    .await;
+    let token = app.tokens(ALL_SCOPES).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = preflight(&app, "/2/users/me", LISTED, "GET").await;
+    assert!(r.status().is_success());
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), LISTED);
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let r = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth(&token)
+        .header("origin", LISTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), LISTED);
+    let exposed = header(r.headers(), "access-control-expose-headers").to_ascii_lowercase();
+    assert!(exposed.contains("x-rate-limit-remaining"), "{exposed}");
+    for origin in ["https://evil.test", "null"] {
+        let r = preflight(&app, "/2/users/me", origin, "GET").await;
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+    }
+    // The token endpoint has its own list, empty here.
+    no_cors("token", token_with_origin(&app, LISTED).await.headers());
+}
+
+#[tokio::test]
+async fn sec_i04_the_api_may_allow_any_origin_without_credentials() {
+    let app = spawn_app_with(|c| {
+        c.cors.api_origins = vec![ApiOrigin::Any];
+    })
+    .await;
+    let token = app.app_token().await;
+    let r = preflight(&app, "/2/tweets", "https://anyone.example", "POST").await;
+    assert!(r.status().is_success());
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), "*");
+    let methods = header(r.headers(), "access-control-allow-methods");
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let r = app
+        .http
+        .get(app.url("/2/users/by/username/alice"))
+        .bearer_auth(&token)
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), "*");
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    // Errors are readable too, so a browser App can tell a 401 from a network failure.
+    let r = app
+        .http
+        .get(app.url("/2/users/me"))
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), "*");
+    // The OAuth endpoints and the pages stay closed.
+    no_cors(
+        "token",
+        token_with_origin(&app, "https://anyone.example")
+            .await
+            .headers(),
+    );
+    no_cors(
+        "authorize",
+        preflight(
+            &app,
+            "/i/oauth2/authorize",
+            "https://anyone.example",
+            "POST",
+        )
+        .await
+        .headers(),
+    );
+}
+
+#[test]
+fn sec_i04_wildcards_and_null_cannot_be_configured_for_the_token_endpoint() {
+    for bad in [
+        "[cors]\ntoken_origins = [\"*\"]\n",
+        "[cors]\ntoken_origins = [\"null\"]\n",
+        "[cors]\ntoken_origins = [\"https://app.example/path\"]\n",
+        "[cors]\napi_origins = [\"null\"]\n",
+        "[cors]\napi_origins = [\"*\", \"https://app.example\"]\n",
+    ] {
+        let err = roost::config::Config::from_toml_str(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cors") || err.contains("origin"),
+            "{bad}: {err}"
+        );
+    }
 }
