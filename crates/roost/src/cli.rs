@@ -322,6 +322,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.server.public_url = Some(url);
     }
     config.validate()?;
+    // Credentials would cross the network in clear text unless a proxy in front terminates
+    // TLS (checklist I8). Strict mode does not start that way; X mode says so and goes on.
+    if config.public_url_is_cleartext()? && config.oauth.strict_rfc {
+        anyhow::bail!(
+            "strict_rfc needs an https public URL (got {}): OAuth credentials must not travel over plain http (RFC 6749 §3.1, §3.2); set --public-url https://... and terminate TLS in front of roost",
+            config.public_url()?
+        );
+    }
     crate::telemetry::init(&config.log, std::io::stderr);
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
@@ -344,11 +352,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
         );
     }
-    let public = state.config.public_url()?;
-    if public.scheme() == "http"
-        && !matches!(public.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-    {
-        tracing::warn!("the public URL is plain http on a non-loopback host: put roost behind TLS");
+    if state.config.public_url_is_cleartext()? {
+        tracing::warn!(
+            public_url = %state.public_url,
+            "the public URL is plain http on a non-loopback host: put roost behind a proxy that terminates TLS and set an https public URL"
+        );
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -407,6 +407,19 @@ impl Config {
         })
     }
 
+    /// Whether the public URL is plain http on a host other than loopback: credentials would
+    /// cross a network in clear text unless a proxy terminates TLS (checklist I8).
+    pub fn public_url_is_cleartext(&self) -> Result<bool, ConfigError> {
+        let url = self.public_url()?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        Ok(url.scheme() == "http" && !loopback)
+    }
+
     /// The public base URL, without a trailing slash.
     pub fn public_url(&self) -> Result<url::Url, ConfigError> {
         let raw = match &self.server.public_url {
@@ -457,5 +470,40 @@ mod tests {
         assert!(Config::from_toml_str("[oauth]\nauthorization_code_ttl = 601\n").is_err());
         assert!(Config::from_toml_str("[server]\npublic_url = \"ftp://x\"\n").is_err());
         assert!(Config::from_toml_str("[server]\naddr = \"nope\"\n").is_err());
+    }
+
+    #[test]
+    fn transport_settings_parse_into_their_types() {
+        let c = Config::from_toml_str(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\nforwarded_header = \"forwarded\"\n\
+             [cors]\ntoken_origins = [\"https://app.example\"]\napi_origins = [\"*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.server.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(c.cors.token_origins[0].as_str(), "https://app.example");
+        assert_eq!(c.cors.api_origins, vec![ApiOrigin::Any]);
+        for bad in [
+            "[server]\ntrusted_proxies = [\"proxy.internal\"]\n",
+            "[server]\nforwarded_header = \"x-real-ip\"\n",
+            "[server]\nheader_read_timeout = 0\n",
+            "[cors]\ntoken_origins = [\"*\"]\n",
+            "[cors]\ntoken_origins = [\"null\"]\n",
+            "[cors]\napi_origins = [\"*\", \"https://app.example\"]\n",
+        ] {
+            assert!(Config::from_toml_str(bad).is_err(), "{bad}");
+        }
+        let cleartext = |u: &str| {
+            let mut c = Config::default();
+            c.server.public_url = Some(u.to_owned());
+            c.public_url_is_cleartext().unwrap()
+        };
+        assert!(cleartext("http://id.example"));
+        assert!(cleartext("http://10.0.0.5:8080"));
+        assert!(!cleartext("https://id.example"));
+        assert!(!cleartext("http://127.0.0.1:8080"));
+        assert!(!cleartext("http://127.1.2.3"));
+        assert!(!cleartext("http://[::1]:8080"));
+        assert!(!cleartext("http://localhost:8080"));
     }
 }

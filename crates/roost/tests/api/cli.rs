@@ -1274,3 +1274,68 @@ async fn concurrent_first_use_of_a_fresh_database_succeeds() {
         assert_eq!(list["apps"].as_array().map(Vec::len), Some(6), "{list}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transport expectations at startup (checklist I8) and the log as an operator reads it
+
+const CLEARTEXT_WARNING: &str = "the public URL is plain http on a non-loopback host";
+
+#[tokio::test]
+async fn sec_i08_plain_http_public_url_warns_in_x_mode() {
+    let ws = Workspace::new();
+    let server = Server::start(&ws, &["--public-url", "http://id.example"]).await;
+    let (_, stderr) = server.stop();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(CLEARTEXT_WARNING))
+        .unwrap_or_else(|| panic!("no warning on stderr: {stderr}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("TLS"), "{line}");
+    // Loopback and https need no warning.
+    for public in [
+        "http://127.0.0.1:8976",
+        "http://localhost:8976",
+        "https://id.example",
+    ] {
+        let server = Server::start(&ws, &["--public-url", public]).await;
+        let (_, stderr) = server.stop();
+        assert!(!stderr.contains(CLEARTEXT_WARNING), "{public}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sec_i08_strict_mode_refuses_a_plain_http_public_url() {
+    let ws = Workspace::new();
+    let strict = write(&ws, "strict.toml", "[oauth]\nstrict_rfc = true\n");
+    let strict = strict.to_str().expect("path");
+    let addr = format!("127.0.0.1:{}", free_port());
+    for public in ["http://id.example", "http://10.0.0.5:8080"] {
+        let out = ws
+            .run(&[
+                "serve",
+                "--addr",
+                &addr,
+                "--config",
+                strict,
+                "--public-url",
+                public,
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(out.stderr.contains("https"), "names the fix: {out:?}");
+        assert!(
+            out.stderr.contains("strict_rfc"),
+            "names the setting: {out:?}"
+        );
+    }
+    assert!(
+        std::net::TcpListener::bind(&addr).is_ok(),
+        "nothing was left listening"
+    );
+    // https, or loopback http for local use, start as usual.
+    for public in ["https://id.example", "http://127.0.0.1:8976"] {
+        let server = Server::start(&ws, &["--config", strict, "--public-url", public]).await;
+        let (_, stderr) = server.stop();
+        assert!(!stderr.contains(CLEARTEXT_WARNING), "{public}: {stderr}");
+    }
+}
