@@ -1339,3 +1339,88 @@ async fn sec_i08_strict_mode_refuses_a_plain_http_public_url() {
         assert!(!stderr.contains(CLEARTEXT_WARNING), "{public}: {stderr}");
     }
 }
+
+/// Requests with a known request id, then every line the server wrote to stderr.
+async fn logged_requests(config: &str, request_id: &str, headers: &[(&str, &str)]) -> String {
+    let ws = Workspace::new();
+    let config = write(&ws, "log.toml", config);
+    let server = Server::start(&ws, &["--config", config.to_str().expect("path")]).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/healthz",
+        "/2/users/me",
+        "/i/oauth2/authorize?client_id=nope",
+    ] {
+        let mut req = http
+            .get(server.url(path))
+            .header("x-request-id", request_id);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        assert_eq!(resp.headers()["x-request-id"], request_id);
+    }
+    let (_, stderr) = server.stop();
+    stderr
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_per_line_with_the_request_id() {
+    let stderr = logged_requests(
+        "[log]\nformat = \"json\"\n[server]\ntrusted_proxies = [\"127.0.0.1\"]\n",
+        "json-log-request-0001",
+        &[("x-forwarded-for", "203.0.113.50")],
+    )
+    .await;
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "roost is listening"
+                || l["message"] == "roost is listening"),
+        "{stderr}"
+    );
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+    }
+    // Every line logged while serving those requests names the request and the client, the
+    // client being the address the trusted proxy forwarded (checklist I7).
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "json-log-request-0001")
+        .collect();
+    assert!(ours.len() >= 3, "{stderr}");
+    for l in &ours {
+        assert_eq!(l["span"]["client_addr"], "203.0.113.50", "{l}");
+        assert!(l["span"]["path"].is_string(), "{l}");
+    }
+    assert!(
+        ours.iter()
+            .any(|l| l.to_string().contains("authorization request refused")),
+        "a handler's own line carries the request id: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn log_format_human_lines_carry_the_request_id() {
+    let stderr =
+        logged_requests("[log]\nformat = \"human\"\n", "human-log-request-0001", &[]).await;
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("request_id=human-log-request-0001"))
+        .collect();
+    assert!(ours.len() >= 3, "{stderr}");
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("authorization request refused")),
+        "{stderr}"
+    );
+    for l in &ours {
+        assert!(l.contains("client_addr=127.0.0.1"), "{l}");
+        assert!(serde_json::from_str::<Value>(l).is_err(), "{l}");
+    }
+}

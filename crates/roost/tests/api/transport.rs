@@ -1,6 +1,6 @@
 //! Transport and resource hardening: slow senders and idle connections (checklist H2, K5),
 //! store outages and timeouts (K5), readiness, the argon2 cap under a login flood (K2), the
-//! client address behind proxies (I7) and CORS (I4).
+//! client address behind proxies (I7), CORS (I4) and the headers of every HTML page (I1).
 
 use std::time::{Duration, Instant};
 
@@ -1076,4 +1076,142 @@ fn sec_i04_wildcards_and_null_cannot_be_configured_for_the_token_endpoint() {
             "{bad}: {err}"
         );
     }
+}
+
+// ---- I1: the headers of every HTML page ----
+
+/// The whole header set of checklist I1 (and A10) on one HTML response.
+fn assert_page_headers(name: &str, h: &reqwest::header::HeaderMap) {
+    assert_eq!(
+        header(h, "content-type"),
+        "text/html; charset=utf-8",
+        "{name}"
+    );
+    let csp = header(h, "content-security-policy");
+    let directives: std::collections::BTreeMap<&str, &str> = csp
+        .split(';')
+        .filter_map(|d| {
+            let d = d.trim();
+            let (k, v) = d.split_once(' ').unwrap_or((d, ""));
+            (!k.is_empty()).then_some((k, v.trim()))
+        })
+        .collect();
+    for (directive, want) in [
+        ("default-src", "'none'"),
+        ("style-src", "'self'"),
+        ("img-src", "'self' data:"),
+        ("base-uri", "'none'"),
+        ("frame-ancestors", "'none'"),
+    ] {
+        assert_eq!(
+            directives.get(directive).copied(),
+            Some(want),
+            "{name}: {directive} in `{csp}`"
+        );
+    }
+    // No script at all: default-src 'none' covers script-src, and nothing loosens it.
+    if let Some(script) = directives.get("script-src") {
+        assert_eq!(*script, "'self'", "{name}: {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{name}: {csp}"
+    );
+    // Chromium would block the hop from the consent form to the callback.
+    assert!(!directives.contains_key("form-action"), "{name}: {csp}");
+    assert_eq!(header(h, "x-content-type-options"), "nosniff", "{name}");
+    assert_eq!(header(h, "x-frame-options"), "DENY", "{name}");
+    assert_eq!(header(h, "referrer-policy"), "no-referrer", "{name}");
+    assert_eq!(header(h, "cache-control"), "no-store", "{name}");
+    no_cors(name, h);
+}
+
+#[tokio::test]
+async fn sec_i01_the_login_page_has_the_full_header_set() {
+    let app = spawn_app().await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let page = app.get_page(&browser(), &app.authorize_url(&p)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"password\""));
+    assert_page_headers("login page", &page.headers);
+    // Its refusals are pages too: a wrong password (401) and the throttle (429).
+    let login = LoginForm::open(&app).await;
+    for _ in 0..app.state.config.login.max_failures_per_user {
+        assert_eq!(login.fail(&app, "alice", &[]).await, 401);
+    }
+    for expected in [401, 429] {
+        let resp = login
+            .b
+            .post(app.url("/i/oauth2/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf_token", &login.csrf),
+                ("request", &login.request),
+                ("username", if expected == 401 { "bob" } else { "alice" }),
+                ("password", "wrong"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected);
+        assert_page_headers(&format!("login page {expected}"), resp.headers());
+    }
+}
+
+#[tokio::test]
+async fn sec_i01_the_consent_page_has_the_full_header_set() {
+    let app = spawn_app().await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let consent = app.login(&browser(), &p, "alice").await;
+    assert_eq!(consent.status, 200);
+    assert!(consent.body.contains("name=\"decision\""));
+    assert_page_headers("consent page", &consent.headers);
+}
+
+#[tokio::test]
+async fn sec_i01_error_pages_have_the_full_header_set() {
+    let app = spawn_app().await;
+    // Not redirectable (400), a refused form post (403), an expired form (400).
+    let page = app
+        .get_page(
+            &browser(),
+            &app.url("/i/oauth2/authorize?client_id=nope&redirect_uri=x"),
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert_page_headers("400 error page", &page.headers);
+    let resp = app
+        .http
+        .post(app.url("/i/oauth2/authorize"))
+        .header("origin", "https://evil.test")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("decision=allow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_page_headers("403 error page", resp.headers());
+    let login = LoginForm::open(&app).await;
+    let resp = login
+        .b
+        .post(app.url("/i/oauth2/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf_token", &login.csrf),
+            ("request", "tampered"),
+            ("decision", "allow"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_page_headers("expired page", resp.headers());
+    // And the 503 page of a store outage.
+    let mut conn = outside_connection(&app).await;
+    exec(&mut conn, "ALTER TABLE apps RENAME TO apps_away").await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let page = app.get_page(&browser(), &app.authorize_url(&p)).await;
+    assert_eq!(page.status, 503);
+    assert_page_headers("503 error page", &page.headers);
+    exec(&mut conn, "ALTER TABLE apps_away RENAME TO apps").await;
 }
