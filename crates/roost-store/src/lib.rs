@@ -49,13 +49,24 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long a store call waits for a connection or a lock unless told otherwise.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens the store a database URL names: `sqlite://PATH` (created if missing, mode 0600).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    open_with(url, DEFAULT_TIMEOUT).await
+}
+
+/// [`open`], with `timeout` bounding every wait for a connection or a lock.
+pub async fn open_with(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = SqliteStore::open(path).await?;
+        let store = SqliteStore::open_with(path, timeout).await?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Err(StoreError::Open(
@@ -250,7 +261,7 @@ impl CleanupReport {
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
-    /// Answers when the database does.
+    /// Answers when the database does: a table can be read and the write lock taken.
     async fn ping(&self) -> Result<()>;
     /// Returns the server key called `name`, storing `candidate` first if there is none yet, so
     /// that every process on this store ends up with the same key.

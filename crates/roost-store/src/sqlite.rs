@@ -53,8 +53,16 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing, with mode 0600) the database file at `path`.
+    /// Opens (creating if missing, with mode 0600) the database file at `path`, with the
+    /// default timeout.
     pub async fn open(path: &str) -> Result<Self> {
+        Self::open_with(path, crate::DEFAULT_TIMEOUT).await
+    }
+
+    /// Opens the database file at `path`. `timeout` bounds every wait of a store call: for a
+    /// connection of the pool, and for a lock another process holds (SQLite's busy timeout).
+    /// A call that would wait longer fails, and the server answers 503 (checklist K5).
+    pub async fn open_with(path: &str, timeout: Duration) -> Result<Self> {
         if path.is_empty() {
             return Err(StoreError::Open(
                 "the sqlite:// URL names no file".to_owned(),
@@ -67,29 +75,31 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(timeout)
             // Token tables have random 32-byte keys, so inserts touch random pages: keep a
             // generous page cache and map the file rather than read it page by page.
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory");
-        let write = connect(&opts, 1)
+        let write = connect(&opts, 1, timeout)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
-        let read = connect(&opts, 4)
+        let read = connect(&opts, 4, timeout)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
         Ok(Self { read, write })
     }
 }
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Opens a pool. Switching a fresh file to WAL takes an exclusive lock that SQLite's busy
 /// timeout does not wait for, so processes opening a new file at the same moment get
 /// SQLITE_BUSY; they wait here instead, up to the busy timeout.
-async fn connect(opts: &SqliteConnectOptions, max: u32) -> sqlx::Result<SqlitePool> {
-    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+async fn connect(
+    opts: &SqliteConnectOptions,
+    max: u32,
+    timeout: Duration,
+) -> sqlx::Result<SqlitePool> {
+    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let result = SqlitePoolOptions::new()
             .max_connections(max)
@@ -97,7 +107,7 @@ async fn connect(opts: &SqliteConnectOptions, max: u32) -> sqlx::Result<SqlitePo
             // A ping before every acquire is a round trip to the connection's worker thread;
             // a local file connection does not go stale the way a network one does.
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(timeout)
             .connect_with(opts.clone())
             .await;
         match result {
@@ -601,7 +611,17 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        // `SELECT 1` would read no page of the file. Reading a table proves the file and the
+        // schema are there; taking the write lock (and letting go at once) proves the writes
+        // every grant needs are not blocked, by this process's queue or by another process.
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM server_keys")
+            .fetch_one(&self.read)
+            .await?;
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await?
+            .rollback()
+            .await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! web login.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -109,28 +110,48 @@ pub fn check_password(stored: Option<&str>, password: &str) -> PasswordCheck {
     }
 }
 
-/// Runs password hashing off the async threads, at most `permits` at once (checklist K2).
+/// Runs password hashing off the async threads, at most `permits` at once (checklist K2), so
+/// memory stays at 19 MiB × permits however many logins arrive.
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// How long a login waits for a permit.
+    wait: Duration,
 }
 
+/// Every permit stayed busy for the whole wait: the login is answered 503, unchecked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("every password hashing slot is busy")]
+pub struct HasherBusy;
+
 impl Hasher {
-    pub fn new(permits: usize) -> Self {
+    pub fn new(permits: usize, wait: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(permits)),
+            wait,
         }
     }
 
-    pub async fn check(&self, stored: Option<String>, password: String) -> PasswordCheck {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return PasswordCheck::Wrong;
+    /// Checks a login's password, waiting at most the configured time for a permit: a flood of
+    /// logins queues briefly and is then turned away, instead of piling up until the request
+    /// timeout.
+    pub async fn check(
+        &self,
+        stored: Option<String>,
+        password: String,
+    ) -> Result<PasswordCheck, HasherBusy> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(self.wait, self.permits.acquire()).await else {
+            return Err(HasherBusy);
         };
-        tokio::task::spawn_blocking(move || check_password(stored.as_deref(), &password))
-            .await
-            .unwrap_or(PasswordCheck::Wrong)
+        Ok(
+            tokio::task::spawn_blocking(move || check_password(stored.as_deref(), &password))
+                .await
+                .unwrap_or(PasswordCheck::Wrong),
+        )
     }
 
+    /// Hashes a new password. Only the admin commands and the import set passwords; they wait
+    /// as long as it takes.
     pub async fn hash(&self, password: String) -> Result<String, AccountError> {
         let Ok(_permit) = self.permits.acquire().await else {
             return Err(AccountError::Hash("shutting down".into()));

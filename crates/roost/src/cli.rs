@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roost_domain::ClientType;
@@ -331,6 +332,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.server.public_url = Some(url);
     }
     config.validate()?;
+    // Credentials would cross the network in clear text unless a proxy in front terminates
+    // TLS (checklist I8). Strict mode does not start that way; X mode says so and goes on.
+    if config.public_url_is_cleartext()? && config.oauth.strict_rfc {
+        anyhow::bail!(
+            "strict_rfc needs an https public URL (got {}): OAuth credentials must not travel over plain http (RFC 6749 §3.1, §3.2); set --public-url https://... and terminate TLS in front of roost",
+            config.public_url()?
+        );
+    }
     crate::telemetry::init(&config.log, std::io::stderr);
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
@@ -353,11 +362,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
         );
     }
-    let public = state.config.public_url()?;
-    if public.scheme() == "http"
-        && !matches!(public.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-    {
-        tracing::warn!("the public URL is plain http on a non-loopback host: put roost behind TLS");
+    if state.config.public_url_is_cleartext()? {
+        tracing::warn!(
+            public_url = %state.public_url,
+            "the public URL is plain http on a non-loopback host: put roost behind a proxy that terminates TLS and set an https public URL"
+        );
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -368,7 +377,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
-    crate::http::serve(crate::http::router(state), listener, shutdown_signal()).await?;
+    let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
+    crate::http::serve(
+        crate::http::router(state),
+        listener,
+        header_read_timeout,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("roost stopped");
     Ok(())
 }

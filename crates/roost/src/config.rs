@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::net::{ApiOrigin, ForwardedHeader, Origin, ProxyNet};
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -21,6 +23,7 @@ pub struct Config {
     pub cleanup: CleanupConfig,
     pub content: ContentConfig,
     pub rate_limits: RateLimitConfig,
+    pub cors: CorsConfig,
 }
 
 /// X's published per-endpoint limits (spec/x-api-v2.md §R, docs of 2026): per App for app-only
@@ -196,6 +199,31 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Seconds a request may take before it is answered 408. Default 30.
     pub request_timeout: u64,
+    /// Seconds a client has to send a request's headers, from the moment the connection is
+    /// ready for one (so also the idle time of a kept-alive connection); then the connection is
+    /// closed. Default 10.
+    pub header_read_timeout: u64,
+    /// Seconds a request waits for a database connection, or for a lock another process holds;
+    /// then it is answered 503. Default 5.
+    pub database_timeout: u64,
+    /// Proxies whose forwarded headers are believed, as addresses or CIDR blocks. Default none:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<ProxyNet>,
+    /// The header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// Which browser origins may call roost's machine endpoints (checklist I4). The pages never
+/// answer cross-origin requests.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins that may call `/2/oauth2/token`, `/2/oauth2/revoke` and the metadata document
+    /// (browser-based public Apps). Echoed exactly; never `*`, never with credentials. Default
+    /// none.
+    pub token_origins: Vec<Origin>,
+    /// Origins that may call the X API v2 (`/2/...`), or `["*"]` for any. Default none.
+    pub api_origins: Vec<ApiOrigin>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -237,6 +265,9 @@ pub struct LoginConfig {
     pub window: u64,
     /// Password hashes computed at once (argon2id costs 19 MiB each). Default 2.
     pub max_concurrent_hashes: usize,
+    /// Seconds a login waits for one of those before it is answered 503. 0: no waiting.
+    /// Default 2.
+    pub hash_wait: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -281,6 +312,10 @@ impl Default for ServerConfig {
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 16 * 1024,
             request_timeout: 30,
+            header_read_timeout: 10,
+            database_timeout: 5,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
         }
     }
 }
@@ -307,6 +342,7 @@ impl Default for LoginConfig {
             max_failures_per_address: 100,
             window: 900,
             max_concurrent_hashes: 2,
+            hash_wait: 2,
         }
     }
 }
@@ -393,6 +429,11 @@ impl Config {
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.database_timeout", self.server.database_timeout),
             ("content.poll_interval_ms", self.content.poll_interval_ms),
             ("rate_limits.window", self.rate_limits.window),
             ("rate_limits.oauth_window", self.rate_limits.oauth_window),
@@ -404,6 +445,11 @@ impl Config {
         if self.login.max_concurrent_hashes == 0 {
             return Err(ConfigError::Invalid(
                 "login.max_concurrent_hashes must be at least 1".into(),
+            ));
+        }
+        if self.cors.api_origins.len() > 1 && self.cors.api_origins.contains(&ApiOrigin::Any) {
+            return Err(ConfigError::Invalid(
+                "cors.api_origins: \"*\" allows every origin and must be the only entry".into(),
             ));
         }
         if let Some(k) = self
@@ -425,6 +471,19 @@ impl Config {
         self.server.addr.parse().map_err(|_| {
             ConfigError::Invalid(format!("`{}` is not a HOST:PORT address", self.server.addr))
         })
+    }
+
+    /// Whether the public URL is plain http on a host other than loopback: credentials would
+    /// cross a network in clear text unless a proxy terminates TLS (checklist I8).
+    pub fn public_url_is_cleartext(&self) -> Result<bool, ConfigError> {
+        let url = self.public_url()?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        Ok(url.scheme() == "http" && !loopback)
     }
 
     /// The public base URL, without a trailing slash.
@@ -519,5 +578,40 @@ mod tests {
             Config::from_toml_str("[rate_limits.endpoints]\n\"POST /2/tweets\" = { daily = 1 }\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn transport_settings_parse_into_their_types() {
+        let c = Config::from_toml_str(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\nforwarded_header = \"forwarded\"\n\
+             [cors]\ntoken_origins = [\"https://app.example\"]\napi_origins = [\"*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.server.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(c.cors.token_origins[0].as_str(), "https://app.example");
+        assert_eq!(c.cors.api_origins, vec![ApiOrigin::Any]);
+        for bad in [
+            "[server]\ntrusted_proxies = [\"proxy.internal\"]\n",
+            "[server]\nforwarded_header = \"x-real-ip\"\n",
+            "[server]\nheader_read_timeout = 0\n",
+            "[cors]\ntoken_origins = [\"*\"]\n",
+            "[cors]\ntoken_origins = [\"null\"]\n",
+            "[cors]\napi_origins = [\"*\", \"https://app.example\"]\n",
+        ] {
+            assert!(Config::from_toml_str(bad).is_err(), "{bad}");
+        }
+        let cleartext = |u: &str| {
+            let mut c = Config::default();
+            c.server.public_url = Some(u.to_owned());
+            c.public_url_is_cleartext().unwrap()
+        };
+        assert!(cleartext("http://id.example"));
+        assert!(cleartext("http://10.0.0.5:8080"));
+        assert!(!cleartext("https://id.example"));
+        assert!(!cleartext("http://127.0.0.1:8080"));
+        assert!(!cleartext("http://127.1.2.3"));
+        assert!(!cleartext("http://[::1]:8080"));
+        assert!(!cleartext("http://localhost:8080"));
     }
 }

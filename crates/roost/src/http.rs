@@ -1,15 +1,17 @@
 //! The router, its middleware, and serving.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -19,6 +21,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::error::ApiError;
+use crate::config::CorsConfig;
+use crate::net::{ApiOrigin, client_addr};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -53,10 +57,17 @@ impl MakeRequestId for RequestIds {
 
 pub fn router(state: AppState) -> Router {
     let cfg = &state.config.server;
-    let api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
+    let mut api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     ));
+    if let Some(cors) = api_cors(&state.config.cors) {
+        api = api.layer(cors);
+    }
+    let mut oauth_browser = crate::oauth::browser_router();
+    if let Some(cors) = token_cors(&state.config.cors) {
+        oauth_browser = oauth_browser.layer(cors);
+    }
     let hsts = state.secure_cookies.then(|| {
         SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
@@ -66,12 +77,14 @@ pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let client = MaybeAddr(req.extensions().get::<ClientAddr>().map(|c| c.0));
             // The query is never logged: it may carry codes and verifiers (checklist C10, G6).
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_id = tracing::field::Empty)
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, client_addr = %client, client_id = tracing::field::Empty)
         })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
+        .merge(oauth_browser)
         .merge(crate::oauth::router())
         .merge(crate::web::router())
         .merge(api)
@@ -101,7 +114,111 @@ pub fn router(state: AppState) -> Router {
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+        // Outermost, so that the request span can name the client.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            attribute_client,
+        ))
         .with_state(state)
+}
+
+/// The address a request is attributed to: the TCP peer, or the client behind a trusted proxy
+/// (checklist I7). Decided once per request, by `attribute_client`; login throttling, the OAuth
+/// rate limits and the log all take it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        // Absent only when the router is served without connection info, which `serve` never
+        // does: a programming error, not something a request can cause.
+        parts
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .ok_or_else(|| {
+                tracing::error!("no client address: the router must be served by http::serve");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            })
+    }
+}
+
+struct MaybeAddr(Option<IpAddr>);
+
+impl std::fmt::Display for MaybeAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => a.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+async fn attribute_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let cfg = &state.config.server;
+        let addr = client_addr(
+            &cfg.trusted_proxies,
+            cfg.forwarded_header,
+            peer.ip(),
+            req.headers(),
+        );
+        req.extensions_mut().insert(ClientAddr(addr));
+    }
+    next.run(req).await
+}
+
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// CORS for the token and revoke endpoints and the metadata (checklist I4): only the listed
+/// origins, each echoed exactly (with `Vary: Origin`), never `*`, never credentials: these
+/// endpoints take no cookies. None configured: no CORS headers at all.
+fn token_cors(cfg: &CorsConfig) -> Option<CorsLayer> {
+    if cfg.token_origins.is_empty() {
+        return None;
+    }
+    let origins = cfg
+        .token_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.as_str()).ok());
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+            .max_age(PREFLIGHT_MAX_AGE),
+    )
+}
+
+/// CORS for the X API v2: the listed origins or any (`*`), without credentials: the API
+/// authenticates by bearer header only. Browsers get to read X's rate-limit headers.
+fn api_cors(cfg: &CorsConfig) -> Option<CorsLayer> {
+    let allow = match cfg.api_origins.as_slice() {
+        [] => return None,
+        [ApiOrigin::Any] => AllowOrigin::any(),
+        list => AllowOrigin::list(list.iter().filter_map(|o| match o {
+            ApiOrigin::Exact(o) => HeaderValue::from_str(o.as_str()).ok(),
+            // Config validation keeps `*` alone in the list.
+            ApiOrigin::Any => None,
+        })),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                HeaderName::from_static("x-rate-limit-limit"),
+                HeaderName::from_static("x-rate-limit-remaining"),
+                HeaderName::from_static("x-rate-limit-reset"),
+                REQUEST_ID,
+            ])
+            .max_age(PREFLIGHT_MAX_AGE),
+    )
 }
 
 /// Request targets and header sections over their configured sizes are refused before any
@@ -167,16 +284,68 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves HTTP/1.1 until `shutdown` resolves, then finishes the requests in flight.
+///
+/// hyper's header-read timeout needs a timer, which `axum::serve` does not set, so connections
+/// are served here (checklist H2, K5): a client that has not sent a whole request head within
+/// `header_read_timeout` of the connection being ready for one is disconnected, however slowly
+/// it trickles bytes. Each request carries the TCP peer as `ConnectInfo`, as `axum::serve` did.
 pub async fn serve(
     router: Router,
     listener: tokio::net::TcpListener,
+    header_read_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Timeouts, resets and malformed requests end here; none is the server's failure.
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A failed `accept`. A connection that died in the backlog is the client's business; running
+/// out of file descriptors is not, and retrying at once would spin, so that waits a moment.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

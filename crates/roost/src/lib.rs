@@ -12,6 +12,7 @@ pub mod content;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod net;
 pub mod oauth;
 pub mod ratelimit;
 pub mod state;
@@ -32,7 +33,11 @@ use crate::state::{AppState, Inner};
 
 /// Opens the store named by the configuration and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = roost_store::open(&config.server.database_url).await?;
+    let store = roost_store::open_with(
+        &config.server.database_url,
+        std::time::Duration::from_secs(config.server.database_timeout),
+    )
+    .await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -48,7 +53,10 @@ pub async fn build_state(
     let public_url = public.as_str().trim_end_matches('/').to_owned();
     let public_origin = public.origin().ascii_serialization();
     let keys = ServerKeys::load(store.as_ref(), clock.now_ms()).await?;
-    let hasher = Hasher::new(config.login.max_concurrent_hashes);
+    let hasher = Hasher::new(
+        config.login.max_concurrent_hashes,
+        std::time::Duration::from_secs(config.login.hash_wait),
+    );
     let world = content::SharedWorld::load(store.as_ref()).await?;
     let tokens = api::principal::TokenCache::new(
         config.oauth.token_cache_size,

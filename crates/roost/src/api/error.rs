@@ -164,10 +164,15 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(e) => {
                 // Fail closed: a token that cannot be checked is not accepted (checklist J6).
                 tracing::error!(error = %e, "store error on the API");
-                problem(
+                let mut r = problem(
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"title": "Service Unavailable", "type": "about:blank", "status": 503, "detail": "Service Unavailable"}),
-                )
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
+                );
+                r
             }
         }
     }

@@ -9,9 +9,8 @@
 //! The visible shape imitates X's (a run of `A`s, literal `%3D`), and clients pass it verbatim.
 
 use axum::Json;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -20,8 +19,9 @@ use roost_domain::{Snowflake, TokenHash};
 use roost_store::AppRecord;
 use subtle::ConstantTimeEq;
 
-use super::error::no_store;
+use super::error::{RETRY_AFTER_UNAVAILABLE, TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 const PREFIX: &str = "AAAAAAAAAAAAAAAAAAAAA";
@@ -65,6 +65,41 @@ fn code_99() -> Response {
     no_store((StatusCode::FORBIDDEN, Json(body)).into_response())
 }
 
+/// The store failed or timed out (checklist K5): 503 and `Retry-After`. In X mode the body is
+/// X's own for this status in the dialect these endpoints speak (code 130, "Over capacity");
+/// in strict mode the token endpoint's RFC 6749 body.
+fn unavailable(state: &AppState, e: roost_store::StoreError) -> Response {
+    if state.strict() {
+        return TokenError::Unavailable(e).render(true);
+    }
+    tracing::error!(error = %e, "store error on an app-only endpoint");
+    let body = serde_json::json!({"errors": [{"code": 130, "message": "Over capacity"}]});
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_AFTER_UNAVAILABLE),
+    );
+    no_store(resp)
+}
+
+/// Why authentication with the API key and secret did not succeed.
+enum AuthFailure {
+    Refused(&'static str),
+    Unavailable(roost_store::StoreError),
+}
+
+impl AuthFailure {
+    fn respond(self, state: &AppState, what: &'static str) -> Response {
+        match self {
+            AuthFailure::Refused(reason) => {
+                tracing::info!(reason, "{what}");
+                code_99()
+            }
+            AuthFailure::Unavailable(e) => unavailable(state, e),
+        }
+    }
+}
+
 /// A request whose parameters cannot be read: 413 for an oversized body, as on every other
 /// endpoint (checklist H1, chunked bodies included), else X's code 99.
 fn param_error(e: ParamError, what: &'static str) -> Response {
@@ -79,11 +114,19 @@ fn param_error(e: ParamError, what: &'static str) -> Response {
 async fn authenticate(
     state: &AppState,
     params: &OAuthParams,
-) -> Result<std::sync::Arc<AppRecord>, &'static str> {
+) -> Result<std::sync::Arc<AppRecord>, AuthFailure> {
     let creds = match &params.basic {
         Some(Ok(c)) => c,
-        Some(Err(_)) => return Err("the Authorization header is not valid Basic credentials"),
-        None => return Err("no Authorization header: send HTTP Basic api_key:api_secret"),
+        Some(Err(_)) => {
+            return Err(AuthFailure::Refused(
+                "the Authorization header is not valid Basic credentials",
+            ));
+        }
+        None => {
+            return Err(AuthFailure::Refused(
+                "no Authorization header: send HTTP Basic api_key:api_secret",
+            ));
+        }
     };
     let presented = TokenHash::of(&creds.secret);
     match state
@@ -94,18 +137,15 @@ async fn authenticate(
         Ok(Some(app)) if presented.ct_eq(&app.api_secret_hash) => Ok(app),
         Ok(Some(_)) | Ok(None) => {
             let _ = presented.ct_eq(&TokenHash::of("roost-dummy-secret"));
-            Err("unknown API key or wrong API secret")
+            Err(AuthFailure::Refused("unknown API key or wrong API secret"))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "store error on /oauth2/token");
-            Err("store unavailable")
-        }
+        Err(e) => Err(AuthFailure::Unavailable(e)),
     }
 }
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
@@ -113,7 +153,7 @@ pub async fn token(
         Err(e) => return param_error(e, "app-only token request refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
         tracing::info!("app-only token request refused: too many requests");
         return code_99();
     }
@@ -129,16 +169,13 @@ pub async fn token(
                     .into_response(),
             )
         }
-        Err(reason) => {
-            tracing::info!(reason, "app-only token request refused");
-            code_99()
-        }
+        Err(failure) => failure.respond(&state, "app-only token request refused"),
     }
 }
 
 pub async fn invalidate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
     let params = match params {
@@ -146,16 +183,13 @@ pub async fn invalidate(
         Err(e) => return param_error(e, "invalidate_token refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, peer, super::token::client_key(&params)).is_some() {
+    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
         tracing::info!("invalidate_token refused: too many requests");
         return code_99();
     }
     let app = match authenticate(&state, &params).await {
         Ok(app) => app,
-        Err(reason) => {
-            tracing::info!(reason, "invalidate_token refused");
-            return code_99();
-        }
+        Err(failure) => return failure.respond(&state, "invalidate_token refused"),
     };
     let Some(token) = params.get("access_token") else {
         tracing::info!("invalidate_token refused: access_token is missing");
@@ -174,10 +208,7 @@ pub async fn invalidate(
                     no_store(Json(serde_json::json!({"access_token": token})).into_response())
                 }
                 Ok(false) => code_99(),
-                Err(e) => {
-                    tracing::error!(error = %e, "store error on invalidate_token");
-                    no_store(StatusCode::SERVICE_UNAVAILABLE.into_response())
-                }
+                Err(e) => unavailable(&state, e),
             }
         }
         _ => {

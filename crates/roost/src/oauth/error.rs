@@ -17,6 +17,7 @@
 //! | unknown `grant_type` | 400 `unsupported_grant_type` | same |
 //! | scope wider than granted, or unknown | 400 `invalid_scope` | same |
 //! | `client_credentials` from a public App | 401 `unauthorized_client` "Missing valid authorization header" | 400 `unauthorized_client` |
+//! | the store failed or did not answer in time | 503 `temporarily_unavailable` "Service Unavailable" | 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1's wording) |
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -33,6 +34,13 @@ pub const X_REDIRECT_MISMATCH: &str =
     "Value passed for the redirect uri did not match the uri of the authorization code.";
 pub const X_INVALID_TOKEN: &str = "Value passed for the token was invalid.";
 pub const X_MISSING_AUTH: &str = "Missing valid authorization header";
+/// X documents no answer for an outage of its token endpoint; this is the title of X's API 503.
+pub const X_UNAVAILABLE: &str = "Service Unavailable";
+/// RFC 6749 §4.1.2.1's description of `temporarily_unavailable`.
+pub const RFC_UNAVAILABLE: &str = "The authorization server is currently unable to handle the request due to a temporary overloading or maintenance of the server.";
+/// Seconds a client is asked to wait after a 503 (checklist K5): store hiccups (a lock held by
+/// another process, a full connection queue) pass within about that long.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -61,8 +69,10 @@ pub enum TokenError {
     /// Over the per-client or per-address limit; retry after this many seconds.
     #[error("too many requests; retry after {0} seconds")]
     TooManyRequests(i64),
-    #[error("internal error")]
-    Internal(#[from] StoreError),
+    /// The store failed or did not answer within `server.database_timeout`: 503, never a wait
+    /// without end (checklist K5) and never a 500, so clients retry.
+    #[error("the store is unavailable; retry in a moment")]
+    Unavailable(#[from] StoreError),
 }
 
 impl From<ParamError> for TokenError {
@@ -100,7 +110,7 @@ pub fn no_store(mut resp: Response) -> Response {
 impl TokenError {
     /// Renders the error in X's dialect or, with `strict`, RFC 6749's.
     pub fn render(&self, strict: bool) -> Response {
-        if let TokenError::Internal(e) = self {
+        if let TokenError::Unavailable(e) = self {
             tracing::error!(error = %e, "store error on the token endpoint");
         } else {
             tracing::info!(reason = %self, "token request refused");
@@ -155,14 +165,24 @@ impl TokenError {
             TokenError::TooManyRequests(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None)
             }
-            TokenError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+            TokenError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                Some(X_UNAVAILABLE),
+            ),
         };
-        let internal = matches!(self, TokenError::Internal(_));
+        let unavailable = matches!(self, TokenError::Unavailable(_));
         let body = match (strict, x_description) {
+            // The store's own message stays in the log: it may name files and tables.
+            (true, _) if unavailable => Body {
+                error: code,
+                error_description: RFC_UNAVAILABLE,
+                roost_detail: None,
+            },
             (false, Some(x)) => Body {
                 error: code,
                 error_description: x,
-                roost_detail: (!internal).then_some(reason.as_str()),
+                roost_detail: Some(reason.as_str()),
             },
             _ => Body {
                 error: code,
@@ -175,6 +195,12 @@ impl TokenError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if unavailable {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_AFTER_UNAVAILABLE),
+            );
         }
         // RFC 6749 §5.2: a 401 names the scheme to authenticate with (checklist C5).
         if status == StatusCode::UNAUTHORIZED {

@@ -8,7 +8,7 @@ pub mod params;
 pub mod revoke;
 pub mod token;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,14 +18,13 @@ use crate::state::AppState;
 
 /// Limits token, revoke and app-only requests per client and per client address (checklist
 /// K1), before any credential is checked. Returns the refusing decision when over a limit.
-pub fn throttle(state: &AppState, peer: SocketAddr, client: Option<&str>) -> Option<Decision> {
+pub fn throttle(state: &AppState, addr: IpAddr, client: Option<&str>) -> Option<Decision> {
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
         return None;
     }
     let window = token::secs(cfg.oauth_window);
     let now = state.now();
-    let addr: IpAddr = peer.ip();
     let by_addr = state.limits.check(
         Key {
             scope: "oauth:address",
@@ -51,14 +50,21 @@ pub fn throttle(state: &AppState, peer: SocketAddr, client: Option<&str>) -> Opt
     (!by_client.allowed).then_some(by_client)
 }
 
-pub fn router() -> Router<AppState> {
+/// The endpoints a browser-based public App calls, which CORS may open to listed origins.
+pub fn browser_router() -> Router<AppState> {
     Router::new()
         .route("/2/oauth2/token", post(token::token))
         .route("/2/oauth2/revoke", post(revoke::revoke))
-        .route("/oauth2/token", post(app_only::token))
-        .route("/oauth2/invalidate_token", post(app_only::invalidate))
         .route(
             "/.well-known/oauth-authorization-server",
             get(metadata::metadata),
         )
+}
+
+/// The app-only endpoints: they take the App's API key and secret, which never belong in a
+/// browser, so they never answer cross-origin requests.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", post(app_only::token))
+        .route("/oauth2/invalidate_token", post(app_only::invalidate))
 }

@@ -5,23 +5,24 @@
 //! the answer never tells whether a token exists (checklist E2, E3).
 
 use axum::Json;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use roost_domain::TokenHash;
 
 use super::client_auth::authenticate;
 use super::error::{TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 pub async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match run(&state, peer, params).await {
+    match run(&state, client, params).await {
         Ok(()) => no_store(Json(serde_json::json!({ "revoked": true })).into_response()),
         Err(e) => e.render(state.strict()),
     }
@@ -29,12 +30,12 @@ pub async fn revoke(
 
 async fn run(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Result<(), TokenError> {
     let params = params?;
     // Guessing tokens through revocation is throttled like the token endpoint (E7).
-    if let Some(d) = super::throttle(state, peer, super::token::client_key(&params)) {
+    if let Some(d) = super::throttle(state, client, super::token::client_key(&params)) {
         return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
     }
     let app = authenticate(state, &params).await?;

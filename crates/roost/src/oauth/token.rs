@@ -1,9 +1,9 @@
 //! `POST /2/oauth2/token`: one handler, one module per grant type below it.
 
 use axum::Json;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
     CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeSet, Secret, TokenHash, TokenKind,
@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::client_auth::authenticate;
 use super::error::{TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 /// X's token response. Field order follows X's; `refresh_token` only with `offline.access`.
@@ -50,10 +51,10 @@ impl GrantType {
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match issue(&state, peer, params).await {
+    match issue(&state, client, params).await {
         Ok(body) => no_store(Json(body).into_response()),
         Err(e) => e.render(state.strict()),
     }
@@ -61,11 +62,11 @@ pub async fn token(
 
 async fn issue(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Result<TokenResponse, TokenError> {
     let params = params?;
-    if let Some(d) = super::throttle(state, peer, client_key(&params)) {
+    if let Some(d) = super::throttle(state, client, client_key(&params)) {
         return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
     }
     let grant = GrantType::parse(params.get("grant_type"))?;

@@ -7,10 +7,10 @@
 //! the log.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
@@ -19,10 +19,11 @@ use roost_domain::{
 };
 use roost_store::{AppRecord, NewCode};
 
-use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html};
+use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html, unavailable_page};
 use super::request::{PendingRequest, browser_binding};
 use super::{clear_cookie, cookie_names, read_cookie, set_cookie};
 use crate::accounts::PasswordCheck;
+use crate::http::ClientAddr;
 use crate::oauth::params::parse_form;
 use crate::oauth::token::secs;
 use crate::state::AppState;
@@ -40,6 +41,8 @@ const PATH: &str = "/i/oauth2/authorize";
 enum Refusal {
     /// Not redirectable: an HTML page.
     Page { detail: String },
+    /// The store failed before the request could be judged: 503, not redirected.
+    Unavailable,
     /// Redirected to the validated callback.
     Redirect {
         to: RedirectUri,
@@ -52,6 +55,7 @@ enum Refusal {
 impl Refusal {
     fn into_response(self) -> Response {
         match self {
+            Refusal::Unavailable => unavailable_page(),
             Refusal::Page { detail } => {
                 tracing::info!(reason = %detail, "authorization request refused (not redirected)");
                 error_page(
@@ -141,7 +145,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "store error on authorize");
-                page("roost could not reach its database. Try again in a moment.".into())
+                Refusal::Unavailable
             })?,
         Err(_) => None,
     };
@@ -428,7 +432,7 @@ fn expired() -> Response {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -486,12 +490,7 @@ pub async fn submit(
         Ok(_) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "store error on authorize");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     };
     let ctx = PageCtx {
@@ -507,7 +506,7 @@ pub async fn submit(
         return decide(&ctx, &headers, decision).await;
     }
     if form.contains_key("username") {
-        return login(&ctx, peer, &headers, &form).await;
+        return login(&ctx, client, &headers, &form).await;
     }
     forbidden("The form has neither a decision nor a username.")
 }
@@ -550,12 +549,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
         Ok(false) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "store error on consent");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     }
     if decision == "deny" {
@@ -580,12 +574,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
     };
     if let Err(e) = state.store.create_code(new).await {
         tracing::error!(error = %e, "store error creating a code");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "roost could not reach its database.",
-            None,
-        );
+        return unavailable_page();
     }
     tracing::info!(client_id = %ctx.app.client_id, user_id = %user.id, %grant_id, scopes = %ctx.req.s, "authorization granted");
     let loc = redirect_uri.with_params(&[("state", &ctx.req.st), ("code", code.expose())]);
@@ -594,7 +583,7 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
 
 async fn login(
     ctx: &PageCtx<'_>,
-    peer: SocketAddr,
+    client: IpAddr,
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> Response {
@@ -606,7 +595,7 @@ async fn login(
     let cfg = &state.config.login;
     let window_ms = secs(cfg.window);
     let window_start = now - now.rem_euclid(window_ms);
-    let addr = peer.ip().to_string();
+    let addr = client.to_string();
     let keys = [
         // Usernames are at most 15 characters; a longer value is cut so keys stay small.
         format!(
@@ -636,20 +625,35 @@ async fn login(
         Ok(_) => {}
         Err(e) => {
             tracing::error!(error = %e, "store error on login");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "roost could not reach its database.",
-                None,
-            );
+            return unavailable_page();
         }
     }
     let user = match Username::parse(raw_username) {
-        Ok(u) => state.store.user_by_username(&u).await.ok().flatten(),
+        Ok(u) => match state.store.user_by_username(&u).await {
+            Ok(user) => user,
+            // Not "wrong password": that would count a failure against the person.
+            Err(e) => {
+                tracing::error!(error = %e, "store error on login");
+                return unavailable_page();
+            }
+        },
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let check = state.hasher.check(stored, password).await;
+    let Ok(check) = state.hasher.check(stored, password).await else {
+        // Overload, not a failed attempt: nothing is counted against the person (checklist K2).
+        tracing::warn!(%addr, "login refused: every password hashing slot stayed busy");
+        let mut resp = ctx.login(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &shown_username,
+            Some("roost is busy signing other people in and could not check your password. Nothing was changed; try again in a moment."),
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
+        );
+        return resp;
+    };
     let user = match (user, check) {
         (Some(user), PasswordCheck::Ok) => user,
         (Some(user), PasswordCheck::OkRehash(h)) => {
@@ -690,12 +694,7 @@ async fn login(
         .await
     {
         tracing::error!(error = %e, "could not create a session");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "roost could not reach its database.",
-            None,
-        );
+        return unavailable_page();
     }
     tracing::info!(user_id = %user.id, "login succeeded");
     let browser = Secret::random();

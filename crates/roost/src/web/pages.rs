@@ -94,6 +94,21 @@ pub fn error_page(status: StatusCode, title: &str, detail: &str, hint: Option<&s
     )
 }
 
+/// The store failed or timed out (checklist K5): 503 with `Retry-After`, nothing changed.
+pub fn unavailable_page() -> Response {
+    let mut resp = error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again",
+        "roost could not reach its database.",
+        Some("Nothing was changed. Try again in a moment."),
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
+    );
+    resp
+}
+
 pub async fn css() -> Response {
     (
         [

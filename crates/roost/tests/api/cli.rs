@@ -1274,3 +1274,153 @@ async fn concurrent_first_use_of_a_fresh_database_succeeds() {
         assert_eq!(list["apps"].as_array().map(Vec::len), Some(6), "{list}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transport expectations at startup (checklist I8) and the log as an operator reads it
+
+const CLEARTEXT_WARNING: &str = "the public URL is plain http on a non-loopback host";
+
+#[tokio::test]
+async fn sec_i08_plain_http_public_url_warns_in_x_mode() {
+    let ws = Workspace::new();
+    let server = Server::start(&ws, &["--public-url", "http://id.example"]).await;
+    let (_, stderr) = server.stop();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(CLEARTEXT_WARNING))
+        .unwrap_or_else(|| panic!("no warning on stderr: {stderr}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("TLS"), "{line}");
+    // Loopback and https need no warning.
+    for public in [
+        "http://127.0.0.1:8976",
+        "http://localhost:8976",
+        "https://id.example",
+    ] {
+        let server = Server::start(&ws, &["--public-url", public]).await;
+        let (_, stderr) = server.stop();
+        assert!(!stderr.contains(CLEARTEXT_WARNING), "{public}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sec_i08_strict_mode_refuses_a_plain_http_public_url() {
+    let ws = Workspace::new();
+    let strict = write(&ws, "strict.toml", "[oauth]\nstrict_rfc = true\n");
+    let strict = strict.to_str().expect("path");
+    let addr = format!("127.0.0.1:{}", free_port());
+    for public in ["http://id.example", "http://10.0.0.5:8080"] {
+        let out = ws
+            .run(&[
+                "serve",
+                "--addr",
+                &addr,
+                "--config",
+                strict,
+                "--public-url",
+                public,
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(out.stderr.contains("https"), "names the fix: {out:?}");
+        assert!(
+            out.stderr.contains("strict_rfc"),
+            "names the setting: {out:?}"
+        );
+    }
+    assert!(
+        std::net::TcpListener::bind(&addr).is_ok(),
+        "nothing was left listening"
+    );
+    // https, or loopback http for local use, start as usual.
+    for public in ["https://id.example", "http://127.0.0.1:8976"] {
+        let server = Server::start(&ws, &["--config", strict, "--public-url", public]).await;
+        let (_, stderr) = server.stop();
+        assert!(!stderr.contains(CLEARTEXT_WARNING), "{public}: {stderr}");
+    }
+}
+
+/// Requests with a known request id, then every line the server wrote to stderr.
+async fn logged_requests(config: &str, request_id: &str, headers: &[(&str, &str)]) -> String {
+    let ws = Workspace::new();
+    let config = write(&ws, "log.toml", config);
+    let server = Server::start(&ws, &["--config", config.to_str().expect("path")]).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/healthz",
+        "/2/users/me",
+        "/i/oauth2/authorize?client_id=nope",
+    ] {
+        let mut req = http
+            .get(server.url(path))
+            .header("x-request-id", request_id);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        assert_eq!(resp.headers()["x-request-id"], request_id);
+    }
+    let (_, stderr) = server.stop();
+    stderr
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_per_line_with_the_request_id() {
+    let stderr = logged_requests(
+        "[log]\nformat = \"json\"\n[server]\ntrusted_proxies = [\"127.0.0.1\"]\n",
+        "json-log-request-0001",
+        &[("x-forwarded-for", "203.0.113.50")],
+    )
+    .await;
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "roost is listening"
+                || l["message"] == "roost is listening"),
+        "{stderr}"
+    );
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+    }
+    // Every line logged while serving those requests names the request and the client, the
+    // client being the address the trusted proxy forwarded (checklist I7).
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "json-log-request-0001")
+        .collect();
+    assert!(ours.len() >= 3, "{stderr}");
+    for l in &ours {
+        assert_eq!(l["span"]["client_addr"], "203.0.113.50", "{l}");
+        assert!(l["span"]["path"].is_string(), "{l}");
+    }
+    assert!(
+        ours.iter()
+            .any(|l| l.to_string().contains("authorization request refused")),
+        "a handler's own line carries the request id: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn log_format_human_lines_carry_the_request_id() {
+    let stderr =
+        logged_requests("[log]\nformat = \"human\"\n", "human-log-request-0001", &[]).await;
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("request_id=human-log-request-0001"))
+        .collect();
+    assert!(ours.len() >= 3, "{stderr}");
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("authorization request refused")),
+        "{stderr}"
+    );
+    for l in &ours {
+        assert!(l.contains("client_addr=127.0.0.1"), "{l}");
+        assert!(serde_json::from_str::<Value>(l).is_err(), "{l}");
+    }
+}

@@ -70,7 +70,12 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("state");
     let router = roost::http::router(state.clone());
-    tokio::spawn(roost::http::serve(router, listener, std::future::pending()));
+    tokio::spawn(roost::http::serve(
+        router,
+        listener,
+        std::time::Duration::from_secs(state.config.server.header_read_timeout),
+        std::future::pending(),
+    ));
     let web = create_app(
         &state,
         "Test Web App",

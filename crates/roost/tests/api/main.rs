@@ -26,5 +26,6 @@ mod spaces;
 mod storage;
 mod throttle;
 mod token;
+mod transport;
 mod tweets;
 mod users;
