@@ -241,6 +241,11 @@ impl<V: Vocabulary> Selection<V> {
         self.bits == 0
     }
 
+    /// The set as a bit mask (one bit per value's index), e.g. as part of a cache key.
+    pub fn bits(&self) -> u64 {
+        self.bits
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = V> + '_ {
         V::ALL.iter().copied().filter(|v| self.contains(*v))
     }

@@ -12,14 +12,14 @@ use roost_domain::Snowflake;
 use roost_store::{AppRecord, Store, StoreError};
 
 pub struct AppCache {
-    map: RwLock<HashMap<String, (Arc<AppRecord>, i64)>>,
+    map: RwLock<HashMap<String, (Arc<AppRecord>, i64), foldhash::fast::RandomState>>,
     ttl_ms: i64,
 }
 
 impl AppCache {
     pub fn new(ttl_ms: i64) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
             ttl_ms,
         }
     }

@@ -161,6 +161,51 @@ impl RateLimitConfig {
         let limit = self.endpoints.get(key).copied().unwrap_or(*default);
         Some((k, limit))
     }
+
+    /// The same, for a request: its method and the route it matched in axum's spelling
+    /// (`/2/users/{id}` for X's `/2/users/:id`). Runs on every API request, so it compares in
+    /// place instead of building the key.
+    pub fn endpoint_of(&self, method: &str, route: &str) -> Option<(&'static str, EndpointLimit)> {
+        let (k, default) = DEFAULT_LIMITS
+            .iter()
+            .find(|(k, _)| names_route(k, method, route))?;
+        let limit = self.endpoints.get(*k).copied().unwrap_or(*default);
+        Some((k, limit))
+    }
+}
+
+/// Whether `key` (`"GET /2/users/:id"`) names `method` on `route` (`/2/users/{id}`). One pass
+/// over the bytes that stops at the first difference: it is tried against every endpoint.
+fn names_route(key: &str, method: &str, route: &str) -> bool {
+    let Some(path) = key.strip_prefix(method).and_then(|r| r.strip_prefix(' ')) else {
+        return false;
+    };
+    let (k, r) = (path.as_bytes(), route.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < k.len() && j < r.len() {
+        if k[i] == b':' && r[j] == b'{' {
+            // `:name` against `{name}`.
+            i += 1;
+            j += 1;
+            while i < k.len() && k[i] != b'/' {
+                if r.get(j) != Some(&k[i]) {
+                    return false;
+                }
+                i += 1;
+                j += 1;
+            }
+            if r.get(j) != Some(&b'}') {
+                return false;
+            }
+            j += 1;
+        } else if k[i] == r[j] {
+            i += 1;
+            j += 1;
+        } else {
+            return false;
+        }
+    }
+    i == k.len() && j == r.len()
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -169,12 +214,16 @@ pub struct ContentConfig {
     /// Milliseconds between checks for content changed by another process (the admin CLI,
     /// `roost import`, another node). Default 1000.
     pub poll_interval_ms: u64,
+    /// Rendered users and tweets kept, per field selection, until the content next changes
+    /// (0 turns the cache off). Default 50000.
+    pub render_cache_size: usize,
 }
 
 impl Default for ContentConfig {
     fn default() -> Self {
         Self {
             poll_interval_ms: 1000,
+            render_cache_size: 50_000,
         }
     }
 }
@@ -524,6 +573,45 @@ mod tests {
         );
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url().unwrap().as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn routes_are_named_by_x_keys() {
+        assert!(names_route("GET /2/users/:id", "GET", "/2/users/{id}"));
+        assert!(names_route("GET /2/users/me", "GET", "/2/users/me"));
+        assert!(!names_route("GET /2/users/:id", "POST", "/2/users/{id}"));
+        assert!(!names_route(
+            "GET /2/users/:id",
+            "GET",
+            "/2/users/{username}"
+        ));
+        assert!(!names_route("GET /2/users/:id", "GET", "/2/users/me"));
+        assert!(!names_route(
+            "GET /2/users/:id",
+            "GET",
+            "/2/users/{id}/tweets"
+        ));
+        assert!(!names_route(
+            "GET /2/users/:id/tweets",
+            "GET",
+            "/2/users/{id}"
+        ));
+        let c = Config::default();
+        for (key, _) in DEFAULT_LIMITS {
+            let (method, path) = key.split_once(' ').unwrap();
+            let route: String = path
+                .split('/')
+                .map(|seg| match seg.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => seg.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            assert_eq!(
+                c.rate_limits.endpoint_of(method, &route).map(|e| e.0),
+                Some(*key)
+            );
+        }
     }
 
     #[test]

@@ -57,10 +57,9 @@ impl MakeRequestId for RequestIds {
 
 pub fn router(state: AppState) -> Router {
     let cfg = &state.config.server;
-    let mut api = crate::api::router(state.clone()).layer(SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
+    // The API's own middleware is one gate (`api::gate`): authentication, rate limits, X's
+    // headers.
+    let mut api = crate::api::router(state.clone());
     if let Some(cors) = api_cors(&state.config.cors) {
         api = api.layer(cors);
     }
@@ -83,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    Router::new()
+    let routes = Router::new()
         .merge(oauth_browser)
         .merge(crate::oauth::router())
         .merge(crate::web::router())
@@ -91,35 +90,45 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), limit_uri))
-        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            cfg.max_body_bytes,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(cfg.request_timeout),
-        ))
-        // Outside the limits and the timeout, so that their answers (413, 414, 408) and the
-        // router's 405 carry it too (checklist C7).
-        .layer(middleware::from_fn(oauth_no_store))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(tower::util::option_layer(hsts))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
-                .layer(trace)
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
+        .with_state(state.clone());
+    // The middleware every request passes wraps the router once, as one tower stack, instead of
+    // through `Router::layer`, which wraps every route separately: there, each layer boxed and
+    // cloned its inner service on every request (a hundred allocations per request, perf).
+    let stack = ServiceBuilder::new()
         // Outermost, so that the request span can name the client.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             attribute_client,
         ))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .option_layer(hsts)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Outside the limits and the timeout, so that their answers (413, 414, 408) and the
+        // router's 405 carry it too (checklist C7).
+        .layer(middleware::from_fn(oauth_no_store))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(cfg.request_timeout),
+        ))
+        // The layers below change the body types; the ones above want axum's.
+        .map_response(IntoResponse::into_response)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            cfg.max_body_bytes,
+        ))
+        .map_request(
+            |req: Request<tower_http::body::Limited<axum::body::Body>>| {
+                req.map(axum::body::Body::new)
+            },
+        )
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state, limit_uri))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// The address a request is attributed to: the TCP peer, or the client behind a trusted proxy

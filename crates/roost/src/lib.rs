@@ -57,7 +57,8 @@ pub async fn build_state(
         config.login.max_concurrent_hashes,
         std::time::Duration::from_secs(config.login.hash_wait),
     );
-    let world = content::SharedWorld::load(store.as_ref()).await?;
+    let world =
+        content::SharedWorld::load(store.as_ref(), config.content.render_cache_size).await?;
     let tokens = api::principal::TokenCache::new(
         config.oauth.token_cache_size,
         token::secs(config.oauth.token_cache_ttl),

@@ -31,7 +31,7 @@ pub async fn following(
     principal: Principal,
     id: Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     list(state, principal, id, uri, Direction::Following).await
 }
 
@@ -40,7 +40,7 @@ pub async fn followers(
     principal: Principal,
     id: Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     list(state, principal, id, uri, Direction::Followers).await
 }
 
@@ -50,7 +50,7 @@ async fn list(
     Path(id): Path<String>,
     uri: Uri,
     dir: Direction,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -75,12 +75,12 @@ async fn list(
         .and_then(|i| world.user(i).cloned())
     else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     };
     // A protected account's lists are for its approved followers (and itself).
     if !r.can_see_tweets_of(&user) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     }
     let edges: Vec<Edge> = match dir {
         Direction::Following => world.following(user.id),
@@ -121,10 +121,10 @@ async fn list(
             json!(encode_token('p', i64::try_from(start).unwrap_or(0))),
         );
     }
-    Ok(Json(r.envelope(
+    Ok(r.envelope(
         (!data.is_empty()).then(|| Data::Many(data)),
         Some(Value::Object(meta)),
-    )))
+    ))
 }
 
 /// The token's user, when the path id `id` (X's name for it: `id` on follow, `source_user_id`

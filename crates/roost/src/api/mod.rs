@@ -11,7 +11,7 @@ pub mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -27,24 +27,39 @@ use crate::state::AppState;
 async fn gate(
     State(state): State<AppState>,
     matched: MatchedPath,
+    req: Request,
+    next: Next,
+) -> Response {
+    x_wire(authenticate_and_count(&state, matched.as_str(), req, next).await)
+}
+
+async fn authenticate_and_count(
+    state: &AppState,
+    route: &str,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let principal = match principal::resolve(&state, req.headers()).await {
+    let principal = match principal::resolve(state, req.headers()).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let endpoint = state
+        .config
+        .rate_limits
+        .endpoint_of(req.method().as_str(), route);
     req.extensions_mut().insert(principal.clone());
-    let key = endpoint_key(req.method(), matched.as_str());
-    let (limit, refused) = match state.config.rate_limits.endpoint(&key) {
+    let (limit, refused) = match endpoint {
         Some((scope, limit)) => (Some((scope, limit)), kind_refused(&limit, &principal)),
         None => (None, None),
     };
-    let windows = limit.and_then(|(scope, l)| count(&state, scope, &l, &principal));
+    let windows = limit.and_then(|(scope, l)| count(state, scope, &l, &principal));
     if let Some(w) = &windows
         && !w.allowed()
     {
-        tracing::info!(endpoint = %key, "rate limit reached");
+        tracing::info!(
+            endpoint = endpoint.map_or("-", |e| e.0),
+            "rate limit reached"
+        );
         return w.headers(error::ApiError::TooManyRequests.into_response());
     }
     let resp = match refused {
@@ -56,11 +71,6 @@ async fn gate(
         Some(w) => w.headers(resp),
         None => resp,
     }
-}
-
-/// axum's `/2/users/{id}` is X's `/2/users/:id`.
-fn endpoint_key(method: &Method, path: &str) -> String {
-    format!("{method} {}", path.replace('{', ":").replace('}', ""))
 }
 
 /// The refusal for a kind of token the endpoint's limits leave out ("leaving `app` out refuses
@@ -202,25 +212,27 @@ fn count(
     })
 }
 
-/// X's wire on every API answer: JSON bodies are `application/json; charset=utf-8`
-/// (x-api-v2.md, header line of the document; problem bodies keep `application/problem+json`),
-/// and a method the path does not take is a problem object with `Allow`, not an empty 405.
-async fn x_wire(resp: Response) -> Response {
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+/// X's wire on every API answer: never cached (the answers are per token), JSON bodies are
+/// `application/json; charset=utf-8` (x-api-v2.md, header line of the document; problem bodies
+/// keep `application/problem+json`), and a method the path does not take is a problem object
+/// with `Allow`, not an empty 405.
+fn x_wire(resp: Response) -> Response {
+    let mut resp = if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
         let allow = resp.headers().get(header::ALLOW).cloned();
         let mut r = error::ApiError::MethodNotAllowed.into_response();
         if let Some(a) = allow {
             r.headers_mut().insert(header::ALLOW, a);
         }
-        return r;
-    }
-    let mut resp = resp;
-    let plain_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == b"application/json");
-    if plain_json {
-        resp.headers_mut().insert(
+        r
+    } else {
+        resp
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if h.get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json")
+    {
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
@@ -253,5 +265,4 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/2/spaces/by/creator_ids", get(spaces::by_creator_ids))
         .route("/2/spaces/{id}", get(spaces::by_id))
         .route_layer(middleware::from_fn_with_state(state, gate))
-        .layer(middleware::map_response(x_wire))
 }

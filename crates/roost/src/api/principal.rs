@@ -189,7 +189,8 @@ struct Entry {
 /// (design/PERFORMANCE.md). Revocation, reuse detection and invalidation on this node remove
 /// entries at once; `max_age_ms` bounds how long a change made elsewhere can go unseen.
 pub struct TokenCache {
-    map: RwLock<HashMap<TokenHash, Entry>>,
+    /// Keyed by digests, which hash to themselves (see `TokenHash`); foldhash mixes the u64.
+    map: RwLock<HashMap<TokenHash, Entry, foldhash::fast::RandomState>>,
     capacity: usize,
     max_age_ms: i64,
 }
@@ -197,7 +198,7 @@ pub struct TokenCache {
 impl TokenCache {
     pub fn new(capacity: usize, max_age_ms: i64) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
             capacity,
             max_age_ms,
         }

@@ -1,7 +1,8 @@
 //! X API v2 objects and envelopes: default fields, requested fields, expansions into
 //! `includes` (deduplicated by id), partial errors, and `meta`.
 
-use std::collections::HashSet;
+/// Small per-answer sets of ids: foldhash, not SipHash (see `content::world`).
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use roost_domain::Snowflake;
 use roost_domain::fields::{
@@ -9,6 +10,8 @@ use roost_domain::fields::{
     UserField,
 };
 use roost_store::{SpaceRecord, TopicRecord, TweetRecord, UserRecord};
+
+use crate::content::world::{FragmentKey, FragmentKind, Tweet, User};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -40,29 +43,7 @@ impl Viewer {
     }
 }
 
-/// X's limit for a tweet's `text`; longer posts (X's note tweets, from imports) show a cut
-/// `text` and carry the whole in `note_tweet`.
-const TEXT_LIMIT: usize = 280;
-/// Where X cuts a long post's `text` (xdevplatform/samples#202: "cut to 270 characters"),
-/// at the last word boundary before it.
-const NOTE_CUT: usize = 270;
-
-/// The `text` X shows for a tweet: the whole text, or for a long post its start.
-pub fn display_text(text: &str) -> &str {
-    if text.chars().count() <= TEXT_LIMIT {
-        return text;
-    }
-    let end = text
-        .char_indices()
-        .nth(NOTE_CUT)
-        .map_or(text.len(), |(i, _)| i);
-    let head = &text[..end];
-    let cut = match head.rfind(char::is_whitespace) {
-        Some(i) if i > 0 => &head[..i],
-        _ => head,
-    };
-    cut.trim_end()
-}
+pub use crate::content::world::display_text;
 
 /// RFC 3339 UTC with milliseconds, as X prints times: `2021-01-06T18:40:40.000Z`.
 pub fn timestamp(ms: i64) -> String {
@@ -118,14 +99,14 @@ impl<'w> Renderer<'w> {
             viewer,
             sel,
             inc_users: Vec::new(),
-            inc_user_ids: HashSet::new(),
+            inc_user_ids: HashSet::default(),
             inc_tweets: Vec::new(),
-            inc_tweet_ids: HashSet::new(),
+            inc_tweet_ids: HashSet::default(),
             inc_topics: Vec::new(),
-            inc_topic_ids: HashSet::new(),
+            inc_topic_ids: HashSet::default(),
             errors: Vec::new(),
-            inc_errors: HashSet::new(),
-            field_errors: HashSet::new(),
+            inc_errors: HashSet::default(),
+            field_errors: HashSet::default(),
             data_param: "id",
         }
     }
@@ -160,7 +141,7 @@ impl<'w> Renderer<'w> {
 
     // ---- users ----
 
-    pub fn user(&mut self, u: &Arc<UserRecord>) -> Obj {
+    pub fn user(&mut self, u: &Arc<User>) -> Obj {
         let v = self.user_object(u);
         let exp = self.sel.user_exp;
         if exp.contains(UserExpansion::PinnedTweetId)
@@ -183,8 +164,21 @@ impl<'w> Renderer<'w> {
         v
     }
 
-    fn user_object(&self, u: &Arc<UserRecord>) -> Obj {
+    fn user_object(&self, u: &Arc<User>) -> Obj {
         let f = self.sel.user;
+        // What of the viewer shows in a user: whether a user asks (`subscription`), and whether
+        // it is this user with `users.email`. `connection_status` is the viewer's own relation,
+        // so a selection with it is not cached.
+        let email_visible = matches!(self.viewer, Viewer::User { id, email: true } if id == u.id);
+        let key = (!f.contains(UserField::ConnectionStatus)).then(|| FragmentKey {
+            kind: FragmentKind::User,
+            id: u.id,
+            fields: f.bits(),
+            viewer: u8::from(self.viewer.user().is_some()) | (u8::from(email_visible) << 1),
+        });
+        if let Some(hit) = key.and_then(|k| self.world.fragments.get(&k)) {
+            return Obj::Cached(hit);
+        }
         let entities = f.contains(UserField::Entities).then(|| {
             let mut ent = Map::new();
             if let Some(url) = &u.url {
@@ -216,7 +210,7 @@ impl<'w> Renderer<'w> {
             }
             _ => None,
         };
-        Obj::User(UserOut {
+        let out = UserOut {
             u: u.clone(),
             f,
             entities: entities.filter(|e| !e.is_empty()),
@@ -240,7 +234,11 @@ impl<'w> Renderer<'w> {
             verified_followers: f
                 .contains(UserField::VerifiedFollowersCount)
                 .then(|| self.world.verified_followers(u.id)),
-        })
+        };
+        match key.and_then(|k| self.world.fragments.render(k, &out)) {
+            Some(fragment) => Obj::Cached(fragment),
+            None => Obj::User(out),
+        }
     }
 
     fn include_user_id(&mut self, id: Snowflake) {
@@ -256,14 +254,14 @@ impl<'w> Renderer<'w> {
 
     // ---- tweets ----
 
-    pub fn tweet(&mut self, t: &Arc<TweetRecord>) -> Obj {
+    pub fn tweet(&mut self, t: &Arc<Tweet>) -> Obj {
         let param = self.data_param;
         let v = self.tweet_object(t, "data", param);
         self.expand_tweet(t, true);
         v
     }
 
-    fn expand_tweet(&mut self, t: &Arc<TweetRecord>, top: bool) {
+    fn expand_tweet(&mut self, t: &Arc<Tweet>, top: bool) {
         let exp = self.sel.tweet_exp;
         if exp.contains(TweetExpansion::AuthorId) {
             self.include_user_id(t.author_id);
@@ -274,16 +272,14 @@ impl<'w> Renderer<'w> {
             self.include_user_id(u);
         }
         if exp.contains(TweetExpansion::EntitiesMentionsUsername) {
-            for name in mentions(display_text(&t.text)) {
+            for name in mentions(t.display_text()) {
                 if let Some(u) = self.world.user_by_username(&name).map(|u| u.id) {
                     self.include_user_id(u);
                 }
             }
         }
         // The mentions of a long post's whole text (`note_tweet.entities`).
-        if exp.contains(TweetExpansion::EntitiesNoteMentionsUsername)
-            && display_text(&t.text).len() < t.text.len()
-        {
+        if exp.contains(TweetExpansion::EntitiesNoteMentionsUsername) && t.is_long() {
             for name in mentions(&t.text) {
                 if let Some(u) = self.world.user_by_username(&name).map(|u| u.id) {
                     self.include_user_id(u);
@@ -322,11 +318,7 @@ impl<'w> Renderer<'w> {
     /// partial error for the `includes` section, once per tweet: "Not Found Error" for a tweet
     /// that is gone (e.g. deleted after it was replied to), "Authorization Error" for a
     /// protected one.
-    fn expanded_tweet(
-        &mut self,
-        parameter: &'static str,
-        id: Snowflake,
-    ) -> Option<std::sync::Arc<TweetRecord>> {
+    fn expanded_tweet(&mut self, parameter: &'static str, id: Snowflake) -> Option<Arc<Tweet>> {
         let found = self.world.tweet(id).cloned();
         let visible = found.as_ref().is_some_and(|t| self.tweet_visible(t));
         if visible {
@@ -343,7 +335,7 @@ impl<'w> Renderer<'w> {
         None
     }
 
-    fn include_tweet_only(&mut self, t: &Arc<TweetRecord>, parameter: &'static str) {
+    fn include_tweet_only(&mut self, t: &Arc<Tweet>, parameter: &'static str) {
         if self.inc_tweet_ids.insert(t.id) {
             let v = self.tweet_object(t, "includes", parameter);
             self.inc_tweets.push(v);
@@ -352,35 +344,45 @@ impl<'w> Renderer<'w> {
 
     fn tweet_object(
         &mut self,
-        t: &Arc<TweetRecord>,
+        t: &Arc<Tweet>,
         section: &'static str,
         parameter: &'static str,
     ) -> Obj {
         let f = self.sel.tweet;
-        let text = display_text(&t.text);
-        let long = text.len() < t.text.len();
+        // Private metrics are the author's, with a user token (X): anyone else is told which
+        // fields were refused, one Field Authorization Error per metric. (Errors are written
+        // whether or not the object itself comes from the cache.)
+        let own = self.viewer.user() == Some(t.author_id);
+        if !own {
+            let mut private = Vec::new();
+            if f.contains(TweetField::NonPublicMetrics) {
+                private.extend(NON_PUBLIC_METRICS);
+            }
+            if f.contains(TweetField::OrganicMetrics) {
+                private.extend(ORGANIC_METRICS);
+            }
+            for field in private {
+                self.field_unauthorized(section, parameter, field, t.id);
+            }
+        }
+        // Whether the viewer wrote it is all a tweet shows of the viewer.
+        let key = FragmentKey {
+            kind: FragmentKind::Tweet,
+            id: t.id,
+            fields: f.bits(),
+            viewer: u8::from(own),
+        };
+        if let Some(hit) = self.world.fragments.get(&key) {
+            return Obj::Cached(hit);
+        }
+        let text = t.display_text();
         let entities = if f.contains(TweetField::Entities) {
             Some(text_entities(self.world, text)).filter(|e| !e.is_empty())
         } else {
             None
         };
-        let note =
-            (long && f.contains(TweetField::NoteTweet)).then(|| text_entities(self.world, &t.text));
-        // Private metrics are the author's, with a user token (X): anyone else is told which
-        // fields were refused, one Field Authorization Error per metric.
-        let own = self.viewer.user() == Some(t.author_id);
-        let mut private = Vec::new();
-        if f.contains(TweetField::NonPublicMetrics) {
-            private.extend(NON_PUBLIC_METRICS);
-        }
-        if f.contains(TweetField::OrganicMetrics) {
-            private.extend(ORGANIC_METRICS);
-        }
-        if !own {
-            for field in private {
-                self.field_unauthorized(section, parameter, field, t.id);
-            }
-        }
+        let note = (t.is_long() && f.contains(TweetField::NoteTweet))
+            .then(|| text_entities(self.world, &t.text));
         let counts = if f.contains(TweetField::PublicMetrics)
             || (own && f.contains(TweetField::OrganicMetrics))
         {
@@ -393,7 +395,7 @@ impl<'w> Renderer<'w> {
             .user(t.author_id)
             .map(|a| a.withheld_in.clone())
             .unwrap_or_default();
-        Obj::Tweet(TweetOut {
+        let out = TweetOut {
             t: t.clone(),
             f,
             entities,
@@ -401,7 +403,11 @@ impl<'w> Renderer<'w> {
             counts,
             own,
             author_withheld,
-        })
+        };
+        match self.world.fragments.render(key, &out) {
+            Some(fragment) => Obj::Cached(fragment),
+            None => Obj::Tweet(out),
+        }
     }
 
     /// X's partial "Field Authorization Error" (OpenAPI `FieldUnauthorizedProblem`), as X
@@ -599,6 +605,8 @@ pub enum Obj {
     User(UserOut),
     Tweet(TweetOut),
     Value(Value),
+    /// A user or tweet as the world's render cache holds it.
+    Cached(Arc<serde_json::value::RawValue>),
 }
 
 impl Serialize for Obj {
@@ -607,6 +615,7 @@ impl Serialize for Obj {
             Obj::User(u) => u.serialize(s),
             Obj::Tweet(t) => t.serialize(s),
             Obj::Value(v) => v.serialize(s),
+            Obj::Cached(json) => json.serialize(s),
         }
     }
 }
@@ -646,6 +655,43 @@ pub struct Envelope {
     topics: Vec<Value>,
     errors: Vec<Value>,
     meta: Option<Value>,
+}
+
+impl Envelope {
+    /// A guess at the body's size, so the buffer is allocated once instead of doubling its way
+    /// up from axum's 128 bytes.
+    fn size_hint(&self) -> usize {
+        let objects = match &self.data {
+            Some(Data::Many(v)) => v.len(),
+            Some(Data::One(_)) => 1,
+            None => 0,
+        } + self.users.len()
+            + self.tweets.len()
+            + self.topics.len()
+            + self.errors.len();
+        256 + 320 * objects
+    }
+}
+
+impl axum::response::IntoResponse for Envelope {
+    fn into_response(self) -> axum::response::Response {
+        let mut body = Vec::with_capacity(self.size_hint());
+        if let Err(e) = serde_json::to_writer(&mut body, &self) {
+            // Only a Serialize impl of ours could fail here, and none does; the client gets a
+            // clean 503 rather than a broken body.
+            tracing::error!(error = %e, "could not serialize an API answer");
+            return super::error::ApiError::Unavailable(roost_store::StoreError::Other(e.into()))
+                .into_response();
+        }
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response()
+    }
 }
 
 struct Includes<'a> {
@@ -706,7 +752,7 @@ impl Serialize for Ts {
 }
 
 pub struct UserOut {
-    u: Arc<UserRecord>,
+    u: Arc<User>,
     f: Selection<UserField>,
     entities: Option<Map<String, Value>>,
     most_recent: Option<Snowflake>,
@@ -738,8 +784,14 @@ impl Serialize for UserOut {
         let (u, f) = (&self.u, self.f);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &u.id)?;
-        m.serialize_entry("name", &u.name)?;
-        m.serialize_entry("username", &u.username)?;
+        match &u.name_json {
+            Some(literal) => m.serialize_entry("name", literal)?,
+            None => m.serialize_entry("name", &u.name)?,
+        }
+        match &u.username_json {
+            Some(literal) => m.serialize_entry("username", literal)?,
+            None => m.serialize_entry("username", &u.username)?,
+        }
         if f.contains(UserField::ConfirmedEmail)
             && let Some(e) = &self.email
         {
@@ -859,7 +911,7 @@ struct UserMetrics {
 }
 
 pub struct TweetOut {
-    t: Arc<TweetRecord>,
+    t: Arc<Tweet>,
     f: Selection<TweetField>,
     entities: Option<Map<String, Value>>,
     /// A long post's whole-text entities, when `note_tweet` was asked for.
@@ -932,10 +984,13 @@ struct Reference {
 impl Serialize for TweetOut {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (t, f) = (&self.t, self.f);
-        let text = display_text(&t.text);
+        let text = t.display_text();
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &t.id)?;
-        m.serialize_entry("text", text)?;
+        match &t.text_json {
+            Some(literal) => m.serialize_entry("text", literal)?,
+            None => m.serialize_entry("text", text)?,
+        }
         m.serialize_entry("edit_history_tweet_ids", &[t.id])?;
         if f.contains(TweetField::AuthorId) {
             m.serialize_entry("author_id", &t.author_id)?;
@@ -981,7 +1036,7 @@ impl Serialize for TweetOut {
                 },
             )?;
         }
-        if f.contains(TweetField::NoteTweet) && text.len() < t.text.len() {
+        if f.contains(TweetField::NoteTweet) && t.is_long() {
             m.serialize_entry(
                 "note_tweet",
                 &NoteTweet {

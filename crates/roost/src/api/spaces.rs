@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_domain::{RequestedId, Scope, Snowflake};
@@ -46,7 +45,7 @@ pub async fn by_id(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     // The shared path-parameter check: the same name in the query string too is a duplicate.
@@ -67,14 +66,14 @@ pub async fn by_id(
             None
         }
     };
-    Ok(Json(r.envelope(data, None)))
+    Ok(r.envelope(data, None))
 }
 
 pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["ids"]));
     let ids = p.list("ids", 100, |s| valid_space_id(s).then(|| s.to_owned()));
@@ -89,23 +88,20 @@ pub async fn by_ids(
             None => r.not_found("space", "ids", &id),
         }
     }
-    Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        None,
-    )))
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), None))
 }
 
-fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Json<Envelope> {
+fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Envelope {
     let data: Vec<super::render::Obj> = spaces.iter().map(|s| r.space(s)).collect();
     let meta = json!({"result_count": data.len()});
-    Json(r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta)))
+    r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta))
 }
 
 pub async fn by_creator_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["user_ids"]));
     let ids = p.list("user_ids", 100, |s| RequestedId::parse(s).ok());
@@ -126,7 +122,7 @@ pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["query", "max_results", "state"]));
     let query = match p.raw("query").map(str::to_owned) {
@@ -184,7 +180,7 @@ pub async fn of_following(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     let user_id = p.path_id("id", &id);
@@ -197,13 +193,13 @@ pub async fn of_following(
         .and_then(|i| world.user(i).cloned())
     else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     };
     // Whom a protected account follows is for its approved followers (as its following list
     // is): the Spaces of its followings would tell it.
     if !r.can_see_tweets_of(&user) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     }
     let followed: std::collections::HashSet<Snowflake> = world
         .following(user.id)

@@ -49,7 +49,7 @@ pub async fn by_id(
     principal: Principal,
     Path(raw): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("id", LOOKUP_PARAMS));
     let id = p.path_id("id", &raw);
@@ -72,14 +72,14 @@ pub async fn by_id(
             None
         }
     };
-    Ok(Json(r.envelope(data, None)))
+    Ok(r.envelope(data, None))
 }
 
 pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("ids", LOOKUP_PARAMS));
     let ids = p.list("ids", 100, |s| RequestedId::parse(s).ok());
@@ -96,10 +96,7 @@ pub async fn by_ids(
             None => r.not_found("tweet", "ids", id.as_str()),
         }
     }
-    Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        None,
-    )))
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), None))
 }
 
 /// Pagination tokens: opaque to clients, at least 16 characters like X's. `n` continues towards
@@ -135,7 +132,7 @@ pub async fn timeline(
     principal: Principal,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -173,11 +170,11 @@ pub async fn timeline(
         .and_then(|i| world.user(i).cloned())
     else {
         r.not_found("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     };
     if !r.can_see_tweets_of(&author) {
         r.not_authorized("user", "id", &id);
-        return Ok(Json(r.envelope(None::<Data>, None)));
+        return Ok(r.envelope(None::<Data>, None));
     }
     let filtered: Vec<Snowflake> = world
         .timeline(author.id)
@@ -236,10 +233,10 @@ pub async fn timeline(
             );
         }
     }
-    Ok(Json(r.envelope(
+    Ok(r.envelope(
         (!data.is_empty()).then(|| Data::Many(data)),
         Some(Value::Object(meta)),
-    )))
+    ))
 }
 
 /// A JSON body, as X requires for writes.

@@ -1,7 +1,6 @@
 //! Users: `/2/users/me`, `/2/users/:id`, `/2/users?ids=`, `/2/users/by/username/:username`,
 //! `/2/users/by?usernames=`.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_domain::{RequestedId, Scope, Username};
@@ -28,7 +27,7 @@ pub async fn me(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let me = principal.require_user(READ)?;
     let mut p = Params::new(&uri, &["expansions", "tweet.fields", "user.fields"]);
     let sel = user_selection(&mut p);
@@ -44,7 +43,7 @@ pub async fn me(
     })?;
     let mut r = Renderer::new(&world, principal.viewer(), sel);
     let data = r.user(&user);
-    Ok(Json(r.envelope(Some(data), None)))
+    Ok(r.envelope(Some(data), None))
 }
 
 pub async fn by_id(
@@ -52,7 +51,7 @@ pub async fn by_id(
     principal: Principal,
     Path(raw): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["id", "expansions", "tweet.fields", "user.fields"]);
     let id = p.path_id("id", &raw);
@@ -71,14 +70,14 @@ pub async fn by_id(
             None
         }
     };
-    Ok(Json(r.envelope(data, None)))
+    Ok(r.envelope(data, None))
 }
 
 pub async fn by_ids(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["ids", "expansions", "tweet.fields", "user.fields"]);
     let ids = p.list("ids", 100, |s| RequestedId::parse(s).ok());
@@ -93,10 +92,7 @@ pub async fn by_ids(
             None => r.not_found("user", "ids", id.as_str()),
         }
     }
-    Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        None,
-    )))
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), None))
 }
 
 pub async fn by_username(
@@ -104,7 +100,7 @@ pub async fn by_username(
     principal: Principal,
     Path(username): Path<String>,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -127,14 +123,14 @@ pub async fn by_username(
             None
         }
     };
-    Ok(Json(r.envelope(data, None)))
+    Ok(r.envelope(data, None))
 }
 
 pub async fn by_usernames(
     State(state): State<AppState>,
     principal: Principal,
     uri: Uri,
-) -> Result<Json<Envelope>, ApiError> {
+) -> Result<Envelope, ApiError> {
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -152,8 +148,5 @@ pub async fn by_usernames(
             None => r.not_found("user", "usernames", name.as_str()),
         }
     }
-    Ok(Json(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        None,
-    )))
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), None))
 }

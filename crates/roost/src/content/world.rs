@@ -7,13 +7,192 @@
 //! other nodes) are noticed through the store's content version, which every content write bumps;
 //! a background task polls it and reloads when it moves.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use roost_domain::Snowflake;
 use roost_store::{
     Content, FollowRecord, SpaceRecord, Store, StoreError, TopicRecord, TweetRecord, UserRecord,
 };
+use serde_json::value::RawValue;
+
+/// The world's maps: keyed by ids and names that a request names, hashed with foldhash (seeded
+/// per process, several times faster than the default SipHash on these short keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// X's limit for a tweet's `text`; longer posts (X's note tweets, from imports) show a cut
+/// `text` and carry the whole in `note_tweet`.
+const TEXT_LIMIT: usize = 280;
+/// Where X cuts a long post's `text` (xdevplatform/samples#202: "cut to 270 characters"),
+/// at the last word boundary before it.
+const NOTE_CUT: usize = 270;
+
+/// The `text` X shows for a tweet: the whole text, or for a long post its start.
+pub fn display_text(text: &str) -> &str {
+    // At most 280 bytes is at most 280 characters: no need to count them.
+    if text.len() <= TEXT_LIMIT || text.chars().count() <= TEXT_LIMIT {
+        return text;
+    }
+    let end = text
+        .char_indices()
+        .nth(NOTE_CUT)
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..end];
+    let cut = match head.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => &head[..i],
+        _ => head,
+    };
+    cut.trim_end()
+}
+
+/// A string as a JSON string literal, escaped once when it enters the world rather than on
+/// every answer that shows it (escaping was the largest single cost of a tweets lookup).
+/// `None` only if serde_json could not write a string, which it always can.
+fn json_literal(s: &str) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(s).ok()
+}
+
+/// A tweet as the world holds it: the record and what every answer showing it needs.
+#[derive(Debug)]
+pub struct Tweet {
+    pub record: TweetRecord,
+    /// Byte length of the text X shows (`display_text`).
+    display_len: usize,
+    /// That text as a JSON literal.
+    pub text_json: Option<Box<RawValue>>,
+}
+
+impl Tweet {
+    pub fn new(record: TweetRecord) -> Self {
+        let shown = display_text(&record.text);
+        Self {
+            display_len: shown.len(),
+            text_json: json_literal(shown),
+            record,
+        }
+    }
+
+    /// The `text` X shows: the whole text, or a long post's start.
+    pub fn display_text(&self) -> &str {
+        self.record.text.get(..self.display_len).unwrap_or_default()
+    }
+
+    /// Whether the text is longer than X's 280 characters (a note tweet).
+    pub fn is_long(&self) -> bool {
+        self.display_len < self.record.text.len()
+    }
+}
+
+impl std::ops::Deref for Tweet {
+    type Target = TweetRecord;
+    fn deref(&self) -> &TweetRecord {
+        &self.record
+    }
+}
+
+/// A user as the world holds it: the record and its name and username as JSON literals.
+#[derive(Debug)]
+pub struct User {
+    pub record: UserRecord,
+    pub name_json: Option<Box<RawValue>>,
+    pub username_json: Option<Box<RawValue>>,
+}
+
+impl User {
+    pub fn new(record: UserRecord) -> Self {
+        Self {
+            name_json: json_literal(&record.name),
+            username_json: json_literal(record.username.as_str()),
+            record,
+        }
+    }
+}
+
+impl std::ops::Deref for User {
+    type Target = UserRecord;
+    fn deref(&self) -> &UserRecord {
+        &self.record
+    }
+}
+
+/// Rendered objects (the JSON of a user or a tweet), by everything that JSON depends on beyond
+/// the world itself: which object, the field selection, and the little about the viewer that
+/// shows in it. A lookup of ten tweets with their authors spent most of its time writing the
+/// same JSON again; now it is written once per selection and copied after that. The world
+/// empties the cache on every change (`SharedWorld::write`, reloads), so a cached object is
+/// never older than the world it was rendered from.
+#[derive(Debug, Default)]
+pub struct Fragments {
+    map: RwLock<HashMap<FragmentKey, Arc<RawValue>>>,
+    capacity: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FragmentKind {
+    User,
+    Tweet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FragmentKey {
+    pub kind: FragmentKind,
+    pub id: Snowflake,
+    /// The field selection's bits.
+    pub fields: u64,
+    /// What of the viewer the object shows (the renderer decides the bits).
+    pub viewer: u8,
+}
+
+impl Fragments {
+    fn new(capacity: usize) -> Self {
+        Self {
+            map: RwLock::default(),
+            capacity,
+        }
+    }
+
+    pub fn get(&self, key: &FragmentKey) -> Option<Arc<RawValue>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).cloned()
+    }
+
+    /// Renders `value` and keeps it under `key`. `None` (the caller then writes `value` as it
+    /// is) when the cache is off or the JSON could not be kept.
+    pub fn render(&self, key: FragmentKey, value: &impl serde::Serialize) -> Option<Arc<RawValue>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let json = serde_json::to_string(value).ok()?;
+        let fragment: Arc<RawValue> = RawValue::from_string(json).ok()?.into();
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: a full cache starts over rather than tracking recency on every hit.
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, fragment.clone());
+        Some(fragment)
+    }
+
+    fn clear(&mut self) {
+        self.map
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// One follow edge as a list holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +212,9 @@ pub struct TweetCounts {
 #[derive(Debug, Default)]
 pub struct World {
     pub version: i64,
-    pub users: HashMap<Snowflake, Arc<UserRecord>>,
+    pub users: HashMap<Snowflake, Arc<User>>,
     by_username: HashMap<String, Snowflake>,
-    pub tweets: HashMap<Snowflake, Arc<TweetRecord>>,
+    pub tweets: HashMap<Snowflake, Arc<Tweet>>,
     /// Author → tweet ids, newest first.
     timelines: HashMap<Snowflake, Vec<Snowflake>>,
     counts: HashMap<Snowflake, TweetCounts>,
@@ -47,15 +226,18 @@ pub struct World {
     spaces_by_creator: HashMap<Snowflake, Vec<String>>,
     /// The built-in topic catalogue and the topics imports added.
     topics: HashMap<String, Arc<TopicRecord>>,
+    /// Rendered users and tweets of this world.
+    pub fragments: Fragments,
 }
 
 const EMPTY_IDS: &[Snowflake] = &[];
 const EMPTY_EDGES: &[Edge] = &[];
 
 impl World {
-    pub fn from_content(c: Content) -> Self {
+    pub fn from_content(c: Content, render_cache_size: usize) -> Self {
         let mut w = World {
             version: c.version,
+            fragments: Fragments::new(render_cache_size),
             ..World::default()
         };
         // Imported topics may rename catalogue ones.
@@ -81,17 +263,17 @@ impl World {
         w
     }
 
-    pub fn user(&self, id: Snowflake) -> Option<&Arc<UserRecord>> {
+    pub fn user(&self, id: Snowflake) -> Option<&Arc<User>> {
         self.users.get(&id)
     }
 
-    pub fn user_by_username(&self, username: &str) -> Option<&Arc<UserRecord>> {
+    pub fn user_by_username(&self, username: &str) -> Option<&Arc<User>> {
         self.by_username
             .get(&username.to_ascii_lowercase())
             .and_then(|id| self.users.get(id))
     }
 
-    pub fn tweet(&self, id: Snowflake) -> Option<&Arc<TweetRecord>> {
+    pub fn tweet(&self, id: Snowflake) -> Option<&Arc<Tweet>> {
         self.tweets.get(&id)
     }
 
@@ -162,7 +344,7 @@ impl World {
             self.by_username.remove(&old.username.canonical());
         }
         self.by_username.insert(u.username.canonical(), u.id);
-        self.users.insert(u.id, Arc::new(u));
+        self.users.insert(u.id, Arc::new(User::new(u)));
     }
 
     pub fn insert_tweet(&mut self, t: TweetRecord) {
@@ -172,7 +354,7 @@ impl World {
             tl.insert(pos, t.id);
         }
         self.adjust_counts(&t, 1);
-        self.tweets.insert(t.id, Arc::new(t));
+        self.tweets.insert(t.id, Arc::new(Tweet::new(t)));
     }
 
     pub fn remove_tweet(&mut self, id: Snowflake) {
@@ -186,7 +368,7 @@ impl World {
         if let Some(u) = self.users.get(&t.author_id)
             && u.pinned_tweet_id == Some(id)
         {
-            let mut u = (**u).clone();
+            let mut u = u.record.clone();
             u.pinned_tweet_id = None;
             self.put_user(u);
         }
@@ -253,13 +435,18 @@ impl World {
 pub struct SharedWorld {
     world: RwLock<World>,
     writes: tokio::sync::Mutex<()>,
+    render_cache_size: usize,
 }
 
 impl SharedWorld {
-    pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
+    pub async fn load(store: &dyn Store, render_cache_size: usize) -> Result<Self, StoreError> {
         Ok(Self {
-            world: RwLock::new(World::from_content(store.load_content().await?)),
+            world: RwLock::new(World::from_content(
+                store.load_content().await?,
+                render_cache_size,
+            )),
             writes: tokio::sync::Mutex::new(()),
+            render_cache_size,
         })
     }
 
@@ -290,6 +477,8 @@ impl SharedWorld {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         apply(&mut w, &out);
+        // Any change can show in any rendered object (counts, mentions, pinned tweets).
+        w.fragments.clear();
         if after == before + 1 {
             w.version = after;
         }
@@ -303,7 +492,7 @@ impl SharedWorld {
         if version == self.read().version {
             return Ok(false);
         }
-        let fresh = World::from_content(store.load_content().await?);
+        let fresh = World::from_content(store.load_content().await?, self.render_cache_size);
         *self
             .world
             .write()
