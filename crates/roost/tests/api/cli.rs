@@ -398,6 +398,27 @@ async fn user_flow(
     username: &str,
     password: &str,
 ) -> Value {
+    let tokens = user_tokens(server, client_id, client_secret, username, password).await;
+    let access = tokens["access_token"].as_str().expect("access_token");
+    let resp = reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("users/me");
+    assert_eq!(resp.status(), 200);
+    let me: Value = resp.json().await.expect("me json");
+    me["data"].clone()
+}
+
+/// The authorization journey against `server` up to the token response.
+async fn user_tokens(
+    server: &Server,
+    client_id: &str,
+    client_secret: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Value {
     let p = AuthParams::new(client_id, SCOPES);
     let authorize = server.url(&format!("/i/oauth2/authorize?{}", p.query()));
     let resp = browser_authorize(
@@ -441,17 +462,7 @@ async fn user_flow(
     let tokens: Value = resp.json().await.expect("token json");
     assert_eq!(tokens["token_type"], "bearer");
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    let access = tokens["access_token"].as_str().expect("access_token");
-
-    let resp = http
-        .get(server.url("/2/users/me"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("users/me");
-    assert_eq!(resp.status(), 200);
-    let me: Value = resp.json().await.expect("me json");
-    me["data"].clone()
+    tokens
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1273,4 +1284,200 @@ async fn concurrent_first_use_of_a_fresh_database_succeeds() {
         let list = ws.apps_list().await;
         assert_eq!(list["apps"].as_array().map(Vec::len), Some(6), "{list}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// G10: deleting Apps and users from the command line, while a server runs
+
+/// Polls (bounded) until `token` gets `status` from `GET /2/users/me`.
+async fn wait_me_status(server: &Server, token: &str, status: u16) {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let got = http
+            .get(server.url("/2/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("users/me")
+            .status()
+            .as_u16();
+        if got == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "/2/users/me still answers {got}, not {status}, 5 s after the change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn create_json(ws: &Workspace, args: &[&str]) -> Map<String, Value> {
+    let out = ws.run_db(args).await;
+    out.assert_success();
+    out.json_object()
+}
+
+#[tokio::test]
+async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
+    let ws = Workspace::new();
+    let app_args = |name: &'static str| {
+        [
+            "apps",
+            "create",
+            "--name",
+            name,
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ]
+    };
+    let doomed = create_json(&ws, &app_args("Doomed")).await;
+    let kept = create_json(&ws, &app_args("Kept")).await;
+    for user in ["erin", "frank"] {
+        let pw = format!("{user}-password");
+        create_json(
+            &ws,
+            &[
+                "users",
+                "create",
+                "--username",
+                user,
+                "--name",
+                user,
+                "--password",
+                &pw,
+                "--json",
+            ],
+        )
+        .await;
+    }
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let creds = |app: &Map<String, Value>| {
+        (
+            text(app, "client_id").to_owned(),
+            text(app, "client_secret").to_owned(),
+        )
+    };
+    let (doomed_id, doomed_secret) = creds(&doomed);
+    let (kept_id, kept_secret) = creds(&kept);
+    let access = |t: &Value| t["access_token"].as_str().expect("access_token").to_owned();
+    let erin_doomed = access(
+        &user_tokens(
+            &server,
+            &doomed_id,
+            Some(&doomed_secret),
+            "erin",
+            "erin-password",
+        )
+        .await,
+    );
+    let erin_kept = access(
+        &user_tokens(
+            &server,
+            &kept_id,
+            Some(&kept_secret),
+            "erin",
+            "erin-password",
+        )
+        .await,
+    );
+    let frank_kept = access(
+        &user_tokens(
+            &server,
+            &kept_id,
+            Some(&kept_secret),
+            "frank",
+            "frank-password",
+        )
+        .await,
+    );
+    for t in [&erin_doomed, &erin_kept, &frank_kept] {
+        wait_me_status(&server, t, 200).await;
+    }
+
+    // apps delete --json: one object naming the App and what went with it.
+    let out = ws.run_db(&["apps", "delete", &doomed_id, "--json"]).await;
+    out.assert_success();
+    let deleted = out.json_object();
+    assert_eq!(
+        keys(&deleted),
+        BTreeSet::from(["app_id", "client_id", "name", "removed"])
+    );
+    assert_eq!(deleted["app_id"], doomed["app_id"]);
+    assert_eq!(text(&deleted, "client_id"), doomed_id);
+    assert_eq!(deleted["name"], "Doomed");
+    assert_eq!(deleted["removed"]["grants"], 1, "{deleted:?}");
+    assert_eq!(deleted["removed"]["access_tokens"], 1, "{deleted:?}");
+    assert_eq!(deleted["removed"]["refresh_tokens"], 1, "{deleted:?}");
+    // The running server (another process) stops honouring the App's tokens at its next poll.
+    wait_me_status(&server, &erin_doomed, 401).await;
+    wait_me_status(&server, &erin_kept, 200).await;
+    assert!(
+        !ws.apps_list().await.to_string().contains(&doomed_id),
+        "the App is gone from the listing"
+    );
+
+    // users delete --json.
+    let out = ws.run_db(&["users", "delete", "erin", "--json"]).await;
+    out.assert_success();
+    let deleted = out.json_object();
+    assert_eq!(
+        keys(&deleted),
+        BTreeSet::from(["id", "username", "removed"])
+    );
+    assert_decimal_id(&deleted["id"], "id");
+    assert_eq!(deleted["username"], "erin");
+    assert_eq!(
+        deleted["removed"]["grants"], 1,
+        "only the kept App's grant was left"
+    );
+    wait_me_status(&server, &erin_kept, 401).await;
+    wait_me_status(&server, &frank_kept, 200).await;
+    let resp = reqwest::Client::new()
+        .get(server.url("/2/users/by/username/erin"))
+        .bearer_auth(&frank_kept)
+        .send()
+        .await
+        .expect("lookup");
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body.get("data").is_none(),
+        "erin is gone from lookups: {body}"
+    );
+
+    // Unknown or malformed names: one-line errors, exit 1, nothing changed.
+    let list = ws.apps_list().await;
+    for args in [
+        vec!["apps", "delete", doomed_id.as_str()],
+        vec!["apps", "delete", "no-such-client", "--json"],
+        vec!["users", "delete", "erin"],
+        vec!["users", "delete", "nobody_here", "--json"],
+        vec!["users", "delete", "not a username"],
+    ] {
+        let out = ws.run_db(&args).await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(args[2]),
+            "names what was not found: {out:?}"
+        );
+    }
+    for args in [vec!["apps", "delete"], vec!["users", "delete", "--json"]] {
+        let out = ws.run_db(&args).await;
+        out.assert_usage_error();
+    }
+    assert_eq!(ws.apps_list().await, list);
+
+    // Without --json: a sentence for people.
+    let out = ws.run_db(&["users", "delete", "frank"]).await;
+    out.assert_success();
+    assert!(out.stdout.starts_with("Deleted user @frank"), "{out:?}");
+    let out = ws.run_db(&["apps", "delete", &kept_id]).await;
+    out.assert_success();
+    assert!(out.stdout.starts_with("Deleted App `Kept`"), "{out:?}");
+    wait_me_status(&server, &frank_kept, 401).await;
 }
