@@ -1287,6 +1287,91 @@ async fn concurrent_first_use_of_a_fresh_database_succeeds() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A3: callback registration rules
+
+#[tokio::test]
+async fn sec_a03_callback_registration_rules() {
+    let ws = Workspace::new();
+    // The first command that opens the store also creates the server keys.
+    assert_eq!(ws.apps_list().await["apps"], Value::Array(vec![]));
+    let db = ws.path().join("store.db");
+    let create = |callback: &str| {
+        vec![
+            "apps".to_owned(),
+            "create".to_owned(),
+            "--name".to_owned(),
+            "A3".to_owned(),
+            "--project".to_owned(),
+            "A3 Project".to_owned(),
+            "--type".to_owned(),
+            "public".to_owned(),
+            "--callback".to_owned(),
+            callback.to_owned(),
+            "--json".to_owned(),
+        ]
+    };
+    // The checklist's rows, then neighbours of each; every refusal names its reason.
+    let refused: &[(&str, &str)] = &[
+        ("https://*.example.com/cb", "wildcard"),
+        ("https://example.com/cb#x", "fragment"),
+        ("cb", "not an absolute URL"),
+        ("http://example.com/cb", "not loopback"),
+        ("https://example.com/*", "wildcard"),
+        ("https://example.com/cb#", "fragment"),
+        ("/cb", "not an absolute URL"),
+        ("//example.com/cb", "not an absolute URL"),
+        ("https://", "not an absolute URL"),
+        ("HTTP://example.com/cb", "not loopback"),
+        ("http://127.0.0.1.example.com/cb", "not loopback"),
+        ("http://localhost.example.com/cb", "not loopback"),
+        ("http://10.0.0.1/cb", "not loopback"),
+        ("javascript:alert(1)", "scheme"),
+        ("myapp:/cb", "scheme"),
+    ];
+    for (callback, reason) in refused {
+        let before = crate::storage::db::dump_file(&db).await;
+        let args = create(callback);
+        let out = ws
+            .run_db(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{callback}: {out:?}");
+        assert!(
+            out.stderr.contains(reason),
+            "{callback}: wants `{reason}`: {out:?}"
+        );
+        assert_eq!(
+            crate::storage::db::dump_file(&db).await,
+            before,
+            "{callback}: refused, yet the store changed"
+        );
+    }
+    assert_eq!(ws.apps_list().await["apps"], Value::Array(vec![]));
+    // Accepted: the checklist's loopback callback, the other loopback hosts, https, and a
+    // native App's reverse-domain scheme; each stored exactly as given.
+    let accepted = [
+        "http://127.0.0.1:8976/callback",
+        "http://[::1]:8976/callback",
+        "http://localhost:8976/callback",
+        "https://app.example/cb?tenant=1",
+        "com.example.app:/oauth2redirect",
+    ];
+    for callback in accepted {
+        let args = create(callback);
+        let out = ws
+            .run_db(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        out.assert_success();
+        let created = out.json_object();
+        let list = ws.apps_list().await;
+        assert_eq!(
+            callbacks_of(listed_app(&list, text(&created, "client_id"))),
+            set(&[callback])
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // G10: deleting Apps and users from the command line, while a server runs
 
 /// Polls (bounded) until `token` gets `status` from `GET /2/users/me`.
