@@ -1566,3 +1566,248 @@ async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
     assert!(out.stdout.starts_with("Deleted App `Kept`"), "{out:?}");
     wait_me_status(&server, &frank_kept, 401).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// J5: a killed server restarts with everything security-relevant intact (one node, SQLite)
+
+async fn post_token(
+    server: &Server,
+    client: (&str, &str),
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(server.url("/2/oauth2/token"))
+        .basic_auth(client.0, Some(client.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .expect("token endpoint");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn me_status(server: &Server, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("users/me")
+        .status()
+        .as_u16()
+}
+
+/// A failed (or throttled) login through the form: the status.
+async fn login_attempt(server: &Server, client_id: &str, username: &str, password: &str) -> u16 {
+    let b = browser();
+    let p = AuthParams::new(client_id, SCOPES);
+    let page = b
+        .get(server.url(&format!("/i/oauth2/authorize?{}", p.query())))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf_token").expect("csrf_token");
+    let request = hidden(&page, "request").expect("request");
+    post_form(
+        &b,
+        &server.url("/i/oauth2/authorize"),
+        &[
+            ("csrf_token", &csrf),
+            ("request", &request),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_throttling_intact() {
+    let ws = Workspace::new();
+    let web = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "J5",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ],
+    )
+    .await;
+    for user in ["gina", "hank"] {
+        let pw = format!("{user}-password");
+        create_json(
+            &ws,
+            &[
+                "users",
+                "create",
+                "--username",
+                user,
+                "--name",
+                user,
+                "--password",
+                &pw,
+                "--json",
+            ],
+        )
+        .await;
+    }
+    let client = (text(&web, "client_id"), text(&web, "client_secret"));
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+
+    // A browser with a session, and the code it got (redeemed: a used code).
+    let b = browser();
+    let p = AuthParams::new(client.0, SCOPES);
+    let resp = browser_authorize(
+        &server.base,
+        &b,
+        &server.url(&format!("/i/oauth2/authorize?{}", p.query())),
+        "gina",
+        "gina-password",
+        "allow",
+    )
+    .await;
+    let code = location_query(&resp)["code"].clone();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK_CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let (s, first) = post_token(&server, client, &exchange).await;
+    assert_eq!(s, 200, "{first}");
+    let first_refresh = first["refresh_token"].as_str().expect("refresh").to_owned();
+    // A revoked access token.
+    let revoked = user_tokens(&server, client.0, Some(client.1), "gina", "gina-password").await;
+    let revoked = revoked["access_token"].as_str().expect("access").to_owned();
+    let resp = reqwest::Client::new()
+        .post(server.url("/2/oauth2/revoke"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    // A rotated refresh token (used) and its successor.
+    let rotated = user_tokens(&server, client.0, Some(client.1), "gina", "gina-password").await;
+    let used_refresh = rotated["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let (s, successor) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &used_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{successor}");
+    let successor_access = successor["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    // A live grant that nothing touches.
+    let live = user_tokens(&server, client.0, Some(client.1), "hank", "hank-password").await;
+    let live_access = live["access_token"].as_str().expect("access").to_owned();
+    // hank's logins from this address are throttled.
+    for _ in 0..5 {
+        assert_eq!(login_attempt(&server, client.0, "hank", "wrong").await, 401);
+    }
+    assert_eq!(
+        login_attempt(&server, client.0, "hank", "hank-password").await,
+        429
+    );
+
+    // Load while the process is killed (SIGKILL: no shutdown, no flush).
+    let load = {
+        let base = server.base.clone();
+        let token = live_access.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client");
+            for _ in 0..2_000 {
+                if http
+                    .get(format!("{base}/2/users/me"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, stderr) = server.stop();
+    assert_no_panic(&stderr);
+    load.await.expect("load task");
+
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    // The session still holds: the authorize page goes straight to consent.
+    let page = b
+        .get(server.url(&format!(
+            "/i/oauth2/authorize?{}",
+            AuthParams::new(client.0, SCOPES).query()
+        )))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("name=\"decision\""),
+        "consent, not login: {page}"
+    );
+    // The revoked token stays revoked; the live ones still work.
+    assert_eq!(me_status(&server, &revoked).await, 401);
+    assert_eq!(me_status(&server, &live_access).await, 200);
+    assert_eq!(me_status(&server, &successor_access).await, 200);
+    // Throttling continues, even with the right password.
+    assert_eq!(
+        login_attempt(&server, client.0, "hank", "hank-password").await,
+        429
+    );
+    // The used code stays used: a replay is refused and revokes what it produced.
+    let (s, body) = post_token(&server, client, &exchange).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400, "the replay revoked the code's family: {body}");
+    // The used refresh token stays used: presenting it is reuse, which ends its family.
+    let (s, body) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &used_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(me_status(&server, &successor_access).await, 401);
+    assert_eq!(me_status(&server, &live_access).await, 200);
+}
