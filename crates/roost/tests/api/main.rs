@@ -11,6 +11,7 @@ mod api;
 mod app_only;
 mod authorize;
 mod cli;
+mod constant_time;
 mod deletion;
 mod demo_smoke;
 mod flow;
