@@ -448,16 +448,6 @@ async fn sec_g10_deleted_user_leaves_no_trace_in_other_users_spaces() {
     }
 }
 
-/// Another server on the same database (as a second node or the admin CLI is): its own state,
-/// caches and clock.
-async fn peer(app: &TestApp) -> AppState {
-    let config = app.state.config.clone();
-    let store = roost::open_store(&config).await.unwrap();
-    roost::build_state(config, store, app.clock.clone())
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sec_g10_deletion_by_another_process_reaches_a_running_server() {
     let app = spawn_app().await;
@@ -498,7 +488,7 @@ async fn sec_g10_deletion_by_another_process_reaches_a_running_server() {
     for t in [&alice_access, &bob_web, &app_only, &bob_native] {
         assert_eq!(lookup(&app, t).await, 200, "cached now");
     }
-    let other = peer(&app).await;
+    let (_, other) = spawn_peer(&app).await;
 
     // A user deleted elsewhere: the next content poll drops her tokens and her content.
     accounts::delete_user(&other, "alice").await.unwrap();

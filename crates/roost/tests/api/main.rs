@@ -24,6 +24,7 @@ mod quirks;
 mod rate_limits;
 mod refresh;
 mod revoke;
+mod server_keys;
 mod spaces;
 mod storage;
 mod throttle;
