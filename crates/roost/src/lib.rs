@@ -18,6 +18,9 @@ pub mod state;
 pub mod telemetry;
 pub mod web;
 
+#[cfg(test)]
+mod linear_time;
+
 use std::sync::Arc;
 
 use roost_domain::SnowflakeGenerator;

@@ -96,7 +96,7 @@ fn redirect(location: &str, status: StatusCode) -> Response {
 }
 
 /// The query as name → values, decoded strictly.
-fn parse_query(uri: &Uri) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub(crate) fn parse_query(uri: &Uri) -> Result<BTreeMap<String, Vec<String>>, String> {
     let pairs = parse_form(uri.query().unwrap_or("").as_bytes()).map_err(|e| e.to_string())?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in pairs {
