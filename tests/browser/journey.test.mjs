@@ -189,7 +189,7 @@ test('an unregistered redirect_uri gets an error page, not a redirect', async ()
   await context.close();
 });
 
-test('the login page cannot be framed by another site (A10)', async () => {
+test('sec_a10: the login page cannot be framed by another site', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const target = authorizeUrl('framed', pkce().challenge);

@@ -99,11 +99,20 @@ pub enum BasicError {
 
 /// The two halves of an HTTP Basic `Authorization` header, each percent-decoded as RFC 6749
 /// §2.3.1 asks (clients that form-encode `my-client` as `my%2Dclient` and clients that send it
-/// raw both work). `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// raw both work). `Debug` hides the secret; `==` compares it in constant time.
+#[derive(Clone, Eq)]
 pub struct BasicCredentials {
     pub id: String,
     pub secret: String,
+}
+
+impl PartialEq for BasicCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        // Both halves are always compared, so the time says nothing about which one differs.
+        let secret =
+            crate::secret::constant_time_eq(self.secret.as_bytes(), other.secret.as_bytes());
+        (self.id == other.id) & secret
+    }
 }
 
 impl BasicCredentials {

@@ -18,5 +18,5 @@ pub use id::{RequestedId, Snowflake, SnowflakeGenerator};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier, PkceError, PkceMode};
 pub use redirect::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError, ScopeSet};
-pub use secret::{Secret, TokenHash, TokenKind};
+pub use secret::{Secret, TokenHash, TokenKind, constant_time_eq};
 pub use username::{Username, UsernameError};

@@ -5,7 +5,6 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// Which rules apply: X's (the default) or RFC 7636's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,8 +153,7 @@ impl CodeChallenge {
             }
             CodeChallengeMethod::Plain => verifier.0.clone(),
         };
-        computed.len() == self.value.len()
-            && bool::from(computed.as_bytes().ct_eq(self.value.as_bytes()))
+        crate::secret::constant_time_eq(computed.as_bytes(), self.value.as_bytes())
     }
 }
 
@@ -165,9 +163,16 @@ impl fmt::Debug for CodeChallenge {
     }
 }
 
-/// A well-formed PKCE verifier. Its `Debug` is redacted: the verifier is a secret.
-#[derive(Clone, PartialEq, Eq)]
+/// A well-formed PKCE verifier. Its `Debug` is redacted and its `==` constant-time: the
+/// verifier is a secret.
+#[derive(Clone, Eq)]
 pub struct CodeVerifier(String);
+
+impl PartialEq for CodeVerifier {
+    fn eq(&self, other: &Self) -> bool {
+        crate::secret::constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
 
 impl CodeVerifier {
     pub fn parse(value: &str, mode: PkceMode) -> Result<Self, PkceError> {
@@ -298,6 +303,39 @@ mod tests {
         let c =
             CodeChallenge::parse(CodeChallengeMethod::S256, RFC_CHALLENGE, PkceMode::X).unwrap();
         assert!(!c.verify(&CodeVerifier::parse(RFC_CHALLENGE, PkceMode::X).unwrap()));
+    }
+
+    /// The S256 and plain checks go through the constant-time comparison, which a test cannot
+    /// time; what it can check is the contract: every character of the challenge counts, for
+    /// either method, and a challenge of another length never matches.
+    #[test]
+    fn sec_g05_pkce_check_compares_the_whole_value() {
+        let verifier = CodeVerifier::parse(RFC_VERIFIER, PkceMode::Strict).unwrap();
+        for method in [CodeChallengeMethod::S256, CodeChallengeMethod::Plain] {
+            let good = match method {
+                CodeChallengeMethod::S256 => RFC_CHALLENGE.to_owned(),
+                CodeChallengeMethod::Plain => RFC_VERIFIER.to_owned(),
+            };
+            let ok = CodeChallenge::parse(method, &good, PkceMode::X).unwrap();
+            assert!(ok.verify(&verifier), "{method:?}");
+            for i in 0..good.len() {
+                let mut bad = good.clone().into_bytes();
+                bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+                let bad = String::from_utf8(bad).unwrap();
+                let c = CodeChallenge::parse(method, &bad, PkceMode::X).unwrap();
+                assert!(!c.verify(&verifier), "{method:?}: character {i} changed");
+            }
+        }
+        let longer = CodeChallenge::parse(
+            CodeChallengeMethod::Plain,
+            &format!("{RFC_VERIFIER}x"),
+            PkceMode::X,
+        )
+        .unwrap();
+        assert!(!longer.verify(&verifier));
+        // Verifiers compare as secrets too.
+        assert!(verifier == CodeVerifier::parse(RFC_VERIFIER, PkceMode::Strict).unwrap());
+        assert!(verifier != CodeVerifier::random());
     }
 
     #[test]

@@ -15,6 +15,14 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// Equality of two secret values whose running time does not depend on where they differ
+/// (checklist G5): every comparison of a presented secret with a stored or expected one goes
+/// through this or [`TokenHash::ct_eq`]. A length difference answers at once; lengths are not
+/// secret (digests, MACs and tokens have fixed lengths).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
 /// `n` random bytes from the OS, base64url without padding.
 pub fn random_base64url(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -58,9 +66,15 @@ impl TokenKind {
     }
 }
 
-/// A secret value as handed to a client. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value as handed to a client. `Debug` never prints it; `==` is constant-time.
+#[derive(Clone, Eq)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
 
 impl Secret {
     /// A token in X's visible shape: base64url of `<43 random chars>:<epoch ms>:1:1:<kind>:1`.
@@ -113,13 +127,21 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// SHA-256 of a secret: the only form in which a secret is stored or looked up.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// SHA-256 of a secret: the only form in which a secret is stored or looked up. `==` (and so
+/// a lookup in a hash map) is [`TokenHash::ct_eq`].
+#[derive(Clone, Copy, Eq)]
 pub struct TokenHash(pub [u8; 32]);
+
+impl PartialEq for TokenHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other)
+    }
+}
 
 /// A digest is already uniformly distributed, and nobody can choose the input that gives a
 /// digest of their liking, so eight of its bytes are as good a hash as any: a hash map keyed by
-/// digests need not hash 32 bytes again on every lookup.
+/// digests need not hash 32 bytes again on every lookup. (Equal digests have equal first
+/// bytes, so this agrees with `eq`.)
 impl std::hash::Hash for TokenHash {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let mut first = [0u8; 8];
@@ -209,6 +231,42 @@ mod tests {
         assert_eq!(s.expose().len(), 50);
         assert!(s.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_ne!(Secret::client_secret(), s);
+    }
+
+    #[test]
+    fn sec_g05_constant_time_eq_is_plain_equality() {
+        let a = [7u8; 32];
+        assert!(constant_time_eq(&a, &a));
+        assert!(constant_time_eq(b"", b""));
+        for i in [0, 15, 31] {
+            let mut b = a;
+            b[i] ^= 1;
+            assert!(!constant_time_eq(&a, &b), "differs at byte {i}");
+        }
+        assert!(!constant_time_eq(&a, &a[..31]), "a prefix is not equal");
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+    }
+
+    #[test]
+    fn sec_g05_equality_of_secret_types_is_the_constant_time_one() {
+        let s = Secret::random();
+        let h = s.hash();
+        let mut flipped = h;
+        flipped.0[31] ^= 0x80;
+        // `==` on digests and secrets answers exactly as the constant-time comparisons do.
+        for (x, y) in [(h, h), (h, flipped), (flipped, h)] {
+            assert_eq!(x == y, x.ct_eq(&y));
+            assert_eq!(x == y, constant_time_eq(x.as_bytes(), y.as_bytes()));
+        }
+        assert!(h != flipped);
+        let same = Secret::from_presented(s.expose());
+        let other = Secret::from_presented(format!("{}x", &s.expose()[..s.expose().len() - 1]));
+        assert!(s == same);
+        assert!(s != other);
+        // A digest found in a hash map is found by that same equality.
+        let map = std::collections::HashMap::from([(h, "found")]);
+        assert_eq!(map.get(&TokenHash::of(s.expose())), Some(&"found"));
+        assert_eq!(map.get(&flipped), None);
     }
 
     #[test]

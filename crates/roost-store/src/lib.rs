@@ -245,6 +245,15 @@ pub struct AccessRecord {
     pub revoked: bool,
 }
 
+/// What deleting an App or a user removed with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// The App's or the user's id.
+    pub id: Snowflake,
+    /// Rows removed with it, by table (every table, zeros included).
+    pub removed: BTreeMap<&'static str, u64>,
+}
+
 /// What a cleanup pass removed, by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -277,6 +286,13 @@ pub trait Store: Send + Sync + 'static {
     async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
     async fn app_by_api_key(&self, api_key: &str) -> Result<Option<AppRecord>>;
     async fn app_by_id(&self, id: Snowflake) -> Result<Option<AppRecord>>;
+    /// Every App's id (cheap: for dropping cached state of Apps deleted elsewhere).
+    async fn app_ids(&self) -> Result<Vec<Snowflake>>;
+    /// Deletes the App with this client id and, in the same transaction, everything it was
+    /// issued: callbacks, codes, grants, refresh and access tokens. Its app-only Bearer Token is
+    /// derived from the App's row, so it dies with it. Bumps the content version, so servers on
+    /// this store notice. `None` when no App has the client id.
+    async fn delete_app(&self, client_id: &str) -> Result<Option<Deletion>>;
     /// Moves the App's app-only Bearer Token to the next generation if it is still at
     /// `expected`; false when another request got there first.
     async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool>;
@@ -286,6 +302,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: Snowflake) -> Result<Option<UserRecord>>;
     async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
     async fn set_password_hash(&self, user_id: Snowflake, hash: &str) -> Result<()>;
+    /// Deletes the user and, in the same transaction, their sessions, codes, grants, tokens,
+    /// tweets, follows (both ways) and Spaces, and takes them out of other Spaces' host,
+    /// speaker and invited lists. Bumps the content version. `None`
+    /// when there is no such user.
+    async fn delete_user(&self, username: &Username) -> Result<Option<Deletion>>;
     async fn create_session(
         &self,
         hash: TokenHash,

@@ -19,10 +19,10 @@ use sqlx::{Row, SqlitePool};
 
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
-    AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, FollowRecord, ImportBatch,
-    ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord,
-    Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TopicRecord, TweetRecord,
-    UserRecord,
+    AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, Deletion, FollowRecord,
+    ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome,
+    RefreshRecord, Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TopicRecord,
+    TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -463,6 +463,21 @@ fn space_from_row(row: &SqliteRow) -> Result<SpaceRecord> {
     })
 }
 
+/// Row counts for a deletion report: each query counts the rows of one table that belong to
+/// the row `id` (bound as `?1`).
+async fn count_rows(
+    tx: &mut sqlx::SqliteConnection,
+    queries: &[(&'static str, &str)],
+    id: i64,
+) -> Result<BTreeMap<&'static str, u64>> {
+    let mut out = BTreeMap::new();
+    for (table, sql) in queries {
+        let n: i64 = sqlx::query_scalar(sql).bind(id).fetch_one(&mut *tx).await?;
+        out.insert(*table, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
+}
+
 async fn bump_version(tx: &mut sqlx::SqliteConnection) -> Result<()> {
     sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1")
         .execute(&mut *tx)
@@ -748,6 +763,56 @@ impl Store for SqliteStore {
         self.app_where("a.id = ?", AppKey::Id(id.get())).await
     }
 
+    async fn app_ids(&self) -> Result<Vec<Snowflake>> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM apps")
+            .fetch_all(&self.read)
+            .await?;
+        ids.into_iter()
+            .map(|i| Snowflake::from_i64(i).map_err(|e| StoreError::Other(e.into())))
+            .collect()
+    }
+
+    async fn delete_app(&self, client_id: &str) -> Result<Option<Deletion>> {
+        // IMMEDIATE: the transaction reads before it writes, and a deferred one could not
+        // upgrade to a write if another process wrote in between.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let app: Option<i64> = sqlx::query_scalar("SELECT id FROM apps WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(app) = app else { return Ok(None) };
+        let removed = count_rows(
+            &mut tx,
+            &[
+                ("app_callbacks", "SELECT COUNT(*) FROM app_callbacks WHERE app_id = ?"),
+                (
+                    "authorization_codes",
+                    "SELECT COUNT(*) FROM authorization_codes WHERE app_id = ?",
+                ),
+                ("grants", "SELECT COUNT(*) FROM grants WHERE app_id = ?"),
+                ("access_tokens", "SELECT COUNT(*) FROM access_tokens WHERE app_id = ?"),
+                (
+                    "refresh_tokens",
+                    "SELECT COUNT(*) FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE app_id = ?)",
+                ),
+            ],
+            app,
+        )
+        .await?;
+        // The foreign keys cascade from here: callbacks, codes, grants and through them the
+        // refresh tokens, access tokens.
+        sqlx::query("DELETE FROM apps WHERE id = ?")
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Some(Deletion {
+            id: Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?,
+            removed,
+        }))
+    }
+
     async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool> {
         let r = sqlx::query("UPDATE apps SET bearer_generation = bearer_generation + 1 WHERE id = ? AND bearer_generation = ?")
             .bind(app_id.get())
@@ -823,6 +888,80 @@ impl Store for SqliteStore {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    async fn delete_user(&self, username: &Username) -> Result<Option<Deletion>> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_key = ?")
+            .bind(username.canonical())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(user) = user else { return Ok(None) };
+        let removed = count_rows(
+            &mut tx,
+            &[
+                ("sessions", "SELECT COUNT(*) FROM sessions WHERE user_id = ?1"),
+                (
+                    "authorization_codes",
+                    "SELECT COUNT(*) FROM authorization_codes WHERE user_id = ?1",
+                ),
+                ("grants", "SELECT COUNT(*) FROM grants WHERE user_id = ?1"),
+                ("access_tokens", "SELECT COUNT(*) FROM access_tokens WHERE user_id = ?1"),
+                (
+                    "refresh_tokens",
+                    "SELECT COUNT(*) FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?1)",
+                ),
+                ("tweets", "SELECT COUNT(*) FROM tweets WHERE author_id = ?1"),
+                (
+                    "follows",
+                    "SELECT COUNT(*) FROM follows WHERE source_user_id = ?1 OR target_user_id = ?1",
+                ),
+                ("spaces", "SELECT COUNT(*) FROM spaces WHERE creator_id = ?1"),
+            ],
+            user,
+        )
+        .await?;
+        // What the foreign keys cannot reach: this user in other Spaces' id lists. (A pinned
+        // tweet is always the user's own, checked at import.)
+        let listed = sqlx::query(
+            "SELECT id, host_ids, speaker_ids, invited_user_ids FROM spaces WHERE creator_id <> ?1 \
+             AND instr(',' || host_ids || ',' || speaker_ids || ',' || invited_user_ids || ',', ',' || ?1 || ',') > 0",
+        )
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        let gone = user.to_string();
+        let without = |row: &SqliteRow, col: &str| -> Result<String> {
+            let v: String = row.try_get(col)?;
+            Ok(v.split(',')
+                .filter(|id| !id.is_empty() && *id != gone)
+                .collect::<Vec<_>>()
+                .join(","))
+        };
+        for row in &listed {
+            let space: String = row.try_get("id")?;
+            sqlx::query(
+                "UPDATE spaces SET host_ids = ?, speaker_ids = ?, invited_user_ids = ? WHERE id = ?",
+            )
+            .bind(without(row, "host_ids")?)
+            .bind(without(row, "speaker_ids")?)
+            .bind(without(row, "invited_user_ids")?)
+            .bind(space)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The foreign keys cascade from here: sessions, codes, grants, tokens, tweets, follows
+        // and Spaces the user created.
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Some(Deletion {
+            id: Snowflake::from_i64(user).map_err(|e| StoreError::Other(e.into()))?,
+            removed,
+        }))
     }
 
     async fn create_session(
@@ -1389,6 +1528,97 @@ mod tests {
         let (sqlite, postgres) = (names("sqlite"), names("postgres"));
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, postgres, "add the same migration to both trees");
+    }
+
+    /// Deleting a user or an App relies on the schema's foreign keys (checklist G10): they must
+    /// be enforced on every connection, and every column that names a user, an App or a grant
+    /// must be a foreign key that cascades.
+    #[tokio::test]
+    async fn sec_g10_every_reference_to_a_user_app_or_grant_cascades() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("fk.db").to_str().unwrap())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        for pool in [&store.write, &store.read] {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(on, 1, "foreign keys are enforced");
+        }
+        // Columns that name a row of these tables, table by table. A new column of this kind
+        // must be added here, with its cascade, or deletion leaves it dangling. Id lists kept
+        // as text (spaces' host_ids, ...) are edited by delete_user.
+        let references: &[(&str, &str, &str)] = &[
+            ("apps", "project_id", "projects"),
+            ("app_callbacks", "app_id", "apps"),
+            ("sessions", "user_id", "users"),
+            ("authorization_codes", "app_id", "apps"),
+            ("authorization_codes", "user_id", "users"),
+            ("grants", "app_id", "apps"),
+            ("grants", "user_id", "users"),
+            ("access_tokens", "app_id", "apps"),
+            ("access_tokens", "user_id", "users"),
+            ("access_tokens", "grant_id", "grants"),
+            ("refresh_tokens", "grant_id", "grants"),
+            ("tweets", "author_id", "users"),
+            ("follows", "source_user_id", "users"),
+            ("follows", "target_user_id", "users"),
+            ("spaces", "creator_id", "users"),
+        ];
+        let mut found = Vec::new();
+        for table in TABLES {
+            let rows = sqlx::query(&format!(
+                "SELECT \"from\", \"table\", on_delete FROM pragma_foreign_key_list('{table}')"
+            ))
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+            for row in rows {
+                let from: String = row.get(0);
+                let to: String = row.get(1);
+                let on_delete: String = row.get(2);
+                assert_eq!(on_delete, "CASCADE", "{table}.{from} -> {to}");
+                found.push((table.to_string(), from, to));
+            }
+            // Any other column that looks like a reference is one the list above misses.
+            let columns: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(&store.read)
+                    .await
+                    .unwrap();
+            for c in columns {
+                let is_ref = (c.ends_with("_id") && c != "client_id")
+                    || c == "author_id"
+                    || c == "creator_id";
+                let listed = references.iter().any(|(t, col, _)| t == table && *col == c);
+                let exempt = matches!(
+                    (*table, c.as_str()),
+                    // Point at tweets, which may be deleted on their own (X keeps replies to a
+                    // deleted tweet); rendering skips what is gone.
+                    ("tweets", "conversation_id" | "in_reply_to_user_id" | "replied_to_id" | "quoted_id" | "retweeted_id")
+                        // The id the grant gets when the code is redeemed; the code itself
+                        // goes with its App or user.
+                        | ("authorization_codes", "grant_id")
+                        // Always the user's own tweet (import checks it).
+                        | ("users", "pinned_tweet_id")
+                        // Not a reference: the row's own key.
+                        | ("content_version", "id")
+                );
+                assert!(
+                    !is_ref || listed || exempt,
+                    "{table}.{c} looks like a reference but is not a cascading foreign key"
+                );
+            }
+        }
+        let mut expected: Vec<(String, String, String)> = references
+            .iter()
+            .map(|(t, c, r)| ((*t).to_owned(), (*c).to_owned(), (*r).to_owned()))
+            .collect();
+        expected.sort();
+        found.sort();
+        assert_eq!(found, expected);
     }
 
     #[tokio::test]

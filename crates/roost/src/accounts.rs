@@ -9,9 +9,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use roost_domain::secret::random_alphanumeric;
 use roost_domain::{ClientId, ClientType, RedirectUri, Secret, SnowflakeGenerator, Username};
-use roost_store::{AppRecord, NewApp, NewUser, Store, StoreError, UserRecord};
+use roost_store::{AppRecord, Deletion, NewApp, NewUser, Store, StoreError, UserRecord};
 use serde::Serialize;
 use tokio::sync::Semaphore;
+
+use crate::state::AppState;
 
 /// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane (checklist G4).
 const ARGON_M_KIB: u32 = 19_456;
@@ -36,6 +38,10 @@ pub enum AccountError {
     BadProjectName,
     #[error("an App needs at least one --callback URL")]
     NoCallback,
+    #[error("no App has client_id `{0}`")]
+    UnknownApp(String),
+    #[error("no user has the username `{0}`")]
+    UnknownUser(String),
     #[error(transparent)]
     Callback(#[from] roost_domain::RedirectUriError),
     #[error("password hashing failed: {0}")]
@@ -283,6 +289,57 @@ pub async fn create_user(
         StoreError::Conflict(_) => AccountError::DuplicateUsername(username.to_string()),
         other => AccountError::Store(other),
     })
+}
+
+/// Deletes an App and everything it was issued, in one transaction (checklist G10). This server
+/// stops honouring the App's tokens at once; other servers on the store notice the content
+/// version move within their poll interval, and at worst when their cached tokens expire
+/// (`token_cache_ttl`).
+pub async fn delete_app(
+    state: &AppState,
+    client_id: &str,
+) -> Result<(AppRecord, Deletion), AccountError> {
+    let unknown = || AccountError::UnknownApp(client_id.to_owned());
+    let app = state
+        .store
+        .app_by_client_id(client_id)
+        .await?
+        .ok_or_else(unknown)?;
+    let store = state.store.as_ref();
+    // Through the world's write lock, so that this server takes the new content version as
+    // its own instead of reloading for a change that touched no content.
+    let deleted = state
+        .world
+        .write(store, store.delete_app(client_id), |_, _| {})
+        .await?
+        .ok_or_else(unknown)?;
+    state.apps.forget(deleted.id);
+    state.tokens.forget_app(deleted.id);
+    tracing::info!(client_id, app_id = %deleted.id, removed = ?deleted.removed, "App deleted");
+    Ok((app, deleted))
+}
+
+/// Deletes a user with their sessions, grants, tokens, tweets, follows and Spaces, in one
+/// transaction (checklist G10). This server drops their tokens and content at once; other
+/// servers as for [`delete_app`].
+pub async fn delete_user(
+    state: &AppState,
+    username: &str,
+) -> Result<(UserRecord, Deletion), AccountError> {
+    let name =
+        Username::parse(username).map_err(|_| AccountError::BadUsername(username.to_owned()))?;
+    let unknown = || AccountError::UnknownUser(username.to_owned());
+    let user = state
+        .store
+        .user_by_username(&name)
+        .await?
+        .ok_or_else(unknown)?;
+    let deleted = state.store.delete_user(&name).await?.ok_or_else(unknown)?;
+    state.tokens.forget_user(deleted.id);
+    // The version moved: this reloads the world without the user and their content.
+    state.world.refresh(state.store.as_ref()).await?;
+    tracing::info!(user_id = %deleted.id, removed = ?deleted.removed, "user deleted");
+    Ok((user, deleted))
 }
 
 #[cfg(test)]

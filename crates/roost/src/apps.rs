@@ -82,6 +82,14 @@ impl AppCache {
         Ok(app)
     }
 
+    /// Keeps the entries of the Apps `keep` accepts (by id).
+    pub fn retain(&self, keep: impl Fn(Snowflake) -> bool) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, (a, _)| keep(a.id));
+    }
+
     /// Drops every entry of an App this server just changed.
     pub fn forget(&self, app_id: Snowflake) {
         self.map

@@ -1,4 +1,5 @@
-//! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list`, `users create`.
+//! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list|delete`,
+//! `users create|delete`, `import`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +90,19 @@ pub enum AppsCommand {
     Create(AppsCreate),
     /// List Apps (no secrets: they are shown only once, at creation)
     List(JsonOnly),
+    /// Delete an App and everything it was issued (codes, grants, tokens), at once
+    Delete(AppsDelete),
+}
+
+#[derive(Debug, Args)]
+pub struct AppsDelete {
+    #[command(flatten)]
+    pub common: Common,
+    /// The App's client_id (as `apps list` shows it)
+    pub client_id: String,
+    /// Print what was removed as one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,6 +140,18 @@ pub struct JsonOnly {
 pub enum UsersCommand {
     /// Create a user who can log in
     Create(UsersCreate),
+    /// Delete a user with their sessions, grants, tokens, tweets, follows and Spaces, at once
+    Delete(UsersDelete),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersDelete {
+    #[command(flatten)]
+    pub common: Common,
+    pub username: String,
+    /// Print what was removed as one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +291,73 @@ pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
         println!(
             "Created user @{} ({}) with id {}.",
             user.username, user.name, user.id
+        );
+    }
+    Ok(())
+}
+
+/// "3 access tokens, 1 grant": the non-zero counts of a deletion, for people.
+fn removed_summary(removed: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    let parts: Vec<String> = removed
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(table, n)| format!("{n} {}", table.replace('_', " ")))
+        .collect();
+    if parts.is_empty() {
+        "nothing else".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub async fn apps_delete(args: AppsDelete) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let (app, deleted) = accounts::delete_app(&state, &args.client_id).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "app_id": deleted.id,
+                "client_id": app.client_id.as_str(),
+                "name": app.name,
+                "removed": deleted.removed,
+            })
+        );
+    } else {
+        println!(
+            "Deleted App `{}` (client_id {}) and with it {}.",
+            app.name,
+            app.client_id,
+            removed_summary(&deleted.removed)
+        );
+        println!(
+            "Servers on this database refuse its tokens at their next content poll (1 s by default; at most token_cache_ttl)."
+        );
+    }
+    Ok(())
+}
+
+pub async fn users_delete(args: UsersDelete) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let (user, deleted) = accounts::delete_user(&state, &args.username).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": deleted.id,
+                "username": user.username.as_str(),
+                "removed": deleted.removed,
+            })
+        );
+    } else {
+        println!(
+            "Deleted user @{} (id {}) and with them {}.",
+            user.username,
+            deleted.id,
+            removed_summary(&deleted.removed)
+        );
+        println!(
+            "Servers on this database refuse their tokens at their next content poll (1 s by default; at most token_cache_ttl)."
         );
     }
     Ok(())
@@ -413,7 +506,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(a) => migrate(a).await,
         Command::Apps(AppsCommand::Create(a)) => apps_create(a).await,
         Command::Apps(AppsCommand::List(a)) => apps_list(a).await,
+        Command::Apps(AppsCommand::Delete(a)) => apps_delete(a).await,
         Command::Users(UsersCommand::Create(a)) => users_create(a).await,
+        Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
         Command::Import(a) => import(a).await,
     }
 }

@@ -6,9 +6,9 @@
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
+use roost_domain::constant_time_eq;
 use roost_store::{Store, StoreError};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -39,7 +39,7 @@ impl ServerKeys {
     }
 
     pub fn verify_web(&self, purpose: &str, data: &[u8], tag: &[u8]) -> bool {
-        self.sign_web(purpose, data).ct_eq(tag).into()
+        constant_time_eq(&self.sign_web(purpose, data), tag)
     }
 
     pub fn sign_bearer(&self, data: &[u8]) -> [u8; 32] {

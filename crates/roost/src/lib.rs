@@ -19,6 +19,9 @@ pub mod state;
 pub mod telemetry;
 pub mod web;
 
+#[cfg(test)]
+mod linear_time;
+
 use std::sync::Arc;
 
 use roost_domain::SnowflakeGenerator;

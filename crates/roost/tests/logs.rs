@@ -26,16 +26,39 @@ impl Write for Sink {
     }
 }
 
+/// The process-wide log, captured at TRACE (installed once for every test of this binary).
+fn captured() -> Sink {
+    static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+    SINK.get_or_init(|| {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        tracing_subscriber::fmt()
+            // Everything at TRACE except the test's own HTTP client, whose cookie jar logs
+            // cookies.
+            .with_env_filter("trace,cookie_store=off,reqwest=off")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        sink
+    })
+    .clone()
+}
+
+/// Panics with the line of `logs` that contains `value`, if any.
+fn assert_not_logged(logs: &str, what: &str, value: &str) {
+    if let Some(at) = logs.find(value) {
+        let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+        panic!(
+            "the {what} appears in the log: {}",
+            &logs[line_start..line_end]
+        );
+    }
+}
+
 #[tokio::test]
 async fn sec_g06_no_secret_in_logs_at_trace_level() {
-    let sink = Sink::default();
-    let writer = sink.clone();
-    tracing_subscriber::fmt()
-        // Everything at TRACE except the test's own HTTP client, whose cookie jar logs cookies.
-        .with_env_filter("trace,cookie_store=off,reqwest=off")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let sink = captured();
 
     let app = spawn_app().await;
     let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
@@ -137,17 +160,73 @@ async fn sec_g06_no_secret_in_logs_at_trace_level() {
     }
     for (what, value) in secrets {
         assert!(value.len() >= 8, "{what} is a real value");
-        if let Some(at) = logs.find(&value) {
-            let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
-            panic!(
-                "the {what} appears in the log: {}",
-                &logs[line_start..line_end]
-            );
-        }
+        assert_not_logged(&logs, what, &value);
     }
     assert!(
         !logs.to_lowercase().contains("authorization: basic"),
         "an Authorization header was logged"
     );
+}
+
+/// Checklist G7: the server keys never reach the log, in any encoding, from their creation at
+/// first start through the flows that use them (CSRF, signed requests, app-only tokens).
+#[tokio::test]
+async fn sec_g07_server_keys_never_reach_the_log() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+    let sink = captured();
+    let app = spawn_app().await;
+    // A second server on the same file loads the keys as well.
+    let (peer, _peer_state) = spawn_peer(&app).await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = app.code_for(&p).await;
+    let (s, _) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(s, 200);
+    let token = app.app_token().await;
+    for base in [&app.base, &peer] {
+        let resp = app
+            .http
+            .get(format!("{base}/2/users/by/username/alice"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    let keys: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT name, value FROM server_keys")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(keys.len(), 3);
+    let logs = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("roost"), "the journey was logged");
+    for (name, key) in keys {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        // `{:?}` of the bytes, as a careless debug line would print them: its first half is
+        // enough to recognise.
+        let debug = format!("{:?}", &key[..16]);
+        let debug = debug.trim_end_matches(']');
+        for (encoding, value) in [
+            ("hex", hex.clone()),
+            ("upper-case hex", hex.to_uppercase()),
+            ("base64", STANDARD.encode(&key)),
+            ("base64 without padding", STANDARD_NO_PAD.encode(&key)),
+            ("base64url", URL_SAFE.encode(&key)),
+            ("base64url without padding", URL_SAFE_NO_PAD.encode(&key)),
+            ("Debug bytes", debug.to_owned()),
+        ] {
+            assert_not_logged(&logs, &format!("{name} key ({encoding})"), &value);
+        }
+        let raw = String::from_utf8_lossy(&key).into_owned();
+        assert!(
+            !logs.contains(&raw),
+            "the {name} key's raw bytes are in the log"
+        );
+    }
 }

@@ -40,6 +40,13 @@ impl Principal {
         }
     }
 
+    /// The App the token was issued to.
+    pub fn app_id(&self) -> Snowflake {
+        match self {
+            Principal::User { app_id, .. } | Principal::App { app_id } => *app_id,
+        }
+    }
+
     pub fn viewer(&self) -> Viewer {
         match self {
             Principal::App { .. } => Viewer::App,
@@ -71,7 +78,7 @@ impl Principal {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         let presented = headers.contains_key(AUTHORIZATION);
@@ -247,6 +254,24 @@ impl TokenCache {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|_, e| e.cached.grant_id != Some(grant_id));
+    }
+
+    /// Every token issued to an App: its users' tokens, app-only and app-context tokens.
+    pub fn forget_app(&self, app_id: Snowflake) {
+        self.retain(|p| p.app_id() != app_id);
+    }
+
+    /// Every token of a user, whichever App holds it.
+    pub fn forget_user(&self, user_id: Snowflake) {
+        self.retain(|p| !matches!(p, Principal::User { user_id: u, .. } if *u == user_id));
+    }
+
+    /// Keeps the tokens whose principal `keep` accepts.
+    pub fn retain(&self, keep: impl Fn(&Principal) -> bool) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, e| keep(&e.cached.principal));
     }
 
     /// Every token of an App that is not tied to a grant (app-only and app-context tokens).

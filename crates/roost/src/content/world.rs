@@ -501,6 +501,30 @@ impl SharedWorld {
     }
 }
 
+/// Reloads the world if another process changed the store's content, and then drops cached
+/// tokens and Apps of users and Apps that are gone (deleted elsewhere: deletions bump the
+/// content version). Returns whether anything was reloaded.
+pub async fn sync(state: &crate::state::AppState) -> Result<bool, StoreError> {
+    if !state.world.refresh(state.store.as_ref()).await? {
+        return Ok(false);
+    }
+    let apps: std::collections::HashSet<Snowflake> =
+        state.store.app_ids().await?.into_iter().collect();
+    let world = state.world.read();
+    state.tokens.retain(|p| {
+        apps.contains(&p.app_id())
+            && match p {
+                crate::api::principal::Principal::User { user_id, .. } => {
+                    world.user(*user_id).is_some()
+                }
+                crate::api::principal::Principal::App { .. } => true,
+            }
+    });
+    drop(world);
+    state.apps.retain(|id| apps.contains(&id));
+    Ok(true)
+}
+
 /// Polls the store's content version and reloads the world when another process changed it.
 pub fn spawn_poller(state: crate::state::AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -509,7 +533,7 @@ pub fn spawn_poller(state: crate::state::AppState) -> tokio::task::JoinHandle<()
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match state.world.refresh(state.store.as_ref()).await {
+            match sync(&state).await {
                 Ok(true) => tracing::info!("content changed in the store; reloaded"),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "could not check the content version"),

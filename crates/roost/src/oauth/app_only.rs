@@ -15,9 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use roost_domain::{Snowflake, TokenHash};
+use roost_domain::{Snowflake, TokenHash, constant_time_eq};
 use roost_store::AppRecord;
-use subtle::ConstantTimeEq;
 
 use super::error::{RETRY_AFTER_UNAVAILABLE, TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
@@ -41,7 +40,7 @@ pub fn verify(state: &AppState, token: &str) -> Option<(Snowflake, i64)> {
     let (app, generation, tag) = (parts.next()?, parts.next()?, parts.next()?);
     let body = format!("{app}{SEP}{generation}");
     let expected = URL_SAFE_NO_PAD.encode(state.keys.sign_bearer(body.as_bytes()));
-    if !bool::from(expected.as_bytes().ct_eq(tag.as_bytes())) {
+    if !constant_time_eq(expected.as_bytes(), tag.as_bytes()) {
         return None;
     }
     Some((Snowflake::parse(app).ok()?, generation.parse().ok()?))

@@ -5,7 +5,7 @@
 //! their secret; public Apps must not (C1). Unknown clients go through the same hashing and
 //! constant-time comparison as known ones and get the same answer as a wrong secret (C4).
 
-use roost_domain::{ClientType, TokenHash};
+use roost_domain::{ClientType, TokenHash, constant_time_eq};
 use std::sync::Arc;
 
 use roost_store::AppRecord;
@@ -22,9 +22,12 @@ fn agree<'a>(
     b: Option<&'a str>,
 ) -> Result<Option<&'a str>, TokenError> {
     match (a, b) {
-        (Some(x), Some(y)) if x != y => Err(TokenError::InvalidClient(format!(
-            "the {what} in the Authorization header and the one in the request parameters differ"
-        ))),
+        // Constant-time although both copies come from the client: one of them is a secret.
+        (Some(x), Some(y)) if !constant_time_eq(x.as_bytes(), y.as_bytes()) => {
+            Err(TokenError::InvalidClient(format!(
+                "the {what} in the Authorization header and the one in the request parameters differ"
+            )))
+        }
         (x, y) => Ok(x.or(y)),
     }
 }

@@ -100,7 +100,7 @@ fn redirect(location: &str, status: StatusCode) -> Response {
 }
 
 /// The query as name → values, decoded strictly.
-fn parse_query(uri: &Uri) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub(crate) fn parse_query(uri: &Uri) -> Result<BTreeMap<String, Vec<String>>, String> {
     let pairs = parse_form(uri.query().unwrap_or("").as_bytes()).map_err(|e| e.to_string())?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in pairs {
@@ -261,6 +261,13 @@ fn csrf_token(state: &AppState, browser: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(state.keys.sign_web("csrf", browser.as_bytes()))
+}
+
+/// Whether a form's anti-forgery token is the one of this browser (checklist A11), compared
+/// in constant time (G5).
+fn csrf_ok(state: &AppState, browser: &str, given: Option<&str>) -> bool {
+    let expected = csrf_token(state, browser);
+    roost_domain::constant_time_eq(expected.as_bytes(), given.unwrap_or("").as_bytes())
 }
 
 async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_store::UserRecord> {
@@ -469,12 +476,7 @@ pub async fn submit(
             "Your browser did not send roost's cookie; cookies must be enabled to sign in.",
         );
     };
-    let expected = csrf_token(&state, &browser);
-    let given = form.get("csrf_token").map(String::as_str).unwrap_or("");
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_bytes(),
-        given.as_bytes(),
-    )) {
+    if !csrf_ok(&state, &browser, form.get("csrf_token").map(String::as_str)) {
         return forbidden("The form's anti-forgery token is missing or wrong.");
     }
     let now = state.now();

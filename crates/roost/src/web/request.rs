@@ -8,7 +8,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use roost_domain::{CodeChallenge, CodeChallengeMethod, PkceMode, ScopeSet, Snowflake, TokenHash};
+use roost_domain::{
+    CodeChallenge, CodeChallengeMethod, PkceMode, ScopeSet, Snowflake, TokenHash, constant_time_eq,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::ServerKeys;
@@ -62,7 +64,7 @@ impl PendingRequest {
             return None;
         }
         let req: PendingRequest = serde_json::from_slice(&json).ok()?;
-        (req.b == binding && now < req.e).then_some(req)
+        (constant_time_eq(req.b.as_bytes(), binding.as_bytes()) && now < req.e).then_some(req)
     }
 
     /// The key under which the decision is recorded.

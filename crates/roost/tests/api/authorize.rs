@@ -1917,6 +1917,60 @@ async fn sec_a20_unknown_username_and_wrong_password_look_the_same() {
     );
 }
 
+/// The timing half of A20: an unknown username costs what a wrong password costs, because a
+/// dummy argon2id verification runs in its place. Attempts alternate between the two (which of
+/// them goes first alternates too), so load on the machine falls on both alike, and medians
+/// ignore the odd slow request. Throttling limits are raised so that no attempt is refused
+/// before hashing.
+#[tokio::test]
+async fn sec_a20_unknown_username_takes_as_long_as_a_wrong_password() {
+    const ATTEMPTS: usize = 20;
+    let app = spawn_app_with(|c| {
+        c.login.max_failures_per_user = 10_000;
+        c.login.max_failures_per_address = 10_000;
+    })
+    .await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    let keys = keys_of(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    let attempt = |username: &'static str| {
+        let (app, client, keys) = (&app, &b.client, &keys);
+        async move {
+            let started = std::time::Instant::now();
+            let page = login_post(app, client, keys, username, "wrong password").await;
+            let took = started.elapsed();
+            assert_login_page(&page, 401);
+            took
+        }
+    };
+    // Warm-up: the first unknown username also builds the dummy hash.
+    attempt("nobody").await;
+    attempt("alice").await;
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for i in 0..ATTEMPTS {
+        if i % 2 == 0 {
+            unknown.push(attempt("nobody").await);
+            wrong.push(attempt("alice").await);
+        } else {
+            wrong.push(attempt("alice").await);
+            unknown.push(attempt("nobody").await);
+        }
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (u, w) = (median(&mut unknown), median(&mut wrong));
+    let difference = (u - w).abs() / u.min(w);
+    assert!(
+        difference < 0.5,
+        "median unknown username {:.1} ms, wrong password {:.1} ms: {:.0}% apart",
+        u * 1e3,
+        w * 1e3,
+        difference * 100.0
+    );
+}
+
 #[tokio::test]
 async fn wrong_password_rerenders_login_with_401() {
     let app = spawn_app().await;

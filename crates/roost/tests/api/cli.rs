@@ -398,6 +398,27 @@ async fn user_flow(
     username: &str,
     password: &str,
 ) -> Value {
+    let tokens = user_tokens(server, client_id, client_secret, username, password).await;
+    let access = tokens["access_token"].as_str().expect("access_token");
+    let resp = reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("users/me");
+    assert_eq!(resp.status(), 200);
+    let me: Value = resp.json().await.expect("me json");
+    me["data"].clone()
+}
+
+/// The authorization journey against `server` up to the token response.
+async fn user_tokens(
+    server: &Server,
+    client_id: &str,
+    client_secret: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Value {
     let p = AuthParams::new(client_id, SCOPES);
     let authorize = server.url(&format!("/i/oauth2/authorize?{}", p.query()));
     let resp = browser_authorize(
@@ -441,17 +462,7 @@ async fn user_flow(
     let tokens: Value = resp.json().await.expect("token json");
     assert_eq!(tokens["token_type"], "bearer");
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    let access = tokens["access_token"].as_str().expect("access_token");
-
-    let resp = http
-        .get(server.url("/2/users/me"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("users/me");
-    assert_eq!(resp.status(), 200);
-    let me: Value = resp.json().await.expect("me json");
-    me["data"].clone()
+    tokens
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1423,4 +1434,529 @@ async fn log_format_human_lines_carry_the_request_id() {
         assert!(l.contains("client_addr=127.0.0.1"), "{l}");
         assert!(serde_json::from_str::<Value>(l).is_err(), "{l}");
     }
+}
+
+// A3: callback registration rules
+
+#[tokio::test]
+async fn sec_a03_callback_registration_rules() {
+    let ws = Workspace::new();
+    // The first command that opens the store also creates the server keys.
+    assert_eq!(ws.apps_list().await["apps"], Value::Array(vec![]));
+    let db = ws.path().join("store.db");
+    let create = |callback: &str| {
+        vec![
+            "apps".to_owned(),
+            "create".to_owned(),
+            "--name".to_owned(),
+            "A3".to_owned(),
+            "--project".to_owned(),
+            "A3 Project".to_owned(),
+            "--type".to_owned(),
+            "public".to_owned(),
+            "--callback".to_owned(),
+            callback.to_owned(),
+            "--json".to_owned(),
+        ]
+    };
+    // The checklist's rows, then neighbours of each; every refusal names its reason.
+    let refused: &[(&str, &str)] = &[
+        ("https://*.example.com/cb", "wildcard"),
+        ("https://example.com/cb#x", "fragment"),
+        ("cb", "not an absolute URL"),
+        ("http://example.com/cb", "not loopback"),
+        ("https://example.com/*", "wildcard"),
+        ("https://example.com/cb#", "fragment"),
+        ("/cb", "not an absolute URL"),
+        ("//example.com/cb", "not an absolute URL"),
+        ("https://", "not an absolute URL"),
+        ("HTTP://example.com/cb", "not loopback"),
+        ("http://127.0.0.1.example.com/cb", "not loopback"),
+        ("http://localhost.example.com/cb", "not loopback"),
+        ("http://10.0.0.1/cb", "not loopback"),
+        ("javascript:alert(1)", "scheme"),
+        ("myapp:/cb", "scheme"),
+    ];
+    for (callback, reason) in refused {
+        let before = crate::storage::db::dump_file(&db).await;
+        let args = create(callback);
+        let out = ws
+            .run_db(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{callback}: {out:?}");
+        assert!(
+            out.stderr.contains(reason),
+            "{callback}: wants `{reason}`: {out:?}"
+        );
+        assert_eq!(
+            crate::storage::db::dump_file(&db).await,
+            before,
+            "{callback}: refused, yet the store changed"
+        );
+    }
+    assert_eq!(ws.apps_list().await["apps"], Value::Array(vec![]));
+    // Accepted: the checklist's loopback callback, the other loopback hosts, https, and a
+    // native App's reverse-domain scheme; each stored exactly as given.
+    let accepted = [
+        "http://127.0.0.1:8976/callback",
+        "http://[::1]:8976/callback",
+        "http://localhost:8976/callback",
+        "https://app.example/cb?tenant=1",
+        "com.example.app:/oauth2redirect",
+    ];
+    for callback in accepted {
+        let args = create(callback);
+        let out = ws
+            .run_db(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        out.assert_success();
+        let created = out.json_object();
+        let list = ws.apps_list().await;
+        assert_eq!(
+            callbacks_of(listed_app(&list, text(&created, "client_id"))),
+            set(&[callback])
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// G10: deleting Apps and users from the command line, while a server runs
+
+/// Polls (bounded) until `token` gets `status` from `GET /2/users/me`.
+async fn wait_me_status(server: &Server, token: &str, status: u16) {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let got = http
+            .get(server.url("/2/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("users/me")
+            .status()
+            .as_u16();
+        if got == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "/2/users/me still answers {got}, not {status}, 5 s after the change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn create_json(ws: &Workspace, args: &[&str]) -> Map<String, Value> {
+    let out = ws.run_db(args).await;
+    out.assert_success();
+    out.json_object()
+}
+
+#[tokio::test]
+async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
+    let ws = Workspace::new();
+    let app_args = |name: &'static str| {
+        [
+            "apps",
+            "create",
+            "--name",
+            name,
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ]
+    };
+    let doomed = create_json(&ws, &app_args("Doomed")).await;
+    let kept = create_json(&ws, &app_args("Kept")).await;
+    for user in ["erin", "frank"] {
+        let pw = format!("{user}-password");
+        create_json(
+            &ws,
+            &[
+                "users",
+                "create",
+                "--username",
+                user,
+                "--name",
+                user,
+                "--password",
+                &pw,
+                "--json",
+            ],
+        )
+        .await;
+    }
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let creds = |app: &Map<String, Value>| {
+        (
+            text(app, "client_id").to_owned(),
+            text(app, "client_secret").to_owned(),
+        )
+    };
+    let (doomed_id, doomed_secret) = creds(&doomed);
+    let (kept_id, kept_secret) = creds(&kept);
+    let access = |t: &Value| t["access_token"].as_str().expect("access_token").to_owned();
+    let erin_doomed = access(
+        &user_tokens(
+            &server,
+            &doomed_id,
+            Some(&doomed_secret),
+            "erin",
+            "erin-password",
+        )
+        .await,
+    );
+    let erin_kept = access(
+        &user_tokens(
+            &server,
+            &kept_id,
+            Some(&kept_secret),
+            "erin",
+            "erin-password",
+        )
+        .await,
+    );
+    let frank_kept = access(
+        &user_tokens(
+            &server,
+            &kept_id,
+            Some(&kept_secret),
+            "frank",
+            "frank-password",
+        )
+        .await,
+    );
+    for t in [&erin_doomed, &erin_kept, &frank_kept] {
+        wait_me_status(&server, t, 200).await;
+    }
+
+    // apps delete --json: one object naming the App and what went with it.
+    let out = ws.run_db(&["apps", "delete", &doomed_id, "--json"]).await;
+    out.assert_success();
+    let deleted = out.json_object();
+    assert_eq!(
+        keys(&deleted),
+        BTreeSet::from(["app_id", "client_id", "name", "removed"])
+    );
+    assert_eq!(deleted["app_id"], doomed["app_id"]);
+    assert_eq!(text(&deleted, "client_id"), doomed_id);
+    assert_eq!(deleted["name"], "Doomed");
+    assert_eq!(deleted["removed"]["grants"], 1, "{deleted:?}");
+    assert_eq!(deleted["removed"]["access_tokens"], 1, "{deleted:?}");
+    assert_eq!(deleted["removed"]["refresh_tokens"], 1, "{deleted:?}");
+    // The running server (another process) stops honouring the App's tokens at its next poll.
+    wait_me_status(&server, &erin_doomed, 401).await;
+    wait_me_status(&server, &erin_kept, 200).await;
+    assert!(
+        !ws.apps_list().await.to_string().contains(&doomed_id),
+        "the App is gone from the listing"
+    );
+
+    // users delete --json.
+    let out = ws.run_db(&["users", "delete", "erin", "--json"]).await;
+    out.assert_success();
+    let deleted = out.json_object();
+    assert_eq!(
+        keys(&deleted),
+        BTreeSet::from(["id", "username", "removed"])
+    );
+    assert_decimal_id(&deleted["id"], "id");
+    assert_eq!(deleted["username"], "erin");
+    assert_eq!(
+        deleted["removed"]["grants"], 1,
+        "only the kept App's grant was left"
+    );
+    wait_me_status(&server, &erin_kept, 401).await;
+    wait_me_status(&server, &frank_kept, 200).await;
+    let resp = reqwest::Client::new()
+        .get(server.url("/2/users/by/username/erin"))
+        .bearer_auth(&frank_kept)
+        .send()
+        .await
+        .expect("lookup");
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body.get("data").is_none(),
+        "erin is gone from lookups: {body}"
+    );
+
+    // Unknown or malformed names: one-line errors, exit 1, nothing changed.
+    let list = ws.apps_list().await;
+    for args in [
+        vec!["apps", "delete", doomed_id.as_str()],
+        vec!["apps", "delete", "no-such-client", "--json"],
+        vec!["users", "delete", "erin"],
+        vec!["users", "delete", "nobody_here", "--json"],
+        vec!["users", "delete", "not a username"],
+    ] {
+        let out = ws.run_db(&args).await;
+        out.assert_roost_error();
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(args[2]),
+            "names what was not found: {out:?}"
+        );
+    }
+    for args in [vec!["apps", "delete"], vec!["users", "delete", "--json"]] {
+        let out = ws.run_db(&args).await;
+        out.assert_usage_error();
+    }
+    assert_eq!(ws.apps_list().await, list);
+
+    // Without --json: a sentence for people.
+    let out = ws.run_db(&["users", "delete", "frank"]).await;
+    out.assert_success();
+    assert!(out.stdout.starts_with("Deleted user @frank"), "{out:?}");
+    let out = ws.run_db(&["apps", "delete", &kept_id]).await;
+    out.assert_success();
+    assert!(out.stdout.starts_with("Deleted App `Kept`"), "{out:?}");
+    wait_me_status(&server, &frank_kept, 401).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// J5: a killed server restarts with everything security-relevant intact (one node, SQLite)
+
+async fn post_token(
+    server: &Server,
+    client: (&str, &str),
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(server.url("/2/oauth2/token"))
+        .basic_auth(client.0, Some(client.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .expect("token endpoint");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn me_status(server: &Server, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("users/me")
+        .status()
+        .as_u16()
+}
+
+/// A failed (or throttled) login through the form: the status.
+async fn login_attempt(server: &Server, client_id: &str, username: &str, password: &str) -> u16 {
+    let b = browser();
+    let p = AuthParams::new(client_id, SCOPES);
+    let page = b
+        .get(server.url(&format!("/i/oauth2/authorize?{}", p.query())))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf_token").expect("csrf_token");
+    let request = hidden(&page, "request").expect("request");
+    post_form(
+        &b,
+        &server.url("/i/oauth2/authorize"),
+        &[
+            ("csrf_token", &csrf),
+            ("request", &request),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_throttling_intact() {
+    let ws = Workspace::new();
+    let web = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "J5",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ],
+    )
+    .await;
+    for user in ["gina", "hank"] {
+        let pw = format!("{user}-password");
+        create_json(
+            &ws,
+            &[
+                "users",
+                "create",
+                "--username",
+                user,
+                "--name",
+                user,
+                "--password",
+                &pw,
+                "--json",
+            ],
+        )
+        .await;
+    }
+    let client = (text(&web, "client_id"), text(&web, "client_secret"));
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+
+    // A browser with a session, and the code it got (redeemed: a used code).
+    let b = browser();
+    let p = AuthParams::new(client.0, SCOPES);
+    let resp = browser_authorize(
+        &server.base,
+        &b,
+        &server.url(&format!("/i/oauth2/authorize?{}", p.query())),
+        "gina",
+        "gina-password",
+        "allow",
+    )
+    .await;
+    let code = location_query(&resp)["code"].clone();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK_CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let (s, first) = post_token(&server, client, &exchange).await;
+    assert_eq!(s, 200, "{first}");
+    let first_refresh = first["refresh_token"].as_str().expect("refresh").to_owned();
+    // A revoked access token.
+    let revoked = user_tokens(&server, client.0, Some(client.1), "gina", "gina-password").await;
+    let revoked = revoked["access_token"].as_str().expect("access").to_owned();
+    let resp = reqwest::Client::new()
+        .post(server.url("/2/oauth2/revoke"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    // A rotated refresh token (used) and its successor.
+    let rotated = user_tokens(&server, client.0, Some(client.1), "gina", "gina-password").await;
+    let used_refresh = rotated["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let (s, successor) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &used_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{successor}");
+    let successor_access = successor["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    // A live grant that nothing touches.
+    let live = user_tokens(&server, client.0, Some(client.1), "hank", "hank-password").await;
+    let live_access = live["access_token"].as_str().expect("access").to_owned();
+    // hank's logins from this address are throttled.
+    for _ in 0..5 {
+        assert_eq!(login_attempt(&server, client.0, "hank", "wrong").await, 401);
+    }
+    assert_eq!(
+        login_attempt(&server, client.0, "hank", "hank-password").await,
+        429
+    );
+
+    // Load while the process is killed (SIGKILL: no shutdown, no flush).
+    let load = {
+        let base = server.base.clone();
+        let token = live_access.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client");
+            for _ in 0..2_000 {
+                if http
+                    .get(format!("{base}/2/users/me"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, stderr) = server.stop();
+    assert_no_panic(&stderr);
+    load.await.expect("load task");
+
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    // The session still holds: the authorize page goes straight to consent.
+    let page = b
+        .get(server.url(&format!(
+            "/i/oauth2/authorize?{}",
+            AuthParams::new(client.0, SCOPES).query()
+        )))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("name=\"decision\""),
+        "consent, not login: {page}"
+    );
+    // The revoked token stays revoked; the live ones still work.
+    assert_eq!(me_status(&server, &revoked).await, 401);
+    assert_eq!(me_status(&server, &live_access).await, 200);
+    assert_eq!(me_status(&server, &successor_access).await, 200);
+    // Throttling continues, even with the right password.
+    assert_eq!(
+        login_attempt(&server, client.0, "hank", "hank-password").await,
+        429
+    );
+    // The used code stays used: a replay is refused and revokes what it produced.
+    let (s, body) = post_token(&server, client, &exchange).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400, "the replay revoked the code's family: {body}");
+    // The used refresh token stays used: presenting it is reuse, which ends its family.
+    let (s, body) = post_token(
+        &server,
+        client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &used_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(me_status(&server, &successor_access).await, 401);
+    assert_eq!(me_status(&server, &live_access).await, 200);
 }

@@ -501,6 +501,29 @@ impl TestApp {
     }
 }
 
+/// A second server on the same database (as a second node, or the admin CLI, would be): its
+/// own process state (keys as loaded, caches, world) over the same file, with the same clock.
+/// Returns its base URL and state.
+pub async fn spawn_peer(app: &TestApp) -> (String, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mut config = app.state.config.clone();
+    config.server.addr = listener.local_addr().expect("addr").to_string();
+    let store = roost::open_store(&config).await.expect("store");
+    let state = roost::build_state(config, store, app.clock.clone())
+        .await
+        .expect("state");
+    let router = roost::http::router(state.clone());
+    tokio::spawn(roost::http::serve(
+        router,
+        listener,
+        std::time::Duration::from_secs(state.config.server.header_read_timeout),
+        std::future::pending(),
+    ));
+    (state.public_url.clone(), state)
+}
+
 /// The application with the demo data set loaded instead of the harness's users: log in as
 /// `alice` / `alice-password` or `bob` / `bob-password`; `app.web`/`app.native` exist as usual.
 pub async fn spawn_demo_app() -> TestApp {

@@ -1,4 +1,5 @@
-//! Storage and secrets (checklist G1-G4, G8, G9) and bounded growth (K3, K4).
+//! Storage and secrets (checklist G1-G4, G8, G9), refresh-token storage (D8) and bounded growth
+//! (K3, K4).
 
 // Test support code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -901,4 +902,106 @@ async fn sec_k04_failed_logins_are_bounded_per_address() {
     // One row per username tried before the throttle, plus the address's own.
     let rows = snapshot(&app).await.table("login_failures").len();
     assert_eq!(rows, per_address + 1);
+}
+
+// ---- D8 ----
+
+/// The digests in `refresh_tokens` (column `token_hash`) and, per digest, whether it is used.
+fn stored_refresh_tokens(dump: &Dump) -> BTreeMap<Vec<u8>, bool> {
+    dump.table("refresh_tokens")
+        .iter()
+        .map(|row| match (&row["token_hash"], &row["used_at"]) {
+            (Cell::Blob(h), used) => (h.clone(), *used != Cell::Null),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn digest(token: &Value) -> Vec<u8> {
+    TokenHash::of(token.as_str().unwrap()).as_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn sec_d08_refresh_tokens_are_digests_kept_until_their_family_ends() {
+    let app = spawn_app().await;
+    let cfg = app.state.config.clone();
+    let grace = roost::cleanup::grace_ms(&app.state);
+    // Family A: R1 -> R2 -> R3 (R1 and R2 used). Family B: S1 -> S2, later revoked. Family C:
+    // T1 -> T2, left to expire.
+    let r1 = app.tokens(ALL_SCOPES).await["refresh_token"].clone();
+    let (_, a2) = app.refresh(r1.as_str().unwrap()).await;
+    let r2 = a2["refresh_token"].clone();
+    let (_, a3) = app.refresh(r2.as_str().unwrap()).await;
+    let r3 = a3["refresh_token"].clone();
+    let s1 = app.tokens(ALL_SCOPES).await["refresh_token"].clone();
+    let (_, b2) = app.refresh(s1.as_str().unwrap()).await;
+    let s2 = b2["refresh_token"].clone();
+    let t1 = app.tokens(ALL_SCOPES).await["refresh_token"].clone();
+    let (_, c2) = app.refresh(t1.as_str().unwrap()).await;
+    let t2 = c2["refresh_token"].clone();
+
+    // Stored as SHA-256 digests only: every token's digest is there, the token itself nowhere.
+    let dump = snapshot(&app).await;
+    let stored = stored_refresh_tokens(&dump);
+    let all = [&r1, &r2, &r3, &s1, &s2, &t1, &t2];
+    assert_eq!(stored.len(), all.len());
+    for t in all {
+        assert!(
+            stored.contains_key(&digest(t)),
+            "{t} is stored by its digest"
+        );
+        assert_eq!(
+            dump.find_bytes(t.as_str().unwrap().as_bytes()),
+            Vec::<String>::new(),
+            "a refresh token in the clear"
+        );
+    }
+    assert!(stored[&digest(&r1)] && stored[&digest(&r2)] && !stored[&digest(&r3)]);
+
+    // Family A lives on through R3 for refresh_token_ttl; family C's last rotation, made at
+    // the same time, too. Long after the access tokens are gone, cleanup keeps the used
+    // digests of live families, because they are what reuse detection looks for.
+    revoke(&app, s2.as_str().unwrap()).await;
+    app.clock
+        .advance_ms(secs(cfg.oauth.access_token_ttl) + grace + 1000);
+    roost::cleanup::run_once(&app.state).await;
+    let stored = stored_refresh_tokens(&snapshot(&app).await);
+    let a_and_c = [&r1, &r2, &r3, &t1, &t2];
+    assert_eq!(
+        stored.len(),
+        a_and_c.len(),
+        "the revoked family B is gone: {stored:?}"
+    );
+    for t in a_and_c {
+        assert!(
+            stored.contains_key(&digest(t)),
+            "{t} kept while its family lives"
+        );
+    }
+    // ...and they still do their job: a late reuse of R1 is caught and ends family A.
+    let (s, body) = app.refresh(r1.as_str().unwrap()).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = app.refresh(r3.as_str().unwrap()).await;
+    assert_eq!(s, 400, "reuse revoked the family: {body}");
+
+    // Once a family has ended (revoked, or expired unused), cleanup after the grace period
+    // removes its tokens, used and unused.
+    app.clock.advance_ms(grace + 1000);
+    roost::cleanup::run_once(&app.state).await;
+    let stored = stored_refresh_tokens(&snapshot(&app).await);
+    assert_eq!(
+        stored.keys().cloned().collect::<HashSet<_>>(),
+        HashSet::from([digest(&t1), digest(&t2)]),
+        "family A went after its revocation; C still lives"
+    );
+    app.clock
+        .advance_ms(secs(cfg.oauth.refresh_token_ttl) + grace + 1000);
+    roost::cleanup::run_once(&app.state).await;
+    assert!(
+        stored_refresh_tokens(&snapshot(&app).await).is_empty(),
+        "family C expired and went"
+    );
+    let (s, body) = app.refresh(t2.as_str().unwrap()).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(app.row_counts().await["grants"], 0);
 }
