@@ -23,6 +23,7 @@ mod openapi;
 mod quirks;
 mod rate_limits;
 mod refresh;
+mod render_cache;
 mod revoke;
 mod server_keys;
 mod spaces;
