@@ -148,28 +148,61 @@ impl fmt::Debug for BasicCredentials {
 /// Strict `application/x-www-form-urlencoded` decoding of one value: `+` is a space and every
 /// `%` must start a two-digit hex escape.
 pub fn form_decode(s: &str) -> Result<String, BasicError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or(BasicError::BadEscape)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| BasicError::BadEscape)?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| BasicError::BadEscape)?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let needs_decoding = |b: &u8| *b == b'+' || *b == b'%';
+    let mut rest = s.as_bytes();
+    // Most values (ids, field names, tokens) have nothing to decode.
+    if !rest.iter().any(needs_decoding) {
+        return Ok(s.to_owned());
     }
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some(at) = rest.iter().position(needs_decoding) {
+        out.extend_from_slice(&rest[..at]);
+        if rest[at] == b'+' {
+            out.push(b' ');
+            rest = &rest[at + 1..];
+        } else {
+            match rest.get(at + 1..at + 3) {
+                Some(&[hi, lo]) => out.push(hex_digit(hi)? << 4 | hex_digit(lo)?),
+                _ => return Err(BasicError::BadEscape),
+            }
+            rest = &rest[at + 3..];
+        }
+    }
+    out.extend_from_slice(rest);
     String::from_utf8(out).map_err(|_| BasicError::NotUtf8)
+}
+
+fn hex_digit(b: u8) -> Result<u8, BasicError> {
+    match b {
+        b'0'..=b'9' => Ok(b - b'0'),
+        b'a'..=b'f' => Ok(b - b'a' + 10),
+        b'A'..=b'F' => Ok(b - b'A' + 10),
+        _ => Err(BasicError::BadEscape),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_decoding() {
+        for (raw, decoded) in [
+            ("", ""),
+            ("plain-value_1.2~", "plain-value_1.2~"),
+            ("a+b", "a b"),
+            ("1%2C2%2c3", "1,2,3"),
+            ("%E2%9C%93+ok", "\u{2713} ok"),
+            ("%25%2B", "%+"),
+        ] {
+            assert_eq!(form_decode(raw).as_deref(), Ok(decoded), "{raw}");
+        }
+        // A sign is not a hex digit, and an escape needs two of them.
+        for bad in ["%", "%2", "%+f", "%-1", "%zz", "a%2"] {
+            assert_eq!(form_decode(bad), Err(BasicError::BadEscape), "{bad}");
+        }
+        assert_eq!(form_decode("%FF"), Err(BasicError::NotUtf8));
+    }
 
     #[test]
     fn client_ids() {

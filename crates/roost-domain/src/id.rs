@@ -93,14 +93,20 @@ pub struct RequestedId {
 impl RequestedId {
     pub fn parse(s: &str) -> Result<Self, InvalidSnowflake> {
         let b = s.as_bytes();
-        if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+        if b.is_empty() || b.len() > 19 {
             return Err(InvalidSnowflake);
         }
         let mut raw = [0u8; 19];
-        raw[..b.len()].copy_from_slice(b);
         // At most 19 digits: the value fits a u64, and fits an i64 unless it is too large to be
         // an id anyone issued.
-        let value = b.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+        let mut value = 0u64;
+        for (slot, &d) in raw.iter_mut().zip(b) {
+            if !d.is_ascii_digit() {
+                return Err(InvalidSnowflake);
+            }
+            *slot = d;
+            value = value * 10 + u64::from(d - b'0');
+        }
         Ok(Self {
             raw,
             len: u8::try_from(b.len()).unwrap_or(19),

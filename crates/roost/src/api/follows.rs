@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::FollowRecord;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::principal::Principal;
 use super::query::Params;
-use super::render::{Data, Envelope, Renderer};
+use super::render::{Data, Envelope, Meta, Renderer};
 use super::tweets::{body_problem, encode_token, json_body};
 use super::users::user_selection;
 use crate::content::world::Edge;
@@ -107,24 +107,13 @@ async fn list(
         .filter_map(|e| world.user(e.user).cloned())
         .map(|u| r.user(&u))
         .collect();
-    let mut meta = Map::new();
-    meta.insert("result_count".into(), json!(data.len()));
-    if end < edges.len() {
-        meta.insert(
-            "next_token".into(),
-            json!(encode_token('n', i64::try_from(end).unwrap_or(0))),
-        );
-    }
-    if start > 0 {
-        meta.insert(
-            "previous_token".into(),
-            json!(encode_token('p', i64::try_from(start).unwrap_or(0))),
-        );
-    }
-    Ok(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        Some(Value::Object(meta)),
-    ))
+    let meta = Meta {
+        result_count: data.len(),
+        next_token: (end < edges.len()).then(|| encode_token('n', i64::try_from(end).unwrap_or(0))),
+        previous_token: (start > 0).then(|| encode_token('p', i64::try_from(start).unwrap_or(0))),
+        ..Meta::default()
+    };
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta)))
 }
 
 /// The token's user, when the path id `id` (X's name for it: `id` on follow, `source_user_id`

@@ -21,10 +21,12 @@ use crate::oauth::params::parse_form;
 const PARAM_ALIASES: &[(&str, &str)] = &[("post.fields", "tweet.fields")];
 
 pub struct Params {
-    values: BTreeMap<String, String>,
+    /// The parameters given, by the names the endpoint knows them under. Few enough that a
+    /// list beats a map.
+    values: Vec<(String, String)>,
     /// The name a client used where it was an alias (`tweet.fields` sent as `post.fields`):
     /// problems with the value name the parameter the client sent.
-    sent_as: BTreeMap<String, String>,
+    sent_as: Vec<(&'static str, &'static str)>,
     /// Parameters given more than once: already reported, so not reported again as missing.
     repeated: Vec<String>,
     problems: Vec<ParamProblem>,
@@ -34,8 +36,8 @@ impl Params {
     /// Reads the query of `uri`; `allowed` lists, in X's order, the parameters the endpoint takes.
     pub fn new(uri: &Uri, allowed: &[&str]) -> Self {
         let mut p = Params {
-            values: BTreeMap::new(),
-            sent_as: BTreeMap::new(),
+            values: Vec::new(),
+            sent_as: Vec::new(),
             repeated: Vec::new(),
             problems: Vec::new(),
         };
@@ -49,15 +51,27 @@ impl Params {
                 return p;
             }
         };
-        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut values: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        let mut clean = true;
         for (k, v) in pairs {
             let name = match PARAM_ALIASES.iter().find(|(a, _)| *a == k) {
-                Some((_, to)) => {
-                    p.sent_as.insert((*to).to_owned(), k.clone());
+                Some((alias, to)) => {
+                    p.sent_as.push((to, alias));
                     (*to).to_owned()
                 }
                 None => k,
             };
+            clean &= allowed.contains(&name.as_str()) && !values.iter().any(|(n, _)| *n == name);
+            values.push((name, v));
+        }
+        if clean {
+            p.values = values;
+            return p;
+        }
+        // Unknown or repeated parameters: every one is reported, in name order, with all its
+        // values, as X does.
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, v) in values {
             seen.entry(name).or_default().push(v);
         }
         for (name, vals) in seen {
@@ -73,14 +87,23 @@ impl Params {
                 p.problems.push(ParamProblem::one(&name, vals, message));
                 p.repeated.push(name);
             } else if let Some(v) = vals.into_iter().next() {
-                p.values.insert(name, v);
+                p.values.push((name, v));
             }
         }
         p
     }
 
     pub fn raw(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Takes a parameter's value out (each is read once).
+    fn take(&mut self, name: &str) -> Option<String> {
+        let at = self.values.iter().position(|(n, _)| n == name)?;
+        Some(self.values.swap_remove(at).1)
     }
 
     fn problem(&mut self, name: &str, value: &str, message: String) {
@@ -92,13 +115,22 @@ impl Params {
     /// parameter: the same name in the query string too is a duplicate, and each problem lists
     /// every value, the path's first (abraham/twitteroauth#1028, `/2/tweets/:id?id=...`).
     /// Returns whether the value can be used.
-    pub fn path(&mut self, name: &str, value: &str, valid: bool, invalid: String) -> bool {
-        let query = self.values.remove(name);
+    pub fn path(
+        &mut self,
+        name: &str,
+        value: &str,
+        valid: bool,
+        invalid: impl FnOnce() -> String,
+    ) -> bool {
+        let query = self.take(name);
+        if valid && query.is_none() {
+            return true;
+        }
         let mut values = vec![value.to_owned()];
         values.extend(query.iter().cloned());
         if !valid {
             self.problems
-                .push(ParamProblem::one(name, values.clone(), invalid));
+                .push(ParamProblem::one(name, values.clone(), invalid()));
         }
         if query.is_some() {
             let message =
@@ -111,8 +143,9 @@ impl Params {
     /// A path id (`:id`).
     pub fn path_id(&mut self, name: &str, value: &str) -> Option<RequestedId> {
         let id = RequestedId::parse(value).ok();
-        let message = format!("The `{name}` query parameter value [{value}] is not valid");
-        let usable = self.path(name, value, id.is_some(), message);
+        let usable = self.path(name, value, id.is_some(), || {
+            format!("The `{name}` query parameter value [{value}] is not valid")
+        });
         id.filter(|_| usable)
     }
 
@@ -135,29 +168,28 @@ impl Params {
     /// A required comma list of 1 to `max` values, each checked by `parse`.
     pub fn list<T>(&mut self, name: &str, max: usize, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
         // X's words, without the backticks its other messages have (PipedreamHQ/pipedream#10108).
-        let empty = format!("The {name} query parameter can not be empty");
-        let Some(raw) = self.raw(name).map(str::to_owned) else {
+        let empty = || format!("The {name} query parameter can not be empty");
+        let Some(raw) = self.take(name) else {
             if !self.repeated.iter().any(|r| r == name) {
-                self.problems.push(ParamProblem::one(name, vec![], empty));
+                self.problems.push(ParamProblem::one(name, vec![], empty()));
             }
             return Vec::new();
         };
-        let items: Vec<&str> = raw.split(',').filter(|s| !s.is_empty()).collect();
-        if items.is_empty() {
-            self.problems.push(ParamProblem::one(name, vec![], empty));
+        let count = raw.split(',').filter(|s| !s.is_empty()).count();
+        if count == 0 {
+            self.problems.push(ParamProblem::one(name, vec![], empty()));
             return Vec::new();
         }
-        if items.len() > max {
+        if count > max {
             let message = format!(
-                "The number of values in the `{name}` query parameter list [{}] is not between 1 and {max}",
-                items.len()
+                "The number of values in the `{name}` query parameter list [{count}] is not between 1 and {max}"
             );
             self.problems
-                .push(ParamProblem::one(name, vec![raw.clone()], message));
+                .push(ParamProblem::one(name, vec![raw], message));
             return Vec::new();
         }
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
+        let mut out = Vec::with_capacity(count);
+        for item in raw.split(',').filter(|s| !s.is_empty()) {
             match parse(item) {
                 Some(v) => out.push(v),
                 None => self.problem(
@@ -172,15 +204,15 @@ impl Params {
 
     /// A field or expansion selection.
     pub fn select<V: Vocabulary>(&mut self, name: &str) -> Selection<V> {
-        let Some(raw) = self.raw(name).map(str::to_owned) else {
+        let Some(raw) = self.raw(name) else {
             return Selection::default();
         };
         let sent = self
             .sent_as
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| name.to_owned());
-        match Selection::parse(&sent, &raw) {
+            .iter()
+            .find(|(to, _)| *to == name)
+            .map_or(name, |(_, alias)| *alias);
+        match Selection::parse(sent, raw) {
             Ok(s) => s,
             Err(mut e) => {
                 // A client of the 2.167 document is told 2.167's names.
@@ -189,8 +221,8 @@ impl Params {
                 }
                 // X lists the parameter's whole value and names the bad items in the message
                 // (redouane59/twittered#118).
-                self.problems
-                    .push(ParamProblem::one(&sent, vec![raw], e.to_string()));
+                let problem = ParamProblem::one(sent, vec![raw.to_owned()], e.to_string());
+                self.problems.push(problem);
                 Selection::default()
             }
         }
@@ -198,7 +230,7 @@ impl Params {
 
     /// An integer in `range`, or `default` when absent.
     pub fn int(&mut self, name: &str, range: std::ops::RangeInclusive<i64>, default: i64) -> i64 {
-        let Some(raw) = self.raw(name).map(str::to_owned) else {
+        let Some(raw) = self.take(name) else {
             return default;
         };
         match raw.parse::<i64>() {

@@ -4,6 +4,15 @@
 /// Small per-answer sets of ids: foldhash, not SipHash (see `content::world`).
 type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
+/// Inserts into a set of `includes` ids, sized for a page of them at the first insert rather
+/// than grown through every small capacity.
+fn insert_new<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, v: T) -> bool {
+    if set.capacity() == 0 {
+        set.reserve(16);
+    }
+    set.insert(v)
+}
+
 use roost_domain::Snowflake;
 use roost_domain::fields::{
     Selection, SpaceExpansion, SpaceField, TopicField, TweetExpansion, TweetField, UserExpansion,
@@ -237,7 +246,7 @@ impl<'w> Renderer<'w> {
         };
         match key.and_then(|k| self.world.fragments.render(k, &out)) {
             Some(fragment) => Obj::Cached(fragment),
-            None => Obj::User(out),
+            None => Obj::User(Box::new(out)),
         }
     }
 
@@ -246,7 +255,7 @@ impl<'w> Renderer<'w> {
             return;
         }
         if let Some(u) = self.world.user(id).cloned() {
-            self.inc_user_ids.insert(id);
+            insert_new(&mut self.inc_user_ids, id);
             let v = self.user_object(&u);
             self.inc_users.push(v);
         }
@@ -336,7 +345,7 @@ impl<'w> Renderer<'w> {
     }
 
     fn include_tweet_only(&mut self, t: &Arc<Tweet>, parameter: &'static str) {
-        if self.inc_tweet_ids.insert(t.id) {
+        if insert_new(&mut self.inc_tweet_ids, t.id) {
             let v = self.tweet_object(t, "includes", parameter);
             self.inc_tweets.push(v);
         }
@@ -406,7 +415,7 @@ impl<'w> Renderer<'w> {
         };
         match self.world.fragments.render(key, &out) {
             Some(fragment) => Obj::Cached(fragment),
-            None => Obj::Tweet(out),
+            None => Obj::Tweet(Box::new(out)),
         }
     }
 
@@ -586,7 +595,7 @@ impl<'w> Renderer<'w> {
 
     /// The response body: `data` (omitted when `None`), `includes` and `errors` when not empty,
     /// `meta` when given.
-    pub fn envelope(self, data: Option<impl Into<Data>>, meta: Option<Value>) -> Envelope {
+    pub fn envelope(self, data: Option<impl Into<Data>>, meta: Option<Meta>) -> Envelope {
         Envelope {
             data: data.map(Into::into),
             users: self.inc_users,
@@ -602,8 +611,10 @@ impl<'w> Renderer<'w> {
 /// `Serialize` impls, with no intermediate JSON tree: building `serde_json::Value` maps was most
 /// of the cost of a protected GET (perf).
 pub enum Obj {
-    User(UserOut),
-    Tweet(TweetOut),
+    // Boxed: an `Obj` is moved several times on its way into the answer, and the cached form,
+    // the common one, is a pointer.
+    User(Box<UserOut>),
+    Tweet(Box<TweetOut>),
     Value(Value),
     /// A user or tweet as the world's render cache holds it.
     Cached(Arc<serde_json::value::RawValue>),
@@ -654,7 +665,22 @@ pub struct Envelope {
     tweets: Vec<Obj>,
     topics: Vec<Value>,
     errors: Vec<Value>,
-    meta: Option<Value>,
+    meta: Option<Meta>,
+}
+
+/// `meta` of a list: the count, the ids at either end (timelines), and the page tokens, each left
+/// out when it has no value (a paginator stops when `next_token` is absent: quirk 16).
+#[derive(Debug, Default, Serialize)]
+pub struct Meta {
+    pub result_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_token: Option<String>,
 }
 
 impl Envelope {

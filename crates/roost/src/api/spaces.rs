@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::SpaceRecord;
-use serde_json::json;
 
 use super::error::ApiError;
 use super::principal::Principal;
@@ -49,12 +48,9 @@ pub async fn by_id(
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     // The shared path-parameter check: the same name in the query string too is a duplicate.
-    p.path(
-        "id",
-        &id,
-        valid_space_id(&id),
-        format!("The `id` query parameter value [{id}] is not valid"),
-    );
+    p.path("id", &id, valid_space_id(&id), || {
+        format!("The `id` query parameter value [{id}] is not valid")
+    });
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
@@ -93,7 +89,10 @@ pub async fn by_ids(
 
 fn list_response(mut r: Renderer<'_>, spaces: Vec<Arc<SpaceRecord>>) -> Envelope {
     let data: Vec<super::render::Obj> = spaces.iter().map(|s| r.space(s)).collect();
-    let meta = json!({"result_count": data.len()});
+    let meta = super::render::Meta {
+        result_count: data.len(),
+        ..Default::default()
+    };
     r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta))
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiError, ParamProblem};
 use super::principal::Principal;
 use super::query::Params;
-use super::render::{Data, Envelope, Renderer, Selected};
+use super::render::{Data, Envelope, Meta, Renderer, Selected};
 use crate::state::AppState;
 
 const READ: &[Scope] = &[Scope::TweetRead, Scope::UsersRead];
@@ -176,67 +176,69 @@ pub async fn timeline(
         r.not_authorized("user", "id", &id);
         return Ok(r.envelope(None::<Data>, None));
     }
-    let filtered: Vec<Snowflake> = world
-        .timeline(author.id)
-        .iter()
-        .copied()
-        .filter(|tid| {
-            let Some(t) = world.tweet(*tid) else {
-                return false;
-            };
-            let excluded = (exclude.contains(&"replies") && t.replied_to_id.is_some())
-                || (exclude.contains(&"retweets") && t.retweeted_id.is_some());
-            !excluded
-                && since.is_none_or(|s| *tid > s)
-                && until.is_none_or(|u| *tid < u)
-                // since_id/until_id take precedence over times (X's rule).
-                && (since.is_some() || start.is_none_or(|s| t.created_at >= s))
-                && (until.is_some() || end.is_none_or(|e| t.created_at <= e))
-        })
-        .collect();
-    // `filtered` is newest first; a page is a window of it.
-    let (from, to) = match token {
+    let shown = |tid: &Snowflake| {
+        let Some(t) = world.tweet(*tid) else {
+            return false;
+        };
+        let excluded = (exclude.contains(&"replies") && t.replied_to_id.is_some())
+            || (exclude.contains(&"retweets") && t.retweeted_id.is_some());
+        !excluded
+            && since.is_none_or(|s| *tid > s)
+            && until.is_none_or(|u| *tid < u)
+            // since_id/until_id take precedence over times (X's rule).
+            && (since.is_some() || start.is_none_or(|s| t.created_at >= s))
+            && (until.is_some() || end.is_none_or(|e| t.created_at <= e))
+    };
+    // The timeline is newest first; a page is a window of the tweets shown, found without
+    // filtering more of the timeline than the page and one tweet beyond it.
+    let mut shown_ids = world.timeline(author.id).iter().filter(|t| shown(t));
+    let (page, newer, older): (Vec<Snowflake>, bool, bool) = match token {
         Some(('n', after)) => {
-            let from = filtered
-                .iter()
-                .position(|t| t.get() < after)
-                .unwrap_or(filtered.len());
-            (from, (from + max).min(filtered.len()))
+            let mut newer = false;
+            let mut rest = shown_ids.skip_while(|t| {
+                let skip = t.get() >= after;
+                newer |= skip;
+                skip
+            });
+            let page: Vec<Snowflake> = rest.by_ref().take(max).copied().collect();
+            let older = rest.next().is_some();
+            (page, newer, older)
         }
         Some((_, before)) => {
-            let to = filtered
-                .iter()
-                .position(|t| t.get() <= before)
-                .unwrap_or(filtered.len());
-            (to.saturating_sub(max), to)
+            // The `max` tweets just newer than the token's.
+            let mut rest = shown_ids.peekable();
+            let mut newer_ones = Vec::new();
+            while let Some(t) = rest.next_if(|t| t.get() > before) {
+                newer_ones.push(*t);
+            }
+            let from = newer_ones.len().saturating_sub(max);
+            (newer_ones.split_off(from), from > 0, rest.peek().is_some())
         }
-        None => (0, max.min(filtered.len())),
+        None => {
+            let page: Vec<Snowflake> = shown_ids.by_ref().take(max).copied().collect();
+            let older = shown_ids.next().is_some();
+            (page, false, older)
+        }
     };
-    let page = &filtered[from..to];
     let data: Vec<super::render::Obj> = page
         .iter()
         .filter_map(|id| world.tweet(*id).cloned())
         .map(|t| r.tweet(&t))
         .collect();
-    let mut meta = Map::new();
-    meta.insert("result_count".into(), json!(data.len()));
-    if let (Some(first), Some(last)) = (page.first(), page.last()) {
-        meta.insert("newest_id".into(), json!(first));
-        meta.insert("oldest_id".into(), json!(last));
-        if to < filtered.len() {
-            meta.insert("next_token".into(), json!(encode_token('n', last.get())));
-        }
-        if from > 0 {
-            meta.insert(
-                "previous_token".into(),
-                json!(encode_token('p', first.get())),
-            );
-        }
-    }
-    Ok(r.envelope(
-        (!data.is_empty()).then(|| Data::Many(data)),
-        Some(Value::Object(meta)),
-    ))
+    let meta = Meta {
+        result_count: data.len(),
+        newest_id: page.first().copied(),
+        oldest_id: page.last().copied(),
+        next_token: page
+            .last()
+            .filter(|_| older)
+            .map(|last| encode_token('n', last.get())),
+        previous_token: page
+            .first()
+            .filter(|_| newer)
+            .map(|first| encode_token('p', first.get())),
+    };
+    Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta)))
 }
 
 /// A JSON body, as X requires for writes.

@@ -110,7 +110,7 @@ pub async fn by_username(
         "username",
         &username,
         Username::parse(&username).is_ok(),
-        format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"),
+        || format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"),
     );
     let sel = user_selection(&mut p);
     p.finish()?;
