@@ -388,4 +388,9 @@ pub trait Store: Send + Sync + 'static {
     /// throttling windows). `grace_ms` keeps ended grants and used codes that long after they
     /// end, so that a late code replay is still recognised.
     async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport>;
+
+    /// Background upkeep a serving process runs often (every few hundred milliseconds): for
+    /// SQLite, copying the write-ahead log back into the database file, so that no request's
+    /// commit has to stop and do it.
+    async fn upkeep(&self) -> Result<()>;
 }

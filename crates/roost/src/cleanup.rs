@@ -24,6 +24,23 @@ pub async fn run_once(state: &AppState) {
     }
 }
 
+/// How often the store's upkeep runs (a WAL checkpoint on SQLite): often enough that the log
+/// stays a few megabytes under a steady stream of token writes.
+const UPKEEP_EVERY: Duration = Duration::from_millis(250);
+
+pub fn spawn_upkeep(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(UPKEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.store.upkeep().await {
+                tracing::debug!(error = %e, "store upkeep failed; will retry");
+            }
+        }
+    })
+}
+
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.cleanup.interval));

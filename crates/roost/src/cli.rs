@@ -465,6 +465,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     crate::cleanup::spawn(state.clone());
+    crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());
     tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), "roost is listening");
     if demo_ready {
