@@ -12,7 +12,7 @@ use roost_store::{IssuedTokens, RedeemOutcome, RotateOutcome};
 use serde::Serialize;
 
 use super::client_auth::authenticate;
-use super::error::{TokenError, no_store};
+use super::error::{CODE_UNKNOWN, REFRESH_UNKNOWN, TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
 use crate::state::AppState;
 
@@ -150,12 +150,11 @@ async fn authorization_code(
         .store
         .code_by_hash(hash)
         .await?
-        .ok_or(TokenError::InvalidCode("the code is unknown"))?;
-    // A code shown to another App is refused without being burnt (checklist B5).
+        .ok_or(TokenError::InvalidCode(CODE_UNKNOWN))?;
+    // A code shown to another App is refused without being burnt, and answered like an
+    // unknown one (checklist B5).
     if record.app_id != app.id {
-        return Err(TokenError::InvalidCode(
-            "the code was issued to another client",
-        ));
+        return Err(TokenError::ForeignCode);
     }
     if record.used_at.is_some() {
         // Replay: revoke what the code produced (B3).
@@ -211,19 +210,15 @@ async fn refresh_token(
         .ok_or(TokenError::MissingParameter("refresh_token"))?;
     let now = state.now();
     let hash = TokenHash::of(token);
-    let record =
-        state
-            .store
-            .refresh_by_hash(hash)
-            .await?
-            .ok_or(TokenError::InvalidRefreshToken(
-                "the refresh token is unknown",
-            ))?;
-    // Another App's token: refused, and the owner's family is left alone (D5).
+    let record = state
+        .store
+        .refresh_by_hash(hash)
+        .await?
+        .ok_or(TokenError::InvalidRefreshToken(REFRESH_UNKNOWN))?;
+    // Another App's token: refused like an unknown one, and the owner's family is left alone
+    // (D5).
     if record.app_id != app.id {
-        return Err(TokenError::InvalidRefreshToken(
-            "the refresh token was issued to another client",
-        ));
+        return Err(TokenError::ForeignRefreshToken);
     }
     if record.grant_revoked {
         return Err(TokenError::InvalidRefreshToken(

@@ -267,6 +267,8 @@ async fn sec_d05_refresh_token_bound_to_its_client() {
         // Twice: a second attempt must not look like reuse either.
         let r = refresh_as(&app, thief, victim_rt, &[]).await;
         assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+        // The answer does not tell that the token exists for another client.
+        assert_same_answer(&r, &refresh_as(&app, thief, NEVER_ISSUED, &[]).await);
     }
     assert_eq!(app.row_counts().await, before);
     // The owners' families are untouched.
@@ -275,6 +277,23 @@ async fn sec_d05_refresh_token_bound_to_its_client() {
     let r = refresh_as(&app, &app.web, rt, &[]).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
     let r = refresh_as(&app, &app.native, native_rt, &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+}
+
+#[tokio::test]
+async fn sec_d05_refresh_token_bound_to_its_client_strict() {
+    let app = spawn_app_with(|c| c.oauth.strict_rfc = true).await;
+    let other = other_web_app(&app).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let rt = token_of(&t, "refresh_token");
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &other, rt, &[]).await;
+    assert_error(&r, 400, "invalid_grant");
+    // The RFC's description is roost's precise reason; it must not be "another client".
+    assert_same_answer(&r, &refresh_as(&app, &other, NEVER_ISSUED, &[]).await);
+    assert_eq!(app.row_counts().await, before);
+    let r = refresh_as(&app, &app.web, rt, &[]).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
 }
 
