@@ -1170,6 +1170,8 @@ async fn serve_demo_prints_working_credentials_and_loads_once() {
         demo::NATIVE_CLIENT_ID,
         demo::WEB_API_KEY,
         demo::WEB_API_SECRET,
+        demo::NATIVE_API_KEY,
+        demo::NATIVE_API_SECRET,
         demo::CALLBACK,
     ] {
         assert!(
@@ -1236,6 +1238,20 @@ async fn serve_demo_prints_working_credentials_and_loads_once() {
         .await
         .expect("token");
     assert_eq!(resp.status(), 200, "the banner's curl exchange works");
+    // The public App's printed API key and secret are its real ones.
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(demo::NATIVE_API_KEY, Some(demo::NATIVE_API_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("app-only token");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the public demo App's API key and secret work"
+    );
     drop(server);
 
     let list = ws.apps_list().await;
