@@ -434,6 +434,75 @@ async fn sec_a01_redirect_uri_exact_match() {
 }
 
 #[tokio::test]
+async fn sec_a01_non_ascii_callbacks_only_in_their_registered_ascii_spelling() {
+    let app = spawn_app().await;
+    // Registration refuses the raw spelling: it could never be sent back in a Location header.
+    let callbacks = vec!["https://app.example/café".to_owned()];
+    let refused = accounts::create_app(
+        app.state.store.as_ref(),
+        &app.state.ids,
+        app.state.now(),
+        AppSpec {
+            name: "Raw",
+            project: "Intl Project",
+            client_type: ClientType::Public,
+            callbacks: &callbacks,
+            fixed: None,
+        },
+    )
+    .await;
+    assert!(refused.is_err(), "a non-ASCII callback was registered");
+    let encoded = "https://app.example/caf%C3%A9";
+    let intl = create_app_in(
+        &app,
+        "Intl App",
+        "Intl Project",
+        ClientType::Public,
+        &[encoded],
+    )
+    .await;
+    // Matching stays exact: the decoded form, other escapes' case, double encoding are not it.
+    let before = app.row_counts().await;
+    for near in [
+        "https://app.example/café",
+        "https://app.example/caf%c3%a9",
+        "https://app.example/caf%25C3%25A9",
+        "https://app.example/cafe%CC%81",
+    ] {
+        let p = AuthParams::new(&intl.client_id, "tweet.read").set("redirect_uri", Some(near));
+        let page = app.get_page(&app.http, &app.authorize_url(&p)).await;
+        assert_error_page(&page, 400, "is not among the callback URLs registered");
+        assert!(page.headers.get(LOCATION).is_none(), "{near}");
+    }
+    assert_eq!(app.row_counts().await, before);
+    // The registered spelling works end to end: errors and the code go back to it.
+    let p = AuthParams::new(&intl.client_id, "tweet.read").set("redirect_uri", Some(encoded));
+    let bad = p.clone().set("state", None);
+    let page = app.get_page(&app.http, &app.authorize_url(&bad)).await;
+    let pairs = error_redirect(&page, &format!("{encoded}?"));
+    assert_eq!(values(&pairs, "error"), ["invalid_request"]);
+    let b = Browser::new();
+    let consent = sign_in(&app, &b, &p, "alice").await;
+    let resp = decision_post(&app, &b.client, &keys_of(&consent), "allow").await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let loc = page_location(&resp);
+    assert!(loc.starts_with(&format!("{encoded}?")), "{loc}");
+    let code = values(&query_pairs(&loc), "code")[0].to_owned();
+    let r = crate::token::post_token(
+        &app,
+        crate::token::Cred::Body(&intl.client_id, None),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", encoded),
+            ("code_verifier", &p.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
 async fn sec_a02_never_redirect_for_unknown_client_or_unregistered_redirect_uri() {
     let app = spawn_app().await;
     let other = create_app_in(

@@ -895,6 +895,59 @@ async fn bad_input_exits_non_zero_with_one_line_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn sec_a03_non_ascii_callbacks_are_refused_with_their_ascii_spelling_named() {
+    let ws = Workspace::new();
+    let before = ws.apps_list().await;
+    for bad in [
+        "https://app.example/café",
+        "https://bücher.example/cb",
+        "http://127.0.0.1:8976/callback?lang=ü",
+    ] {
+        let out = ws
+            .run_db(&[
+                "apps",
+                "create",
+                "--name",
+                "Intl",
+                "--type",
+                "public",
+                "--callback",
+                bad,
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(
+            out.stderr.contains("outside ASCII") && out.stderr.contains("percent-encoded"),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+    assert_eq!(ws.apps_list().await, before, "a refused App left traces");
+    // The percent-encoded spelling is registered exactly as given.
+    let encoded = "https://app.example/caf%C3%A9?lang=%C3%BC";
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "Intl",
+            "--type",
+            "public",
+            "--callback",
+            encoded,
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let created = out.json_object();
+    let list = ws.apps_list().await;
+    assert_eq!(
+        callbacks_of(listed_app(&list, text(&created, "client_id"))),
+        [encoded.to_owned()].into_iter().collect()
+    );
+}
+
+#[tokio::test]
 async fn usage_errors_are_one_line_and_help_is_not_an_error() {
     let ws = Workspace::new();
     // clap's message is kept, on one line, with where to look for help.
