@@ -194,6 +194,20 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
             ));
         }
     }
+    // Only `query` is served and advertised (checklist I9); another mode would have the client
+    // wait for a fragment or a form post that never comes, so it is refused, in the query.
+    match single(&q, "response_mode").map_err(|e| back("invalid_request", e))? {
+        None | Some("query") => {}
+        Some(other) => {
+            return Err(back(
+                "invalid_request",
+                format!(
+                    "response_mode `{}` is not supported; roost returns the code in the query (response_mode=query)",
+                    truncate(other, 64)
+                ),
+            ));
+        }
+    }
     let st = state_param
         .map_err(|e| back("invalid_request", e))?
         .ok_or_else(|| back("invalid_request", "state is missing; X requires it".into()))?;
