@@ -186,6 +186,14 @@ pub struct RefreshRecord {
     pub grant_revoked: bool,
 }
 
+/// A browser session that has not ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: Snowflake,
+    /// When the session ends unless it is used before (Unix ms).
+    pub idle_expires_at: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotateOutcome {
     Rotated,
@@ -245,14 +253,20 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: Snowflake) -> Result<Option<UserRecord>>;
     async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
     async fn set_password_hash(&self, user_id: Snowflake, hash: &str) -> Result<()>;
+    /// Stores a session that ends at `expires_at`, or at `idle_expires_at` if it is not used
+    /// (see [`Store::touch_session`]) before then.
     async fn create_session(
         &self,
         hash: TokenHash,
         user_id: Snowflake,
         now: i64,
         expires_at: i64,
+        idle_expires_at: i64,
     ) -> Result<()>;
-    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>>;
+    /// The session, if it has reached neither its end nor its idle end at `now`.
+    async fn session(&self, hash: TokenHash, now: i64) -> Result<Option<SessionRecord>>;
+    /// Moves the session's idle end forward to `idle_expires_at` (never back).
+    async fn touch_session(&self, hash: TokenHash, idle_expires_at: i64) -> Result<()>;
     async fn delete_session(&self, hash: TokenHash) -> Result<()>;
     /// Records that an authorization request reached its decision; false if it already had.
     async fn consume_request(&self, hash: TokenHash, expires_at: i64) -> Result<bool>;

@@ -21,7 +21,7 @@ use crate::content::{join_ids, split_ids};
 use crate::{
     AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, FollowRecord, ImportBatch,
     ImportReport, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord, Result,
-    RotateOutcome, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
+    RotateOutcome, SessionRecord, SpaceRecord, Store, StoreError, TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -730,25 +730,49 @@ impl Store for SqliteStore {
         user_id: Snowflake,
         now: i64,
         expires_at: i64,
+        idle_expires_at: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(hash.as_bytes())
-            .bind(user_id.get())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, idle_expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hash.as_bytes())
+        .bind(user_id.get())
+        .bind(now)
+        .bind(expires_at)
+        .bind(idle_expires_at)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
-    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>> {
-        let row =
-            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
-                .bind(hash.as_bytes())
-                .bind(now)
-                .fetch_optional(&self.read)
-                .await?;
-        row.as_ref().map(|r| id(r, "user_id")).transpose()
+    async fn session(&self, hash: TokenHash, now: i64) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT user_id, idle_expires_at FROM sessions \
+             WHERE token_hash = ? AND expires_at > ? AND idle_expires_at > ?",
+        )
+        .bind(hash.as_bytes())
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SessionRecord {
+            user_id: id(&row, "user_id")?,
+            idle_expires_at: row.try_get("idle_expires_at")?,
+        }))
+    }
+
+    async fn touch_session(&self, hash: TokenHash, idle_expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET idle_expires_at = ? WHERE token_hash = ? AND idle_expires_at < ?",
+        )
+        .bind(idle_expires_at)
+        .bind(hash.as_bytes())
+        .bind(idle_expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn delete_session(&self, hash: TokenHash) -> Result<()> {
@@ -1184,7 +1208,7 @@ impl Store for SqliteStore {
         let steps: &[(&'static str, &str, i64)] = &[
             (
                 "sessions",
-                "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= ? LIMIT 1000)",
+                "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= ?1 OR idle_expires_at <= ?1 LIMIT 1000)",
                 now,
             ),
             (

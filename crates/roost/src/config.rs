@@ -182,8 +182,12 @@ pub struct LoginConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
-    /// Seconds a browser login stays valid. Default 604800 (7 days).
+    /// Seconds a browser login stays valid, however much it is used. Default 604800 (7 days).
     pub ttl: u64,
+    /// Seconds a browser login stays valid without being used (the authorize page, a sign-in
+    /// or consent answer); each use starts a new period, recorded at most once a minute.
+    /// Default 86400 (1 day). The absolute `ttl` applies as well.
+    pub idle_ttl: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -252,7 +256,10 @@ impl Default for LoginConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { ttl: 7 * 24 * 3600 }
+        Self {
+            ttl: 7 * 24 * 3600,
+            idle_ttl: 24 * 3600,
+        }
     }
 }
 
@@ -324,6 +331,7 @@ impl Config {
             ),
             ("oauth.token_cache_ttl", o.token_cache_ttl),
             ("session.ttl", self.session.ttl),
+            ("session.idle_ttl", self.session.idle_ttl),
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
@@ -392,6 +400,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.oauth.authorization_code_ttl, 30);
         assert_eq!(c.oauth.access_token_ttl, 7200);
+        assert_eq!(c.session.idle_ttl, 24 * 3600);
         assert!(!c.oauth.strict_rfc);
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url().unwrap().as_str(), "http://127.0.0.1:8080/");
@@ -411,5 +420,6 @@ mod tests {
         assert!(Config::from_toml_str("[oauth]\nauthorization_code_ttl = 601\n").is_err());
         assert!(Config::from_toml_str("[server]\npublic_url = \"ftp://x\"\n").is_err());
         assert!(Config::from_toml_str("[server]\naddr = \"nope\"\n").is_err());
+        assert!(Config::from_toml_str("[session]\nidle_ttl = 0\n").is_err());
     }
 }

@@ -273,15 +273,27 @@ fn csrf_token(state: &AppState, browser: &str) -> String {
         .encode(state.keys.sign_web("csrf", browser.as_bytes()))
 }
 
+/// How often, at most, a session's idle end is moved forward: recording every use would make
+/// every page view a write.
+const SESSION_TOUCH_MS: i64 = 60_000;
+
+/// The signed-in user, if the browser has a session that has ended neither by age nor by
+/// idleness (checklist A22). Using it starts a new idle period.
 async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_store::UserRecord> {
     let names = cookie_names(state.secure_cookies);
     let cookie = read_cookie(headers, names.session)?;
-    let user_id = state
-        .store
-        .session_user(TokenHash::of(&cookie), state.now())
-        .await
-        .ok()??;
-    state.store.user_by_id(user_id).await.ok()?
+    let hash = TokenHash::of(&cookie);
+    let now = state.now();
+    let session = state.store.session(hash, now).await.ok()??;
+    let idle = secs(state.config.session.idle_ttl);
+    // The last recorded use; a short idle_ttl is recorded often enough never to lapse in use.
+    let since_touch = idle - (session.idle_expires_at - now);
+    if since_touch >= SESSION_TOUCH_MS.min(idle / 2)
+        && let Err(e) = state.store.touch_session(hash, now + idle).await
+    {
+        tracing::error!(error = %e, "could not record the use of a session");
+    }
+    state.store.user_by_id(session.user_id).await.ok()?
 }
 
 fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
@@ -700,6 +712,7 @@ async fn login(
             user.id,
             now,
             now + secs(state.config.session.ttl),
+            now + secs(state.config.session.idle_ttl),
         )
         .await
     {

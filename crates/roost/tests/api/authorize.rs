@@ -2272,13 +2272,104 @@ async fn sec_a22_logout_deletes_the_session() {
 async fn sec_a22_session_expires() {
     let app = spawn_app().await;
     let ttl_ms = app.state.config.session.ttl as i64 * 1000;
+    let idle_ms = app.state.config.session.idle_ttl as i64 * 1000;
+    assert!(
+        idle_ms < ttl_ms,
+        "the defaults have an idle limit below the absolute one"
+    );
     let p = AuthParams::new(&app.web.client_id, "tweet.read");
     let b = Browser::new();
     sign_in(&app, &b, &p, "alice").await;
-    app.clock.advance_ms(ttl_ms - 1000);
+    // Used a little before each idle period runs out, the session lasts until its absolute end.
+    let step = idle_ms - 1000;
+    let mut used = 0;
+    while used + step < ttl_ms - 1000 {
+        app.clock.advance_ms(step);
+        used += step;
+        assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    }
+    app.clock.advance_ms(ttl_ms - 1000 - used);
     assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
     app.clock.advance_ms(2000);
     assert_login_page(&app.get_page(&b.client, &app.authorize_url(&p)).await, 200);
+}
+
+#[tokio::test]
+async fn sec_a22_session_expires_when_idle() {
+    // Shorter than the 10 minutes a pending authorization request lives, so that a consent
+    // answer can outlive the session.
+    let app = spawn_app_with(|c| {
+        c.session.ttl = 3600;
+        c.session.idle_ttl = 300;
+    })
+    .await;
+    let idle_ms = app.state.config.session.idle_ttl as i64 * 1000;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    app.clock.advance_ms(idle_ms - 1000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    // Idle for a whole period since that use: signed out.
+    app.clock.advance_ms(idle_ms);
+    assert_login_page(&app.get_page(&b.client, &app.authorize_url(&p)).await, 200);
+    // A consent answer from that session is not accepted either.
+    let b = Browser::new();
+    let consent = sign_in(&app, &b, &p, "alice").await;
+    app.clock.advance_ms(idle_ms + 1000);
+    let before = app.row_counts().await;
+    let page = decision_post(&app, &b.client, &keys_of(&consent), "allow").await;
+    assert_login_page(&page, 401);
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn sec_a22_session_use_is_recorded_at_most_once_a_minute() {
+    let app = spawn_app_with(|c| c.session.idle_ttl = 600).await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    let idle_end = |d: &crate::storage::db::Dump| -> Vec<crate::storage::db::Cell> {
+        d.table("sessions")
+            .iter()
+            .map(|r| r["idle_expires_at"].clone())
+            .collect()
+    };
+    // Pages viewed within a minute of the last recorded use write nothing.
+    let before = crate::storage::db::snapshot(&app).await;
+    for _ in 0..3 {
+        app.clock.advance_ms(10_000);
+        assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    }
+    crate::storage::db::assert_unchanged(&app, &before, "pages viewed within a minute").await;
+    // Past the minute, the use is recorded: the idle end moves forward.
+    app.clock.advance_ms(31_000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    let after = crate::storage::db::snapshot(&app).await;
+    assert_eq!(idle_end(&after).len(), 1);
+    assert_ne!(idle_end(&after), idle_end(&before));
+    // And the session now lives a full idle period from that use, not from the sign-in.
+    app.clock.advance_ms(600_000 - 1000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+}
+
+#[tokio::test]
+async fn sec_a22_expired_sessions_are_cleaned_up() {
+    let app = spawn_app_with(|c| c.session.idle_ttl = 600).await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    assert_eq!(app.row_counts().await["sessions"], 1);
+    app.clock.advance_ms(601_000);
+    app.state
+        .store
+        .cleanup(app.state.now(), 0)
+        .await
+        .expect("cleanup");
+    assert_eq!(
+        app.row_counts().await["sessions"],
+        0,
+        "idle sessions are deleted"
+    );
 }
 
 #[tokio::test]
