@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+use roost_domain::{
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+};
 
 pub mod content;
 mod sqlite;
@@ -134,7 +136,8 @@ pub struct NewCode {
     pub grant_id: Snowflake,
     pub app_id: Snowflake,
     pub user_id: Snowflake,
-    pub scopes: ScopeSet,
+    /// The scopes granted, under the names the client asked for them by.
+    pub scopes: ScopeNames,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub code_challenge_method: String,
@@ -147,7 +150,8 @@ pub struct CodeRecord {
     pub grant_id: Snowflake,
     pub app_id: Snowflake,
     pub user_id: Snowflake,
-    pub scopes: ScopeSet,
+    /// The scopes granted, under the names the client asked for them by.
+    pub scopes: ScopeNames,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub code_challenge_method: String,
@@ -181,6 +185,8 @@ pub struct RefreshRecord {
     pub app_id: Snowflake,
     pub user_id: Snowflake,
     pub grant_scopes: ScopeSet,
+    /// `grant_scopes` under the names the client asked for them by at authorization.
+    pub grant_scope_names: ScopeNames,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub grant_revoked: bool,

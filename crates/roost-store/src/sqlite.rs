@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+use roost_domain::{
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -166,6 +168,28 @@ fn hash(row: &SqliteRow, col: &str) -> Result<TokenHash> {
 fn scopes(row: &SqliteRow, col: &str) -> Result<ScopeSet> {
     let v: String = row.try_get(col)?;
     ScopeSet::parse_allow_empty(&v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}")))
+}
+
+/// The names stored in `names_col` (NULL: today's names), checked against the canonical set in
+/// `set_col`.
+fn scope_names(row: &SqliteRow, set_col: &str, names_col: &str) -> Result<ScopeNames> {
+    let set = scopes(row, set_col)?;
+    let names: Option<String> = row.try_get(names_col)?;
+    let Some(names) = names else {
+        return Ok(ScopeNames::current(set));
+    };
+    match ScopeNames::parse_allow_empty(&names) {
+        Ok(n) if n.set() == set => Ok(n),
+        Ok(_) => Err(StoreError::Other(anyhow!(
+            "{names_col} does not name the scopes in {set_col}"
+        ))),
+        Err(e) => Err(StoreError::Other(anyhow!("{names_col}: {e}"))),
+    }
+}
+
+/// What goes in a `scope_names` column: NULL unless a historic name was used.
+fn names_column(names: ScopeNames) -> Option<String> {
+    names.uses_historic_names().then(|| names.to_string())
 }
 
 const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
@@ -827,14 +851,16 @@ impl Store for SqliteStore {
 
     async fn create_code(&self, code: NewCode) -> Result<()> {
         sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, grant_id, app_id, user_id, scopes, redirect_uri, \
-             code_challenge, code_challenge_method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO authorization_codes (code_hash, grant_id, app_id, user_id, scopes, scope_names, \
+             redirect_uri, code_challenge, code_challenge_method, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(code.code_hash.as_bytes())
         .bind(code.grant_id.get())
         .bind(code.app_id.get())
         .bind(code.user_id.get())
-        .bind(code.scopes.to_string())
+        .bind(code.scopes.set().to_string())
+        .bind(names_column(code.scopes))
         .bind(&code.redirect_uri)
         .bind(&code.code_challenge)
         .bind(&code.code_challenge_method)
@@ -847,8 +873,8 @@ impl Store for SqliteStore {
 
     async fn code_by_hash(&self, h: TokenHash) -> Result<Option<CodeRecord>> {
         let row = sqlx::query(
-            "SELECT grant_id, app_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, \
-             created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = ?",
+            "SELECT grant_id, app_id, user_id, scopes, scope_names, redirect_uri, code_challenge, \
+             code_challenge_method, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = ?",
         )
         .bind(h.as_bytes())
         .fetch_optional(&self.read)
@@ -858,7 +884,7 @@ impl Store for SqliteStore {
             grant_id: id(&row, "grant_id")?,
             app_id: id(&row, "app_id")?,
             user_id: id(&row, "user_id")?,
-            scopes: scopes(&row, "scopes")?,
+            scopes: scope_names(&row, "scopes", "scope_names")?,
             redirect_uri: row.try_get("redirect_uri")?,
             code_challenge: row.try_get("code_challenge")?,
             code_challenge_method: row.try_get("code_challenge_method")?,
@@ -872,7 +898,7 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         let claimed = sqlx::query(
             "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL \
-             RETURNING grant_id, app_id, user_id, scopes",
+             RETURNING grant_id, app_id, user_id, scopes, scope_names",
         )
         .bind(tokens.now)
         .bind(h.as_bytes())
@@ -895,13 +921,15 @@ impl Store for SqliteStore {
         let app_id = id(&row, "app_id")?;
         let user_id = id(&row, "user_id")?;
         let grant_scopes: String = row.try_get("scopes")?;
+        let grant_scope_names: Option<String> = row.try_get("scope_names")?;
         sqlx::query(
-            "INSERT INTO grants (id, app_id, user_id, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO grants (id, app_id, user_id, scopes, scope_names, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(grant_id.get())
         .bind(app_id.get())
         .bind(user_id.get())
         .bind(grant_scopes)
+        .bind(grant_scope_names)
         .bind(tokens.now)
         .execute(&mut *tx)
         .await?;
@@ -912,7 +940,7 @@ impl Store for SqliteStore {
 
     async fn refresh_by_hash(&self, h: TokenHash) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
-            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, r.expires_at, r.used_at, g.revoked_at \
+            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, g.scope_names, r.expires_at, r.used_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?",
         )
         .bind(h.as_bytes())
@@ -925,6 +953,7 @@ impl Store for SqliteStore {
             app_id: id(&row, "app_id")?,
             user_id: id(&row, "user_id")?,
             grant_scopes: scopes(&row, "scopes")?,
+            grant_scope_names: scope_names(&row, "scopes", "scope_names")?,
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             grant_revoked: revoked.is_some(),

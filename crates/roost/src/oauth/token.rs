@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeSet, Secret, TokenHash, TokenKind,
+    CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeNames, ScopeSet, Secret,
+    TokenHash, TokenKind,
 };
 use roost_store::{IssuedTokens, RedeemOutcome, RotateOutcome};
 use serde::Serialize;
@@ -115,11 +116,13 @@ pub fn secs(s: u64) -> i64 {
         .saturating_mul(1000)
 }
 
+/// The token response; `scope` names the scopes as the client asked for them (client-quirks
+/// rule 5), which for X's historic names is not how roost stores them.
 fn response(
     state: &AppState,
     access: Secret,
     refresh: Option<Secret>,
-    scopes: ScopeSet,
+    scopes: ScopeNames,
 ) -> TokenResponse {
     TokenResponse {
         token_type: "bearer",
@@ -185,7 +188,8 @@ async fn authorization_code(
     if !challenge.verify(&verifier) {
         return Err(TokenError::VerifierMismatch);
     }
-    let (access, refresh, issued) = new_tokens(state, now, record.scopes, record.scopes);
+    let granted = record.scopes.set();
+    let (access, refresh, issued) = new_tokens(state, now, granted, granted);
     match state.store.redeem_code(hash, issued).await? {
         RedeemOutcome::Issued => {
             tracing::info!(grant_id = %record.grant_id, user_id = %record.user_id, "authorization code redeemed");
@@ -239,24 +243,27 @@ async fn refresh_token(
             "the refresh token has expired",
         ));
     }
-    let scopes = match params.get("scope") {
-        None => record.grant_scopes,
+    // Echoed under the names the client uses now, or, without `scope`, those it asked for at
+    // authorization; enforced as today's scopes.
+    let names = match params.get("scope") {
+        None => record.grant_scope_names,
         Some(s) => {
-            let asked = ScopeSet::parse(s).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
-            if !asked.is_subset_of(record.grant_scopes) {
+            let asked =
+                ScopeNames::parse(s).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+            if !asked.set().is_subset_of(record.grant_scopes) {
                 return Err(TokenError::InvalidScope(format!(
                     "the scope may only narrow the grant; not granted: {}",
-                    record.grant_scopes.missing_from(asked)
+                    record.grant_scopes.missing_from(asked.set())
                 )));
             }
             asked
         }
     };
-    let (access, refresh, issued) = new_tokens(state, now, scopes, record.grant_scopes);
+    let (access, refresh, issued) = new_tokens(state, now, names.set(), record.grant_scopes);
     match state.store.rotate_refresh(hash, issued).await? {
         RotateOutcome::Rotated => {
             tracing::info!(grant_id = %record.grant_id, "refresh token rotated");
-            Ok(response(state, access, refresh, scopes))
+            Ok(response(state, access, refresh, names))
         }
         RotateOutcome::Reused => {
             state.tokens.forget_grant(record.grant_id);
@@ -289,5 +296,10 @@ async fn client_credentials(
             now + secs(state.config.oauth.access_token_ttl),
         )
         .await?;
-    Ok(response(state, access, None, ScopeSet::EMPTY))
+    Ok(response(
+        state,
+        access,
+        None,
+        ScopeNames::current(ScopeSet::EMPTY),
+    ))
 }

@@ -14,8 +14,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeSet, Secret, TokenHash, TokenKind,
-    Username,
+    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeNames, ScopeSet, Secret,
+    TokenHash, TokenKind, Username,
 };
 use roost_store::{AppRecord, NewCode};
 
@@ -122,7 +122,7 @@ fn single<'a>(q: &'a BTreeMap<String, Vec<String>>, name: &str) -> Result<Option
 struct Validated {
     app: AppRecord,
     redirect: RedirectUri,
-    scopes: ScopeSet,
+    scopes: ScopeNames,
     state: String,
     challenge: CodeChallenge,
 }
@@ -218,7 +218,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
         ));
     }
     let scope = single(&q, "scope").map_err(|e| back("invalid_request", e))?;
-    let scopes = ScopeSet::parse(scope.unwrap_or(""))
+    let scopes = ScopeNames::parse(scope.unwrap_or(""))
         .map_err(|e| back("invalid_scope", format!("{e}; see the scopes X defines")))?;
     let challenge = single(&q, "code_challenge").map_err(|e| back("invalid_request", e))?;
     // An absent method means `plain` (RFC 7636 §4.3), but an empty one is not absent: it is an
@@ -375,7 +375,7 @@ impl PageCtx<'_> {
                 project_name: &self.app.project_name,
                 user_name: &user.name,
                 username: user.username.as_str(),
-                scopes: scope_lines(self.req.s),
+                scopes: scope_lines(self.req.s.set()),
                 redirect_host: &host,
                 csrf_token: &csrf,
                 request: &sealed,

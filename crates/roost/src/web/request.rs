@@ -8,7 +8,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use roost_domain::{CodeChallenge, CodeChallengeMethod, PkceMode, ScopeSet, Snowflake, TokenHash};
+use roost_domain::{
+    CodeChallenge, CodeChallengeMethod, PkceMode, ScopeNames, Snowflake, TokenHash,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::ServerKeys;
@@ -19,8 +21,8 @@ pub struct PendingRequest {
     pub a: Snowflake,
     /// The registered redirect URI the request named.
     pub r: String,
-    /// Scopes, space-separated.
-    pub s: ScopeSet,
+    /// Scopes, space-separated, under the names the client used.
+    pub s: ScopeNames,
     /// `state`.
     pub st: String,
     /// PKCE challenge and method.
