@@ -187,6 +187,8 @@ pub struct RefreshRecord {
     pub grant_scopes: ScopeSet,
     /// `grant_scopes` under the names the client asked for them by at authorization.
     pub grant_scope_names: ScopeNames,
+    /// When the grant (the refresh family) began: its code was redeemed.
+    pub grant_created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub grant_revoked: bool,

@@ -940,7 +940,8 @@ impl Store for SqliteStore {
 
     async fn refresh_by_hash(&self, h: TokenHash) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
-            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, g.scope_names, r.expires_at, r.used_at, g.revoked_at \
+            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, g.scope_names, g.created_at AS grant_created_at, \
+             r.expires_at, r.used_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?",
         )
         .bind(h.as_bytes())
@@ -954,6 +955,7 @@ impl Store for SqliteStore {
             user_id: id(&row, "user_id")?,
             grant_scopes: scopes(&row, "scopes")?,
             grant_scope_names: scope_names(&row, "scopes", "scope_names")?,
+            grant_created_at: row.try_get("grant_created_at")?,
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             grant_revoked: revoked.is_some(),

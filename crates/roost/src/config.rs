@@ -156,6 +156,11 @@ pub struct OAuthConfig {
     /// Seconds a refresh token lives unused; every refresh starts a new period. Default 15552000
     /// (180 days).
     pub refresh_token_ttl: u64,
+    /// Seconds a refresh family (everything one authorization led to) may be refreshed for,
+    /// counted from the code's redemption, however often it is used; then the App must send the
+    /// user through authorization again. 0: no limit (as X documents none). Default 31536000
+    /// (365 days).
+    pub refresh_family_max_age: u64,
     /// Seconds a person has to finish login and consent after opening the authorize URL.
     /// Default 600.
     pub authorization_request_ttl: u64,
@@ -236,6 +241,7 @@ impl Default for OAuthConfig {
             authorization_code_ttl: 30,
             access_token_ttl: 7200,
             refresh_token_ttl: 180 * 24 * 3600,
+            refresh_family_max_age: 365 * 24 * 3600,
             authorization_request_ttl: 600,
             token_cache_size: 100_000,
             token_cache_ttl: 60,
@@ -400,6 +406,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.oauth.authorization_code_ttl, 30);
         assert_eq!(c.oauth.access_token_ttl, 7200);
+        assert_eq!(c.oauth.refresh_family_max_age, 365 * 24 * 3600);
         assert_eq!(c.session.idle_ttl, 24 * 3600);
         assert!(!c.oauth.strict_rfc);
         assert!(c.validate().is_ok());
@@ -421,5 +428,7 @@ mod tests {
         assert!(Config::from_toml_str("[server]\npublic_url = \"ftp://x\"\n").is_err());
         assert!(Config::from_toml_str("[server]\naddr = \"nope\"\n").is_err());
         assert!(Config::from_toml_str("[session]\nidle_ttl = 0\n").is_err());
+        let c = Config::from_toml_str("[oauth]\nrefresh_family_max_age = 0\n").unwrap();
+        assert_eq!(c.oauth.refresh_family_max_age, 0);
     }
 }

@@ -87,27 +87,39 @@ pub(super) fn client_key(params: &OAuthParams) -> Option<&str> {
     }
 }
 
+/// Tokens for a grant that began at `grant_created_at`. A refresh token never outlives its
+/// family's maximum age, so the cleanup job can remove a family that has reached it.
 fn new_tokens(
     state: &AppState,
     now: i64,
     scopes: ScopeSet,
     grant_scopes: ScopeSet,
+    grant_created_at: i64,
 ) -> (Secret, Option<Secret>, IssuedTokens) {
     let o = &state.config.oauth;
     let access = Secret::generate(TokenKind::AccessToken, now);
     let refresh = grant_scopes
         .contains(Scope::OfflineAccess)
         .then(|| Secret::generate(TokenKind::RefreshToken, now));
+    let mut refresh_expires_at = now + secs(o.refresh_token_ttl);
+    if let Some(family_end) = family_end(state, grant_created_at) {
+        refresh_expires_at = refresh_expires_at.min(family_end);
+    }
     let issued = IssuedTokens {
         access_hash: access.hash(),
         access_expires_at: now + secs(o.access_token_ttl),
         access_scopes: scopes,
-        refresh: refresh
-            .as_ref()
-            .map(|r| (r.hash(), now + secs(o.refresh_token_ttl))),
+        refresh: refresh.as_ref().map(|r| (r.hash(), refresh_expires_at)),
         now,
     };
     (access, refresh, issued)
+}
+
+/// When a refresh family that began at `grant_created_at` can no longer be refreshed
+/// (`[oauth] refresh_family_max_age`; `None` when unlimited). Checklist D7.
+fn family_end(state: &AppState, grant_created_at: i64) -> Option<i64> {
+    let max_age = state.config.oauth.refresh_family_max_age;
+    (max_age > 0).then(|| grant_created_at.saturating_add(secs(max_age)))
 }
 
 pub fn secs(s: u64) -> i64 {
@@ -188,8 +200,9 @@ async fn authorization_code(
     if !challenge.verify(&verifier) {
         return Err(TokenError::VerifierMismatch);
     }
+    // The grant begins now: `redeem_code` records it with this `now`.
     let granted = record.scopes.set();
-    let (access, refresh, issued) = new_tokens(state, now, granted, granted);
+    let (access, refresh, issued) = new_tokens(state, now, granted, granted, now);
     match state.store.redeem_code(hash, issued).await? {
         RedeemOutcome::Issued => {
             tracing::info!(grant_id = %record.grant_id, user_id = %record.user_id, "authorization code redeemed");
@@ -243,6 +256,11 @@ async fn refresh_token(
             "the refresh token has expired",
         ));
     }
+    if family_end(state, record.grant_created_at).is_some_and(|end| now >= end) {
+        return Err(TokenError::InvalidRefreshToken(
+            "the grant has reached its maximum age (oauth.refresh_family_max_age); the user must authorize the App again",
+        ));
+    }
     // Echoed under the names the client uses now, or, without `scope`, those it asked for at
     // authorization; enforced as today's scopes.
     let names = match params.get("scope") {
@@ -259,7 +277,13 @@ async fn refresh_token(
             asked
         }
     };
-    let (access, refresh, issued) = new_tokens(state, now, names.set(), record.grant_scopes);
+    let (access, refresh, issued) = new_tokens(
+        state,
+        now,
+        names.set(),
+        record.grant_scopes,
+        record.grant_created_at,
+    );
     match state.store.rotate_refresh(hash, issued).await? {
         RotateOutcome::Rotated => {
             tracing::info!(grant_id = %record.grant_id, "refresh token rotated");
