@@ -1386,10 +1386,10 @@ async fn sec_i02_nosniff_and_exact_content_types_on_json_responses() {
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
         let expected = match name.as_str() {
-            "token 401" | "token 400" | "token 200" | "revoke 200" | "app-only 200"
-            | "app-only 403" | "invalidate 403" | "healthz" | "readyz" | "metadata" => {
-                "application/json"
-            }
+            "token 401" | "token 400" | "token 200" | "revoke 200" | "app-only 403"
+            | "invalidate 403" | "healthz" | "readyz" | "metadata" => "application/json",
+            // X's media type on the app-only endpoints' success (x-oauth2.md §6).
+            "app-only 200" => "application/json; charset=utf-8",
             "me 401" | "404" => "application/problem+json",
             "authorize error page" => "text/html; charset=utf-8",
             _ => continue,
