@@ -17,6 +17,6 @@ pub use client::{BasicCredentials, ClientId, ClientType};
 pub use id::{RequestedId, Snowflake, SnowflakeGenerator};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier, PkceError, PkceMode};
 pub use redirect::{RedirectUri, RedirectUriError};
-pub use scope::{Scope, ScopeError, ScopeSet};
+pub use scope::{Scope, ScopeError, ScopeNames, ScopeSet};
 pub use secret::{Secret, TokenHash, TokenKind, constant_time_eq};
 pub use username::{Username, UsernameError};

@@ -29,6 +29,10 @@ pub enum RedirectUriError {
     TooLong,
     #[error("callback URL `{0}` has credentials (user:password@) in it")]
     UserInfo(String),
+    #[error(
+        "callback URL `{0}` has characters outside ASCII; register it as the App will send it, percent-encoded (e.g. /caf%C3%A9) with an IDNA host (xn--...)"
+    )]
+    NotAscii(String),
 }
 
 /// A callback URL that is acceptable for registration. It keeps the exact string it was
@@ -50,6 +54,12 @@ impl RedirectUri {
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(RedirectUriError::NotAbsolute(s.to_owned()));
+        }
+        // A callback is sent back as a `Location` header, which holds only ASCII. Matching is
+        // exact, so roost does not encode one for the App: `café` and `caf%C3%A9` are different
+        // callbacks, and only the encoded one can be registered.
+        if !s.is_ascii() {
+            return Err(RedirectUriError::NotAscii(s.to_owned()));
         }
         let url = url::Url::parse(s).map_err(|_| RedirectUriError::NotAbsolute(s.to_owned()))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -153,6 +163,21 @@ mod tests {
         ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
+        for non_ascii in [
+            "https://app.example/café",
+            "https://bücher.example/cb",
+            "https://app.example/cb?q=ü",
+            "com.example.app:/cb/é",
+        ] {
+            assert_eq!(
+                RedirectUri::parse(non_ascii),
+                Err(RedirectUriError::NotAscii(non_ascii.into()))
+            );
+        }
+        // Their ASCII spellings are fine, and stay distinct from each other.
+        let encoded = RedirectUri::parse("https://xn--bcher-kva.example/caf%C3%A9").unwrap();
+        assert!(!encoded.matches("https://bücher.example/café"));
+        assert!(!encoded.matches("https://xn--bcher-kva.example/caf%c3%a9"));
         assert_eq!(
             RedirectUri::parse(&format!("https://a.example/{}", "a".repeat(2048))),
             Err(RedirectUriError::TooLong)
@@ -203,6 +228,15 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parse_never_panics(s in ".{0,100}") { let _ = RedirectUri::parse(&s); }
+
+        /// Whatever registration accepts can be sent as a `Location` header.
+        #[test]
+        fn accepted_callbacks_are_header_safe(s in "(https://a.example/|com.example.app:/).{0,60}") {
+            if let Ok(r) = RedirectUri::parse(&s) {
+                let loc = r.with_params(&[("code", "c")]);
+                proptest::prop_assert!(loc.bytes().all(|b| (0x21..0x7f).contains(&b)), "{loc}");
+            }
+        }
 
         #[test]
         fn built_location_never_splits(state in ".{0,100}") {

@@ -24,13 +24,9 @@ macro_rules! scopes {
                 match self { $( Scope::$variant => $words, )* }
             }
 
-            fn from_name(s: &str) -> Option<Self> {
+            fn from_current_name(s: &str) -> Option<Self> {
                 match s {
                     $( $name => Some(Scope::$variant), )*
-                    // Names from X's 2021 beta; accepted, always issued under today's names.
-                    "account.follows.read" => Some(Scope::FollowsRead),
-                    "account.follows.write" => Some(Scope::FollowsWrite),
-                    "spaces.read" => Some(Scope::SpaceRead),
                     _ => None,
                 }
             }
@@ -64,6 +60,34 @@ scopes! {
     TimelineRead => "timeline.read", "See the custom timelines you can see.";
     BroadcastRead => "broadcast.read", "See your live broadcasts and their chat.";
     BroadcastWrite => "broadcast.write", "Manage your live broadcasts and chat in them for you.";
+}
+
+/// Names from X's 2021 beta that clients written then still send. They are accepted and mean
+/// today's scope; the grant is stored and enforced under today's name.
+const HISTORIC_NAMES: &[(&str, Scope)] = &[
+    ("account.follows.read", Scope::FollowsRead),
+    ("account.follows.write", Scope::FollowsWrite),
+    ("spaces.read", Scope::SpaceRead),
+];
+
+impl Scope {
+    /// The scope's name in X's 2021 beta, if it had another one.
+    pub fn historic_name(self) -> Option<&'static str> {
+        HISTORIC_NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map(|(name, _)| *name)
+    }
+
+    /// A scope by name: today's name, or a historic one (`true` when it was historic).
+    fn from_name(s: &str) -> Option<(Self, bool)> {
+        Self::from_current_name(s).map(|x| (x, false)).or_else(|| {
+            HISTORIC_NAMES
+                .iter()
+                .find(|(name, _)| *name == s)
+                .map(|(_, x)| (*x, true))
+        })
+    }
 }
 
 impl fmt::Display for Scope {
@@ -106,16 +130,7 @@ impl ScopeSet {
     /// As [`ScopeSet::parse`], but an empty string is the empty set (stored grants with no scope,
     /// app-context tokens).
     pub fn parse_allow_empty(s: &str) -> Result<Self, ScopeError> {
-        if s.len() > MAX_SCOPE_PARAM_LEN {
-            return Err(ScopeError::TooLong);
-        }
-        let mut set = ScopeSet::EMPTY;
-        for name in s.split(' ').filter(|n| !n.is_empty()) {
-            let scope =
-                Scope::from_name(name).ok_or_else(|| ScopeError::Unknown(truncate(name)))?;
-            set = set.with(scope);
-        }
-        Ok(set)
+        ScopeNames::parse_allow_empty(s).map(ScopeNames::set)
     }
 
     pub fn from_scopes(scopes: &[Scope]) -> Self {
@@ -150,6 +165,102 @@ impl ScopeSet {
             .iter()
             .copied()
             .filter(move |s| self.contains(*s))
+    }
+}
+
+/// Scopes as a client named them: the set, and which of its scopes were asked for by their
+/// historic name. oauthlib-based clients (tweepy, X's Python SDK) refuse a token response whose
+/// `scope` names differ from those they asked for (client-quirks rule 5), so responses echo
+/// these names while the grant is stored and enforced as [`ScopeNames::set`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ScopeNames {
+    /// Scopes asked for by today's name.
+    current: ScopeSet,
+    /// Scopes asked for by their historic name (a client may have used both names).
+    historic: ScopeSet,
+}
+
+impl ScopeNames {
+    /// As [`ScopeSet::parse`]: space-separated, no unknown names, not empty.
+    pub fn parse(s: &str) -> Result<Self, ScopeError> {
+        let names = Self::parse_allow_empty(s)?;
+        if names.set().is_empty() {
+            Err(ScopeError::Empty)
+        } else {
+            Ok(names)
+        }
+    }
+
+    /// As [`ScopeSet::parse_allow_empty`].
+    pub fn parse_allow_empty(s: &str) -> Result<Self, ScopeError> {
+        if s.len() > MAX_SCOPE_PARAM_LEN {
+            return Err(ScopeError::TooLong);
+        }
+        let mut names = ScopeNames::default();
+        for name in s.split(' ').filter(|n| !n.is_empty()) {
+            match Scope::from_name(name) {
+                Some((scope, false)) => names.current = names.current.with(scope),
+                Some((scope, true)) => names.historic = names.historic.with(scope),
+                None => return Err(ScopeError::Unknown(truncate(name))),
+            }
+        }
+        Ok(names)
+    }
+
+    /// Today's names for every scope of `set`.
+    pub fn current(set: ScopeSet) -> Self {
+        ScopeNames {
+            current: set,
+            historic: ScopeSet::EMPTY,
+        }
+    }
+
+    /// The scopes, whatever they were called: what is stored and enforced.
+    pub fn set(self) -> ScopeSet {
+        ScopeSet(self.current.0 | self.historic.0)
+    }
+
+    /// True when some scope was named by its historic name.
+    pub fn uses_historic_names(self) -> bool {
+        !self.historic.is_empty()
+    }
+}
+
+/// Canonical order, each scope under the name(s) it was asked for.
+impl fmt::Display for ScopeNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in self.set().iter() {
+            let current = self.current.contains(s).then_some(s.as_str());
+            let historic = s.historic_name().filter(|_| self.historic.contains(s));
+            for name in [current, historic].into_iter().flatten() {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ScopeNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeNames({self})")
+    }
+}
+
+impl Serialize for ScopeNames {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScopeNames {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse_allow_empty(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -223,6 +334,37 @@ mod tests {
         let set =
             ScopeSet::parse("account.follows.read account.follows.write spaces.read").unwrap();
         assert_eq!(set.to_string(), "follows.read follows.write space.read");
+    }
+
+    #[test]
+    fn historic_names_are_remembered_but_mean_todays_scopes() {
+        let asked = "spaces.read tweet.read account.follows.read users.read";
+        let names = ScopeNames::parse(asked).unwrap();
+        assert!(names.uses_historic_names());
+        assert_eq!(
+            names.set(),
+            ScopeSet::parse("tweet.read users.read follows.read space.read").unwrap()
+        );
+        assert_eq!(
+            names.to_string(),
+            "tweet.read users.read account.follows.read spaces.read"
+        );
+        // Both names for one scope: both are echoed, the scope counts once.
+        let both = ScopeNames::parse("follows.read account.follows.read").unwrap();
+        assert_eq!(both.to_string(), "follows.read account.follows.read");
+        assert_eq!(both.set(), ScopeSet::parse("follows.read").unwrap());
+        // Today's names only: the same text as the set's.
+        let plain = ScopeNames::parse("users.read tweet.read").unwrap();
+        assert!(!plain.uses_historic_names());
+        assert_eq!(plain.to_string(), plain.set().to_string());
+        assert_eq!(ScopeNames::current(plain.set()), plain);
+        // What is printed parses back to the same names.
+        assert_eq!(ScopeNames::parse(&names.to_string()), Ok(names));
+        assert_eq!(ScopeNames::parse(""), Err(ScopeError::Empty));
+        assert_eq!(
+            ScopeNames::parse("spaces.write"),
+            Err(ScopeError::Unknown("spaces.write".into()))
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+use roost_domain::{
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+};
 
 pub mod content;
 mod sqlite;
@@ -152,7 +154,8 @@ pub struct NewCode {
     pub grant_id: Snowflake,
     pub app_id: Snowflake,
     pub user_id: Snowflake,
-    pub scopes: ScopeSet,
+    /// The scopes granted, under the names the client asked for them by.
+    pub scopes: ScopeNames,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub code_challenge_method: String,
@@ -165,7 +168,8 @@ pub struct CodeRecord {
     pub grant_id: Snowflake,
     pub app_id: Snowflake,
     pub user_id: Snowflake,
-    pub scopes: ScopeSet,
+    /// The scopes granted, under the names the client asked for them by.
+    pub scopes: ScopeNames,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub code_challenge_method: String,
@@ -199,9 +203,21 @@ pub struct RefreshRecord {
     pub app_id: Snowflake,
     pub user_id: Snowflake,
     pub grant_scopes: ScopeSet,
+    /// `grant_scopes` under the names the client asked for them by at authorization.
+    pub grant_scope_names: ScopeNames,
+    /// When the grant (the refresh family) began: its code was redeemed.
+    pub grant_created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub grant_revoked: bool,
+}
+
+/// A browser session that has not ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: Snowflake,
+    /// When the session ends unless it is used before (Unix ms).
+    pub idle_expires_at: i64,
 }
 
 /// A refresh rotation: the presented token and the pair that replaces it.
@@ -216,15 +232,19 @@ pub struct Rotation {
     /// The new access token's scopes; `None` takes the grant's.
     pub access_scopes: Option<ScopeSet>,
     pub successor_hash: TokenHash,
+    /// When the successor ends unused; never after the family's end (below).
     pub successor_expires_at: i64,
+    /// How long a family may be refreshed for from its grant's creation; 0: no limit. A family
+    /// past it is not claimed.
+    pub family_max_age_ms: i64,
 }
 
 /// A rotation that took place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotated {
     pub grant_id: Snowflake,
-    /// The scopes of the new access token.
-    pub scopes: ScopeSet,
+    /// The grant's scopes under the names they were asked for by at authorization.
+    pub grant_scope_names: ScopeNames,
 }
 
 /// The pair an earlier rotation issued, still current (see [`Store::retried_rotation`]).
@@ -307,14 +327,20 @@ pub trait Store: Send + Sync + 'static {
     /// speaker and invited lists. Bumps the content version. `None`
     /// when there is no such user.
     async fn delete_user(&self, username: &Username) -> Result<Option<Deletion>>;
+    /// Stores a session that ends at `expires_at`, or at `idle_expires_at` if it is not used
+    /// (see [`Store::touch_session`]) before then.
     async fn create_session(
         &self,
         hash: TokenHash,
         user_id: Snowflake,
         now: i64,
         expires_at: i64,
+        idle_expires_at: i64,
     ) -> Result<()>;
-    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>>;
+    /// The session, if it has reached neither its end nor its idle end at `now`.
+    async fn session(&self, hash: TokenHash, now: i64) -> Result<Option<SessionRecord>>;
+    /// Moves the session's idle end forward to `idle_expires_at` (never back).
+    async fn touch_session(&self, hash: TokenHash, idle_expires_at: i64) -> Result<()>;
     async fn delete_session(&self, hash: TokenHash) -> Result<()>;
     /// Records that an authorization request reached its decision; false if it already had.
     async fn consume_request(&self, hash: TokenHash, expires_at: i64) -> Result<bool>;

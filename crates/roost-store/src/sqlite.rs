@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use roost_domain::{ClientId, ClientType, RedirectUri, ScopeSet, Snowflake, TokenHash, Username};
+use roost_domain::{
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -21,8 +23,8 @@ use crate::content::{join_ids, split_ids, split_list};
 use crate::{
     AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, Deletion, FollowRecord,
     ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome,
-    RefreshRecord, Result, Rotated, Rotation, SpaceRecord, Store, StoreError, TopicRecord,
-    TweetRecord, UserRecord,
+    RefreshRecord, Result, Rotated, Rotation, SessionRecord, SpaceRecord, Store, StoreError,
+    TopicRecord, TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -184,6 +186,28 @@ fn scopes(row: &SqliteRow, col: &str) -> Result<ScopeSet> {
     ScopeSet::parse_allow_empty(&v).map_err(|e| StoreError::Other(anyhow!("{col}: {e}")))
 }
 
+/// The names stored in `names_col` (NULL: today's names), checked against the canonical set in
+/// `set_col`.
+fn scope_names(row: &SqliteRow, set_col: &str, names_col: &str) -> Result<ScopeNames> {
+    let set = scopes(row, set_col)?;
+    let names: Option<String> = row.try_get(names_col)?;
+    let Some(names) = names else {
+        return Ok(ScopeNames::current(set));
+    };
+    match ScopeNames::parse_allow_empty(&names) {
+        Ok(n) if n.set() == set => Ok(n),
+        Ok(_) => Err(StoreError::Other(anyhow!(
+            "{names_col} does not name the scopes in {set_col}"
+        ))),
+        Err(e) => Err(StoreError::Other(anyhow!("{names_col}: {e}"))),
+    }
+}
+
+/// What goes in a `scope_names` column: NULL unless a historic name was used.
+fn names_column(names: ScopeNames) -> Option<String> {
+    names.uses_historic_names().then(|| names.to_string())
+}
+
 const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
     a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at";
 
@@ -202,23 +226,28 @@ const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids
 /// insert the new access and refresh tokens of its grant, each insert only if the statement
 /// before it changed a row (`changes()`), so a failed claim inserts nothing and commits nothing.
 /// (The successor digest cannot be the guard: with a grace window a retry in the same
-/// millisecond derives the same successor.) The access insert returns the one row of a
-/// successful claim. `$1` now, `$2` successor digest, `$3` presented digest, `$4` access
-/// digest, `$5` its scopes (NULL: the grant's), `$6` its expiry, `$7` the successor's expiry,
-/// `$8` the presenting App.
+/// millisecond derives the same successor.) The claim returns the grant and its scope names.
+/// `$1` now, `$2` successor digest, `$3` presented digest, `$4` access digest, `$5` its scopes
+/// (NULL: the grant's), `$6` its expiry, `$7` the successor's idle expiry, `$8` the presenting
+/// App, `$9` the family's maximum age in ms (0: none).
 const ROTATE_REFRESH: &str = "\
     BEGIN IMMEDIATE; \
     UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
      WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
        AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id \
-                   AND g.app_id = $8 AND g.revoked_at IS NULL); \
+                   AND g.app_id = $8 AND g.revoked_at IS NULL \
+                   AND ($9 = 0 OR g.created_at + $9 > $1)) \
+     RETURNING grant_id, \
+       (SELECT g.scopes FROM grants g WHERE g.id = grant_id) AS scopes, \
+       (SELECT g.scope_names FROM grants g WHERE g.id = grant_id) AS scope_names; \
     INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at) \
      SELECT $4, g.app_id, g.user_id, g.id, COALESCE($5, g.scopes), $1, $6 \
        FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
-      WHERE r.token_hash = $3 AND changes() = 1 \
-     RETURNING grant_id, scopes; \
+      WHERE r.token_hash = $3 AND changes() = 1; \
     INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
-     SELECT $2, grant_id, $1, $7 FROM refresh_tokens WHERE token_hash = $3 AND changes() = 1; \
+     SELECT $2, g.id, $1, CASE WHEN $9 = 0 THEN $7 ELSE MIN($7, g.created_at + $9) END \
+       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+      WHERE r.token_hash = $3 AND changes() = 1; \
     COMMIT";
 
 impl SqliteStore {
@@ -971,25 +1000,49 @@ impl Store for SqliteStore {
         user_id: Snowflake,
         now: i64,
         expires_at: i64,
+        idle_expires_at: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(hash.as_bytes())
-            .bind(user_id.get())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, idle_expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hash.as_bytes())
+        .bind(user_id.get())
+        .bind(now)
+        .bind(expires_at)
+        .bind(idle_expires_at)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
-    async fn session_user(&self, hash: TokenHash, now: i64) -> Result<Option<Snowflake>> {
-        let row =
-            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
-                .bind(hash.as_bytes())
-                .bind(now)
-                .fetch_optional(&self.read)
-                .await?;
-        row.as_ref().map(|r| id(r, "user_id")).transpose()
+    async fn session(&self, hash: TokenHash, now: i64) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT user_id, idle_expires_at FROM sessions \
+             WHERE token_hash = ? AND expires_at > ? AND idle_expires_at > ?",
+        )
+        .bind(hash.as_bytes())
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SessionRecord {
+            user_id: id(&row, "user_id")?,
+            idle_expires_at: row.try_get("idle_expires_at")?,
+        }))
+    }
+
+    async fn touch_session(&self, hash: TokenHash, idle_expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET idle_expires_at = ? WHERE token_hash = ? AND idle_expires_at < ?",
+        )
+        .bind(idle_expires_at)
+        .bind(hash.as_bytes())
+        .bind(idle_expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn delete_session(&self, hash: TokenHash) -> Result<()> {
@@ -1044,14 +1097,16 @@ impl Store for SqliteStore {
 
     async fn create_code(&self, code: NewCode) -> Result<()> {
         sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, grant_id, app_id, user_id, scopes, redirect_uri, \
-             code_challenge, code_challenge_method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO authorization_codes (code_hash, grant_id, app_id, user_id, scopes, scope_names, \
+             redirect_uri, code_challenge, code_challenge_method, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(code.code_hash.as_bytes())
         .bind(code.grant_id.get())
         .bind(code.app_id.get())
         .bind(code.user_id.get())
-        .bind(code.scopes.to_string())
+        .bind(code.scopes.set().to_string())
+        .bind(names_column(code.scopes))
         .bind(&code.redirect_uri)
         .bind(&code.code_challenge)
         .bind(&code.code_challenge_method)
@@ -1064,8 +1119,8 @@ impl Store for SqliteStore {
 
     async fn code_by_hash(&self, h: TokenHash) -> Result<Option<CodeRecord>> {
         let row = sqlx::query(
-            "SELECT grant_id, app_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, \
-             created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = ?",
+            "SELECT grant_id, app_id, user_id, scopes, scope_names, redirect_uri, code_challenge, \
+             code_challenge_method, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = ?",
         )
         .bind(h.as_bytes())
         .fetch_optional(&self.read)
@@ -1075,7 +1130,7 @@ impl Store for SqliteStore {
             grant_id: id(&row, "grant_id")?,
             app_id: id(&row, "app_id")?,
             user_id: id(&row, "user_id")?,
-            scopes: scopes(&row, "scopes")?,
+            scopes: scope_names(&row, "scopes", "scope_names")?,
             redirect_uri: row.try_get("redirect_uri")?,
             code_challenge: row.try_get("code_challenge")?,
             code_challenge_method: row.try_get("code_challenge_method")?,
@@ -1089,7 +1144,7 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         let claimed = sqlx::query(
             "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL \
-             RETURNING grant_id, app_id, user_id, scopes",
+             RETURNING grant_id, app_id, user_id, scopes, scope_names",
         )
         .bind(tokens.now)
         .bind(h.as_bytes())
@@ -1112,13 +1167,15 @@ impl Store for SqliteStore {
         let app_id = id(&row, "app_id")?;
         let user_id = id(&row, "user_id")?;
         let grant_scopes: String = row.try_get("scopes")?;
+        let grant_scope_names: Option<String> = row.try_get("scope_names")?;
         sqlx::query(
-            "INSERT INTO grants (id, app_id, user_id, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO grants (id, app_id, user_id, scopes, scope_names, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(grant_id.get())
         .bind(app_id.get())
         .bind(user_id.get())
         .bind(grant_scopes)
+        .bind(grant_scope_names)
         .bind(tokens.now)
         .execute(&mut *tx)
         .await?;
@@ -1129,7 +1186,8 @@ impl Store for SqliteStore {
 
     async fn refresh_by_hash(&self, h: TokenHash) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
-            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, r.expires_at, r.used_at, g.revoked_at \
+            "SELECT r.grant_id, g.app_id, g.user_id, g.scopes, g.scope_names, g.created_at AS grant_created_at, \
+             r.expires_at, r.used_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?",
         )
         .bind(h.as_bytes())
@@ -1142,6 +1200,8 @@ impl Store for SqliteStore {
             app_id: id(&row, "app_id")?,
             user_id: id(&row, "user_id")?,
             grant_scopes: scopes(&row, "scopes")?,
+            grant_scope_names: scope_names(&row, "scopes", "scope_names")?,
+            grant_created_at: row.try_get("grant_created_at")?,
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             grant_revoked: revoked.is_some(),
@@ -1157,14 +1217,15 @@ impl Store for SqliteStore {
             .bind(r.access_scopes.map(|s| s.to_string()))
             .bind(r.access_expires_at)
             .bind(r.successor_expires_at)
-            .bind(r.app_id.get());
+            .bind(r.app_id.get())
+            .bind(r.family_max_age_ms);
         let rows = self.write_in_one_trip(query).await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
         Ok(Some(Rotated {
             grant_id: id(row, "grant_id")?,
-            scopes: scopes(row, "scopes")?,
+            grant_scope_names: scope_names(row, "scopes", "scope_names")?,
         }))
     }
 
@@ -1466,7 +1527,7 @@ impl Store for SqliteStore {
         let steps: &[(&'static str, &str, i64)] = &[
             (
                 "sessions",
-                "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= ? LIMIT 1000)",
+                "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= ?1 OR idle_expires_at <= ?1 LIMIT 1000)",
                 now,
             ),
             (
@@ -1644,7 +1705,10 @@ mod tests {
         let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
         store.migrate().await.unwrap();
         for i in 0..50u8 {
-            store.server_key(&format!("k{i}"), &[i; 32], 0).await.unwrap();
+            store
+                .server_key(&format!("k{i}"), &[i; 32], 0)
+                .await
+                .unwrap();
         }
         let file = || std::fs::metadata(&path).unwrap().len();
         let before = file();

@@ -168,6 +168,80 @@ pub struct UsersCreate {
     pub json: bool,
 }
 
+/// Reports a command line clap could not take and gives the exit code. `--help` and `--version`
+/// print as clap prints them (exit 0); anything else is a usage error: clap's message on one
+/// line of stderr, with its tip if it has one and where to find help (CONTRACT.md: a one-line
+/// reason for bad input), exit code 2.
+pub fn usage_exit(e: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        // Nothing useful can be done when stdout is gone.
+        let _ = e.print();
+        return std::process::ExitCode::from(code);
+    }
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!("{}", usage_line(e, &args));
+    std::process::ExitCode::from(code)
+}
+
+/// clap's multi-line error as one line:
+/// `roost: <message>[ [possible values: ...]][; tip: ...] (see roost <command> --help)`.
+/// `args` (without the program name) tell which command's help to point at.
+pub fn usage_line(e: &clap::Error, args: &[String]) -> String {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    let rendered = e.render().to_string();
+    let mut message: Option<String> = None;
+    let mut extra = String::new();
+    // The message may go on over the next lines (the missing arguments), up to a blank line.
+    let mut in_message = false;
+    for line in rendered.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("error: ") {
+            if message.is_none() {
+                message = Some(m.to_owned());
+                in_message = true;
+            }
+        } else if line.starts_with("[possible values:") {
+            extra.push(' ');
+            extra.push_str(line);
+        } else if let Some(t) = line.strip_prefix("tip: ") {
+            extra.push_str("; tip: ");
+            extra.push_str(t);
+        } else if line.is_empty() {
+            in_message = false;
+        } else if in_message && let Some(m) = message.as_mut() {
+            m.push_str(if m.ends_with(':') { " " } else { ", " });
+            m.push_str(line);
+        }
+    }
+    // A command given without its subcommand renders as the whole help text, with no `error:`.
+    let message = message.unwrap_or_else(|| match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a subcommand is required".to_owned()
+        }
+        kind => kind.to_string(),
+    });
+    // The deepest subcommand the arguments name.
+    let mut command = Cli::command();
+    let mut path = vec!["roost".to_owned()];
+    for a in args {
+        if a.starts_with('-') {
+            continue;
+        }
+        // The first word that is not a subcommand ends the path (it is a value or a typo).
+        let Some(sub) = command.find_subcommand(a).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    format!("roost: {message}{extra} (see {} --help)", path.join(" ")).replace('\n', " ")
+}
+
 /// Defaults < TOML file < environment and flags.
 pub fn load_config(common: &Common) -> anyhow::Result<Config> {
     let mut config = match &common.config {

@@ -293,6 +293,11 @@ pub struct OAuthConfig {
     /// retry treated as reuse. Default 0: off, every second use of a refresh token revokes the
     /// family. At most 60.
     pub refresh_grace_period: u64,
+    /// Seconds a refresh family (everything one authorization led to) may be refreshed for,
+    /// counted from the code's redemption, however often it is used; then the App must send the
+    /// user through authorization again. 0: no limit (as X documents none). Default 31536000
+    /// (365 days).
+    pub refresh_family_max_age: u64,
     /// Seconds a person has to finish login and consent after opening the authorize URL.
     /// Default 600.
     pub authorization_request_ttl: u64,
@@ -322,8 +327,12 @@ pub struct LoginConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
-    /// Seconds a browser login stays valid. Default 604800 (7 days).
+    /// Seconds a browser login stays valid, however much it is used. Default 604800 (7 days).
     pub ttl: u64,
+    /// Seconds a browser login stays valid without being used (the authorize page, a sign-in
+    /// or consent answer); each use starts a new period, recorded at most once a minute.
+    /// Default 86400 (1 day). The absolute `ttl` applies as well.
+    pub idle_ttl: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -377,6 +386,7 @@ impl Default for OAuthConfig {
             access_token_ttl: 7200,
             refresh_token_ttl: 180 * 24 * 3600,
             refresh_grace_period: 0,
+            refresh_family_max_age: 365 * 24 * 3600,
             authorization_request_ttl: 600,
             token_cache_size: 100_000,
             token_cache_ttl: 60,
@@ -398,7 +408,10 @@ impl Default for LoginConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { ttl: 7 * 24 * 3600 }
+        Self {
+            ttl: 7 * 24 * 3600,
+            idle_ttl: 24 * 3600,
+        }
     }
 }
 
@@ -475,6 +488,7 @@ impl Config {
             ),
             ("oauth.token_cache_ttl", o.token_cache_ttl),
             ("session.ttl", self.session.ttl),
+            ("session.idle_ttl", self.session.idle_ttl),
             ("login.window", self.login.window),
             ("cleanup.interval", self.cleanup.interval),
             ("server.request_timeout", self.server.request_timeout),
@@ -566,6 +580,8 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.oauth.authorization_code_ttl, 30);
         assert_eq!(c.oauth.access_token_ttl, 7200);
+        assert_eq!(c.oauth.refresh_family_max_age, 365 * 24 * 3600);
+        assert_eq!(c.session.idle_ttl, 24 * 3600);
         assert!(!c.oauth.strict_rfc);
         assert_eq!(
             c.oauth.refresh_grace_period, 0,
@@ -635,6 +651,9 @@ mod tests {
         assert!(Config::from_toml_str("[oauth]\nauthorization_code_ttl = 601\n").is_err());
         assert!(Config::from_toml_str("[server]\npublic_url = \"ftp://x\"\n").is_err());
         assert!(Config::from_toml_str("[server]\naddr = \"nope\"\n").is_err());
+        assert!(Config::from_toml_str("[session]\nidle_ttl = 0\n").is_err());
+        let c = Config::from_toml_str("[oauth]\nrefresh_family_max_age = 0\n").unwrap();
+        assert_eq!(c.oauth.refresh_family_max_age, 0);
     }
 
     #[test]

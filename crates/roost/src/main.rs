@@ -10,7 +10,10 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = roost::cli::Cli::parse();
+    let cli = match roost::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return roost::cli::usage_exit(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

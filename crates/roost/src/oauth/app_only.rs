@@ -11,7 +11,7 @@
 use axum::Json;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -56,6 +56,17 @@ fn canonical(token: &str) -> String {
 
 pub fn looks_like_app_token(token: &str) -> bool {
     token.starts_with(PREFIX)
+}
+
+/// A success as X sends it on these two endpoints: `application/json; charset=utf-8`
+/// (spec/x-oauth2.md §6, §7), not the bare `application/json` of `/2/oauth2/token`.
+fn success(body: serde_json::Value) -> Response {
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    no_store(resp)
 }
 
 /// X's answer to every failure on these two endpoints.
@@ -163,10 +174,7 @@ pub async fn token(
     match authenticate(&state, &params).await {
         Ok(app) => {
             let token = mint(&state, app.id, app.bearer_generation);
-            no_store(
-                Json(serde_json::json!({"token_type": "bearer", "access_token": token}))
-                    .into_response(),
-            )
+            success(serde_json::json!({"token_type": "bearer", "access_token": token}))
         }
         Err(failure) => failure.respond(&state, "app-only token request refused"),
     }
@@ -204,7 +212,7 @@ pub async fn invalidate(
                     state.tokens.forget_app_tokens(app.id);
                     state.apps.forget(app.id);
                     tracing::info!(client_id = %app.client_id, "app-only bearer token invalidated");
-                    no_store(Json(serde_json::json!({"access_token": token})).into_response())
+                    success(serde_json::json!({"access_token": token}))
                 }
                 Ok(false) => code_99(),
                 Err(e) => unavailable(&state, e),

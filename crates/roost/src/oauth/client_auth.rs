@@ -45,14 +45,17 @@ pub async fn authenticate(
             )));
         }
     };
+    // Empty means absent, in the header as in the parameters (checklist H5): `Basic id:` is a
+    // public client's id without a secret, as `client_secret=` in a body is no secret.
+    let non_empty = |s: &&str| !s.is_empty();
     let id = agree(
         "client_id",
-        basic.map(|b| b.id.as_str()),
+        basic.map(|b| b.id.as_str()).filter(non_empty),
         params.get("client_id"),
     )?;
     let secret = agree(
         "client secret",
-        basic.map(|b| b.secret.as_str()),
+        basic.map(|b| b.secret.as_str()).filter(non_empty),
         params.get("client_secret"),
     )?;
     let Some(id) = id else {

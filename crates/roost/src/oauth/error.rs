@@ -8,10 +8,10 @@
 //! | situation | X mode | strict mode |
 //! |---|---|---|
 //! | client authentication failed, or copies of `client_id`/`client_secret` disagree | 401 `unauthorized_client` "Missing valid authorization header" | 401 `invalid_client` |
-//! | unknown, expired, used or foreign code | 400 `invalid_request` "Value passed for the authorization code was invalid." | 400 `invalid_grant` |
+//! | unknown, expired, used or foreign code (a foreign one answered exactly like an unknown one) | 400 `invalid_request` "Value passed for the authorization code was invalid." | 400 `invalid_grant` |
 //! | PKCE verifier does not match | 400 `invalid_request` "Value passed for the code verifier did not match the code challenge." | 400 `invalid_grant` |
 //! | `redirect_uri` missing or different from the code's | 400 `invalid_request` "Value passed for the redirect uri did not match the uri of the authorization code." | 400 `invalid_grant` |
-//! | bad, used, revoked or expired refresh token | 400 `invalid_request` "Value passed for the token was invalid." | 400 `invalid_grant` |
+//! | bad, used, revoked, expired or foreign refresh token (foreign answered like unknown) | 400 `invalid_request` "Value passed for the token was invalid." | 400 `invalid_grant` |
 //! | missing parameter | 400 `invalid_request` "Missing required parameter [name]." | same |
 //! | malformed or repeated parameter | 400 `invalid_request` | same |
 //! | unknown `grant_type` | 400 `unsupported_grant_type` | same |
@@ -42,18 +42,29 @@ pub const RFC_UNAVAILABLE: &str = "The authorization server is currently unable 
 /// another process, a full connection queue) pass within about that long.
 pub const RETRY_AFTER_UNAVAILABLE: u64 = 1;
 
+/// roost's reasons for an unknown code and refresh token; another App's answer the same.
+pub const CODE_UNKNOWN: &str = "the code is unknown";
+pub const REFRESH_UNKNOWN: &str = "the refresh token is unknown";
+
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("client authentication failed: {0}")]
     InvalidClient(String),
     #[error("{0}")]
     InvalidCode(&'static str),
+    /// Another App's code: logged as such, answered exactly like an unknown code, so that the
+    /// answer never tells that a code exists for another client (checklist B5).
+    #[error("the code was issued to another client")]
+    ForeignCode,
     #[error("the code_verifier does not match the code_challenge")]
     VerifierMismatch,
     #[error("the redirect_uri is missing or does not match the one the code was issued for")]
     RedirectMismatch,
     #[error("{0}")]
     InvalidRefreshToken(&'static str),
+    /// Another App's refresh token: answered exactly like an unknown one (checklist D5).
+    #[error("the refresh token was issued to another client")]
+    ForeignRefreshToken,
     #[error("Missing required parameter [{0}].")]
     MissingParameter(&'static str),
     #[error("{0}")]
@@ -115,8 +126,15 @@ impl TokenError {
         } else {
             tracing::info!(reason = %self, "token request refused");
         }
-        let reason = self.to_string();
-        let (status, code, x_description): (StatusCode, &str, Option<&str>) = match self {
+        // The log has the precise reason; the wire must not tell another App's code or token
+        // from an unknown one, in either mode (byte for byte the same answer).
+        let shown = match self {
+            TokenError::ForeignCode => &TokenError::InvalidCode(CODE_UNKNOWN),
+            TokenError::ForeignRefreshToken => &TokenError::InvalidRefreshToken(REFRESH_UNKNOWN),
+            other => other,
+        };
+        let reason = shown.to_string();
+        let (status, code, x_description): (StatusCode, &str, Option<&str>) = match shown {
             TokenError::InvalidClient(_) => (
                 StatusCode::UNAUTHORIZED,
                 if strict {
@@ -126,7 +144,7 @@ impl TokenError {
                 },
                 Some(X_MISSING_AUTH),
             ),
-            TokenError::InvalidCode(_) => (
+            TokenError::InvalidCode(_) | TokenError::ForeignCode => (
                 StatusCode::BAD_REQUEST,
                 grant_code(strict),
                 Some(X_INVALID_CODE),
@@ -141,7 +159,7 @@ impl TokenError {
                 grant_code(strict),
                 Some(X_REDIRECT_MISMATCH),
             ),
-            TokenError::InvalidRefreshToken(_) => (
+            TokenError::InvalidRefreshToken(_) | TokenError::ForeignRefreshToken => (
                 StatusCode::BAD_REQUEST,
                 grant_code(strict),
                 Some(X_INVALID_TOKEN),
@@ -171,7 +189,7 @@ impl TokenError {
                 Some(X_UNAVAILABLE),
             ),
         };
-        let unavailable = matches!(self, TokenError::Unavailable(_));
+        let unavailable = matches!(shown, TokenError::Unavailable(_));
         let body = match (strict, x_description) {
             // The store's own message stays in the log: it may name files and tables.
             (true, _) if unavailable => Body {

@@ -6,13 +6,14 @@ use std::net::IpAddr;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeSet, Secret, TokenHash, TokenKind,
+    CodeChallenge, CodeChallengeMethod, CodeVerifier, Scope, ScopeNames, ScopeSet, Secret,
+    TokenHash, TokenKind,
 };
 use roost_store::{IssuedTokens, RedeemOutcome, Rotation};
 use serde::Serialize;
 
 use super::client_auth::authenticate;
-use super::error::{TokenError, no_store};
+use super::error::{CODE_UNKNOWN, REFRESH_UNKNOWN, TokenError, no_store};
 use super::params::{OAuthParams, ParamError};
 use crate::http::ClientAddr;
 use crate::state::AppState;
@@ -87,27 +88,39 @@ pub(super) fn client_key(params: &OAuthParams) -> Option<&str> {
     }
 }
 
+/// Tokens for a grant that began at `grant_created_at`. A refresh token never outlives its
+/// family's maximum age, so the cleanup job can remove a family that has reached it.
 fn new_tokens(
     state: &AppState,
     now: i64,
     scopes: ScopeSet,
     grant_scopes: ScopeSet,
+    grant_created_at: i64,
 ) -> (Secret, Option<Secret>, IssuedTokens) {
     let o = &state.config.oauth;
     let access = Secret::generate(TokenKind::AccessToken, now);
     let refresh = grant_scopes
         .contains(Scope::OfflineAccess)
         .then(|| Secret::generate(TokenKind::RefreshToken, now));
+    let mut refresh_expires_at = now + secs(o.refresh_token_ttl);
+    if let Some(family_end) = family_end(state, grant_created_at) {
+        refresh_expires_at = refresh_expires_at.min(family_end);
+    }
     let issued = IssuedTokens {
         access_hash: access.hash(),
         access_expires_at: now + secs(o.access_token_ttl),
         access_scopes: scopes,
-        refresh: refresh
-            .as_ref()
-            .map(|r| (r.hash(), now + secs(o.refresh_token_ttl))),
+        refresh: refresh.as_ref().map(|r| (r.hash(), refresh_expires_at)),
         now,
     };
     (access, refresh, issued)
+}
+
+/// When a refresh family that began at `grant_created_at` can no longer be refreshed
+/// (`[oauth] refresh_family_max_age`; `None` when unlimited). Checklist D7.
+fn family_end(state: &AppState, grant_created_at: i64) -> Option<i64> {
+    let max_age = state.config.oauth.refresh_family_max_age;
+    (max_age > 0).then(|| grant_created_at.saturating_add(secs(max_age)))
 }
 
 pub fn secs(s: u64) -> i64 {
@@ -116,11 +129,13 @@ pub fn secs(s: u64) -> i64 {
         .saturating_mul(1000)
 }
 
+/// The token response; `scope` names the scopes as the client asked for them (client-quirks
+/// rule 5), which for X's historic names is not how roost stores them.
 fn response(
     state: &AppState,
     access: Secret,
     refresh: Option<Secret>,
-    scopes: ScopeSet,
+    scopes: ScopeNames,
 ) -> TokenResponse {
     TokenResponse {
         token_type: "bearer",
@@ -151,12 +166,11 @@ async fn authorization_code(
         .store
         .code_by_hash(hash)
         .await?
-        .ok_or(TokenError::InvalidCode("the code is unknown"))?;
-    // A code shown to another App is refused without being burnt (checklist B5).
+        .ok_or(TokenError::InvalidCode(CODE_UNKNOWN))?;
+    // A code shown to another App is refused without being burnt, and answered like an
+    // unknown one (checklist B5).
     if record.app_id != app.id {
-        return Err(TokenError::InvalidCode(
-            "the code was issued to another client",
-        ));
+        return Err(TokenError::ForeignCode);
     }
     if record.used_at.is_some() {
         // Replay: revoke what the code produced (B3).
@@ -187,7 +201,9 @@ async fn authorization_code(
     if !challenge.verify(&verifier) {
         return Err(TokenError::VerifierMismatch);
     }
-    let (access, refresh, issued) = new_tokens(state, now, record.scopes, record.scopes);
+    // The grant begins now: `redeem_code` records it with this `now`.
+    let granted = record.scopes.set();
+    let (access, refresh, issued) = new_tokens(state, now, granted, granted, now);
     match state.store.redeem_code(hash, issued).await? {
         RedeemOutcome::Issued => {
             tracing::info!(grant_id = %record.grant_id, user_id = %record.user_id, "authorization code redeemed");
@@ -212,20 +228,22 @@ async fn refresh_token(
         .ok_or(TokenError::MissingParameter("refresh_token"))?;
     let now = state.now();
     let hash = TokenHash::of(token);
+    // Echoed under the names the client uses now, or, without `scope`, those it asked for at
+    // authorization (client-quirks rule 5); enforced as today's scopes.
     let asked = params
         .get("scope")
-        .map(ScopeSet::parse)
+        .map(ScopeNames::parse)
         .transpose()
         .map_err(|e| TokenError::InvalidScope(e.to_string()))?;
     // Only a narrowing needs the grant's scopes before the claim; without `scope` the claim is
     // the only trip to the store. The claim re-checks everything else atomically.
     if let Some(asked) = asked {
         match state.store.refresh_by_hash(hash).await? {
-            Some(r) if r.app_id == app.id && claimable(&r, now) => {
-                if !asked.is_subset_of(r.grant_scopes) {
+            Some(r) if r.app_id == app.id && claimable(state, &r, now) => {
+                if !asked.set().is_subset_of(r.grant_scopes) {
                     return Err(TokenError::InvalidScope(format!(
                         "the scope may only narrow the grant; not granted: {}",
-                        r.grant_scopes.missing_from(asked)
+                        r.grant_scopes.missing_from(asked.set())
                     )));
                 }
             }
@@ -240,21 +258,31 @@ async fn refresh_token(
         now,
         access_hash: access.hash(),
         access_expires_at: now + secs(o.access_token_ttl),
-        access_scopes: asked,
+        access_scopes: asked.map(ScopeNames::set),
         successor_hash: refresh.hash(),
         successor_expires_at: now + secs(o.refresh_token_ttl),
+        family_max_age_ms: family_max_age_ms(state),
     };
     match state.store.rotate_refresh(rotation).await? {
         Some(done) => {
             tracing::info!(grant_id = %done.grant_id, "refresh token rotated");
-            Ok(response(state, access, Some(refresh), done.scopes))
+            let names = asked.unwrap_or(done.grant_scope_names);
+            Ok(response(state, access, Some(refresh), names))
         }
         None => unclaimed(state, token, hash, app, now).await,
     }
 }
 
-fn claimable(r: &roost_store::RefreshRecord, now: i64) -> bool {
-    !r.grant_revoked && r.used_at.is_none() && now < r.expires_at
+fn claimable(state: &AppState, r: &roost_store::RefreshRecord, now: i64) -> bool {
+    !r.grant_revoked
+        && r.used_at.is_none()
+        && now < r.expires_at
+        && family_end(state, r.grant_created_at).is_none_or(|end| now < end)
+}
+
+/// `[oauth] refresh_family_max_age` in milliseconds, 0 when unlimited, for the store's claim.
+fn family_max_age_ms(state: &AppState) -> i64 {
+    secs(state.config.oauth.refresh_family_max_age)
 }
 
 /// The pair a rotation of `presented` at `at` issues. With a grace window it is derived from
@@ -287,19 +315,21 @@ async fn unclaimed(
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let record = state.store.refresh_by_hash(hash).await?;
-    // Another App's token is refused like an unknown one, and its family is left alone (D5).
-    let Some(record) = record.filter(|r| r.app_id == app.id) else {
-        return Err(TokenError::InvalidRefreshToken(
-            "the refresh token is unknown",
-        ));
+    let Some(record) = record else {
+        return Err(TokenError::InvalidRefreshToken(REFRESH_UNKNOWN));
     };
+    // Another App's token: refused like an unknown one, and the owner's family is left alone
+    // (D5).
+    if record.app_id != app.id {
+        return Err(TokenError::ForeignRefreshToken);
+    }
     if record.grant_revoked {
         return Err(TokenError::InvalidRefreshToken(
             "the refresh token has been revoked",
         ));
     }
     if let Some(used_at) = record.used_at {
-        if let Some(again) = retried(state, token, hash, used_at, now).await? {
+        if let Some(again) = retried(state, token, hash, &record, used_at, now).await? {
             tracing::info!(grant_id = %record.grant_id, "refresh retried inside the grace window; the same pair is handed out again");
             return Ok(again);
         }
@@ -315,6 +345,11 @@ async fn unclaimed(
             "the refresh token has expired",
         ));
     }
+    if family_end(state, record.grant_created_at).is_some_and(|end| now >= end) {
+        return Err(TokenError::InvalidRefreshToken(
+            "the grant has reached its maximum age (oauth.refresh_family_max_age); the user must authorize the App again",
+        ));
+    }
     // Unused, live and this App's, yet not claimed: only a store that changed under us.
     Err(TokenError::InvalidRefreshToken(
         "the refresh token could not be used; try again",
@@ -328,6 +363,7 @@ async fn retried(
     state: &AppState,
     token: &str,
     hash: TokenHash,
+    record: &roost_store::RefreshRecord,
     used_at: i64,
     now: i64,
 ) -> Result<Option<TokenResponse>, TokenError> {
@@ -353,7 +389,12 @@ async fn retried(
         token_type: "bearer",
         expires_in: left_ms.div_ceil(1000),
         access_token: access.expose().to_owned(),
-        scope: pair.scopes.to_string(),
+        // The retried rotation's scopes, under the names of the grant where they are its own.
+        scope: if pair.scopes == record.grant_scopes {
+            record.grant_scope_names.to_string()
+        } else {
+            ScopeNames::current(pair.scopes).to_string()
+        },
         refresh_token: Some(refresh.expose().to_owned()),
     }))
 }
@@ -379,5 +420,10 @@ async fn client_credentials(
             now + secs(state.config.oauth.access_token_ttl),
         )
         .await?;
-    Ok(response(state, access, None, ScopeSet::EMPTY))
+    Ok(response(
+        state,
+        access,
+        None,
+        ScopeNames::current(ScopeSet::EMPTY),
+    ))
 }

@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeSet, Secret, TokenHash, TokenKind,
-    Username,
+    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeNames, ScopeSet, Secret,
+    TokenHash, TokenKind, Username,
 };
 use roost_store::{AppRecord, NewCode};
 
@@ -126,7 +126,7 @@ fn single<'a>(q: &'a BTreeMap<String, Vec<String>>, name: &str) -> Result<Option
 struct Validated {
     app: AppRecord,
     redirect: RedirectUri,
-    scopes: ScopeSet,
+    scopes: ScopeNames,
     state: String,
     challenge: CodeChallenge,
 }
@@ -198,6 +198,20 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
             ));
         }
     }
+    // Only `query` is served and advertised (checklist I9); another mode would have the client
+    // wait for a fragment or a form post that never comes, so it is refused, in the query.
+    match single(&q, "response_mode").map_err(|e| back("invalid_request", e))? {
+        None | Some("query") => {}
+        Some(other) => {
+            return Err(back(
+                "invalid_request",
+                format!(
+                    "response_mode `{}` is not supported; roost returns the code in the query (response_mode=query)",
+                    truncate(other, 64)
+                ),
+            ));
+        }
+    }
     let st = state_param
         .map_err(|e| back("invalid_request", e))?
         .ok_or_else(|| back("invalid_request", "state is missing; X requires it".into()))?;
@@ -208,7 +222,7 @@ async fn validate(state: &AppState, uri: &Uri) -> Result<Validated, Refusal> {
         ));
     }
     let scope = single(&q, "scope").map_err(|e| back("invalid_request", e))?;
-    let scopes = ScopeSet::parse(scope.unwrap_or(""))
+    let scopes = ScopeNames::parse(scope.unwrap_or(""))
         .map_err(|e| back("invalid_scope", format!("{e}; see the scopes X defines")))?;
     let challenge = single(&q, "code_challenge").map_err(|e| back("invalid_request", e))?;
     // An absent method means `plain` (RFC 7636 §4.3), but an empty one is not absent: it is an
@@ -270,15 +284,27 @@ fn csrf_ok(state: &AppState, browser: &str, given: Option<&str>) -> bool {
     roost_domain::constant_time_eq(expected.as_bytes(), given.unwrap_or("").as_bytes())
 }
 
+/// How often, at most, a session's idle end is moved forward: recording every use would make
+/// every page view a write.
+const SESSION_TOUCH_MS: i64 = 60_000;
+
+/// The signed-in user, if the browser has a session that has ended neither by age nor by
+/// idleness (checklist A22). Using it starts a new idle period.
 async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_store::UserRecord> {
     let names = cookie_names(state.secure_cookies);
     let cookie = read_cookie(headers, names.session)?;
-    let user_id = state
-        .store
-        .session_user(TokenHash::of(&cookie), state.now())
-        .await
-        .ok()??;
-    state.store.user_by_id(user_id).await.ok()?
+    let hash = TokenHash::of(&cookie);
+    let now = state.now();
+    let session = state.store.session(hash, now).await.ok()??;
+    let idle = secs(state.config.session.idle_ttl);
+    // The last recorded use; a short idle_ttl is recorded often enough never to lapse in use.
+    let since_touch = idle - (session.idle_expires_at - now);
+    if since_touch >= SESSION_TOUCH_MS.min(idle / 2)
+        && let Err(e) = state.store.touch_session(hash, now + idle).await
+    {
+        tracing::error!(error = %e, "could not record the use of a session");
+    }
+    state.store.user_by_id(session.user_id).await.ok()?
 }
 
 fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
@@ -360,7 +386,7 @@ impl PageCtx<'_> {
                 project_name: &self.app.project_name,
                 user_name: &user.name,
                 username: user.username.as_str(),
-                scopes: scope_lines(self.req.s),
+                scopes: scope_lines(self.req.s.set()),
                 redirect_host: &host,
                 csrf_token: &csrf,
                 request: &sealed,
@@ -692,6 +718,7 @@ async fn login(
             user.id,
             now,
             now + secs(state.config.session.ttl),
+            now + secs(state.config.session.idle_ttl),
         )
         .await
     {

@@ -9,7 +9,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, PkceMode, ScopeSet, Snowflake, TokenHash, constant_time_eq,
+    CodeChallenge, CodeChallengeMethod, PkceMode, ScopeNames, Snowflake, TokenHash,
+    constant_time_eq,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +22,8 @@ pub struct PendingRequest {
     pub a: Snowflake,
     /// The registered redirect URI the request named.
     pub r: String,
-    /// Scopes, space-separated.
-    pub s: ScopeSet,
+    /// Scopes, space-separated, under the names the client used.
+    pub s: ScopeNames,
     /// `state`.
     pub st: String,
     /// PKCE challenge and method.

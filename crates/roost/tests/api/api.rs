@@ -565,6 +565,62 @@ async fn sec_i09_metadata_is_honest_in_x_mode() {
 }
 
 #[tokio::test]
+async fn sec_i09_only_the_advertised_response_mode_is_served() {
+    let app = spawn_app().await;
+    let m = metadata(&app, None).await;
+    assert_eq!(m["response_modes_supported"], json!(["query"]));
+    // Advertised, so accepted (and so is leaving it out, or empty: empty means absent).
+    for mode in [Some("query"), None, Some("")] {
+        let p = AuthParams::new(&app.web.client_id, ALL_SCOPES).set("response_mode", mode);
+        let resp = app.http.get(app.authorize_url(&p)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{mode:?}");
+    }
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES).set("response_mode", Some("query"));
+    let code = app.code_for(&p).await;
+    let (s, b) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(s, 200, "{b}");
+    // Anything else is refused, in the query of the validated callback, with the state.
+    let before = app.row_counts().await;
+    for mode in [
+        "fragment",
+        "form_post",
+        "query.jwt",
+        "jwt",
+        "QUERY",
+        "web_message",
+    ] {
+        let p = AuthParams::new(&app.web.client_id, ALL_SCOPES).set("response_mode", Some(mode));
+        let resp = app.http.get(app.authorize_url(&p)).send().await.unwrap();
+        assert_eq!(resp.status(), 302, "{mode}");
+        let loc = location(&resp);
+        assert!(loc.starts_with(&format!("{CALLBACK}?")), "{mode}: {loc}");
+        assert!(!loc.contains('#'), "{mode}: {loc}");
+        let q = location_query(&resp);
+        assert_eq!(q["error"], "invalid_request", "{mode}");
+        assert_eq!(q["state"], "state-123", "{mode}");
+        assert!(!q.contains_key("code"), "{mode}");
+        assert!(
+            q["error_description"].contains(&format!("response_mode `{mode}` is not supported")),
+            "{mode}: {q:?}"
+        );
+    }
+    // Repeated with different values: refused the same way.
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES).set("response_mode", Some("query"));
+    let url = format!("{}&response_mode=fragment", app.authorize_url(&p));
+    let resp = app.http.get(url).send().await.unwrap();
+    assert_eq!(location_query(&resp)["error"], "invalid_request");
+    // The client and callback are checked first: an unregistered callback is never redirected
+    // to, whatever the response_mode.
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES)
+        .set("response_mode", Some("fragment"))
+        .set("redirect_uri", Some("https://evil.test/cb"));
+    let resp = app.http.get(app.authorize_url(&p)).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
 async fn sec_i09_metadata_is_honest_in_strict_mode() {
     let app = spawn_app_with(|c| c.oauth.strict_rfc = true).await;
     let m = metadata(&app, None).await;

@@ -19,6 +19,9 @@ const CODE_99: &str = r#"{"errors":[{"code":99,"label":"authenticity_token_error
 
 const FORM_UTF8: &str = "application/x-www-form-urlencoded;charset=UTF-8";
 
+/// What X's app-only endpoints send on success; `/2/oauth2/token` sends bare `application/json`.
+const APP_ONLY_JSON: &str = "application/json; charset=utf-8";
+
 struct Answer {
     status: u16,
     headers: HeaderMap,
@@ -163,7 +166,8 @@ async fn token_success_body_is_exactly_xs() {
         r.body,
         format!(r#"{{"token_type":"bearer","access_token":"{token}"}}"#)
     );
-    assert_eq!(r.headers["content-type"], "application/json");
+    // X's exact media type for this endpoint (spec/x-oauth2.md §6).
+    assert_eq!(r.headers["content-type"], APP_ONLY_JSON);
     assert_eq!(r.headers["cache-control"], "no-store");
     assert_eq!(r.headers["pragma"], "no-cache");
     // X's visible shape: a run of `A`s and literal percent-escapes.
@@ -374,6 +378,8 @@ async fn sec_e08_valid_invalidation_kills_the_token_and_issues_a_new_one() {
     assert_eq!(r.body, format!(r#"{{"access_token":"{old}"}}"#));
     assert_eq!(r.json(), json!({"access_token": old}));
     assert_eq!(r.headers["cache-control"], "no-store");
+    // X's exact media type for this endpoint (spec/x-oauth2.md §7).
+    assert_eq!(r.headers["content-type"], APP_ONLY_JSON);
     assert_eq!(generation(&app, &app.web).await, 1);
     assert_invalid(&app, &old, "invalidated token").await;
 

@@ -434,6 +434,75 @@ async fn sec_a01_redirect_uri_exact_match() {
 }
 
 #[tokio::test]
+async fn sec_a01_non_ascii_callbacks_only_in_their_registered_ascii_spelling() {
+    let app = spawn_app().await;
+    // Registration refuses the raw spelling: it could never be sent back in a Location header.
+    let callbacks = vec!["https://app.example/café".to_owned()];
+    let refused = accounts::create_app(
+        app.state.store.as_ref(),
+        &app.state.ids,
+        app.state.now(),
+        AppSpec {
+            name: "Raw",
+            project: "Intl Project",
+            client_type: ClientType::Public,
+            callbacks: &callbacks,
+            fixed: None,
+        },
+    )
+    .await;
+    assert!(refused.is_err(), "a non-ASCII callback was registered");
+    let encoded = "https://app.example/caf%C3%A9";
+    let intl = create_app_in(
+        &app,
+        "Intl App",
+        "Intl Project",
+        ClientType::Public,
+        &[encoded],
+    )
+    .await;
+    // Matching stays exact: the decoded form, other escapes' case, double encoding are not it.
+    let before = app.row_counts().await;
+    for near in [
+        "https://app.example/café",
+        "https://app.example/caf%c3%a9",
+        "https://app.example/caf%25C3%25A9",
+        "https://app.example/cafe%CC%81",
+    ] {
+        let p = AuthParams::new(&intl.client_id, "tweet.read").set("redirect_uri", Some(near));
+        let page = app.get_page(&app.http, &app.authorize_url(&p)).await;
+        assert_error_page(&page, 400, "is not among the callback URLs registered");
+        assert!(page.headers.get(LOCATION).is_none(), "{near}");
+    }
+    assert_eq!(app.row_counts().await, before);
+    // The registered spelling works end to end: errors and the code go back to it.
+    let p = AuthParams::new(&intl.client_id, "tweet.read").set("redirect_uri", Some(encoded));
+    let bad = p.clone().set("state", None);
+    let page = app.get_page(&app.http, &app.authorize_url(&bad)).await;
+    let pairs = error_redirect(&page, &format!("{encoded}?"));
+    assert_eq!(values(&pairs, "error"), ["invalid_request"]);
+    let b = Browser::new();
+    let consent = sign_in(&app, &b, &p, "alice").await;
+    let resp = decision_post(&app, &b.client, &keys_of(&consent), "allow").await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let loc = page_location(&resp);
+    assert!(loc.starts_with(&format!("{encoded}?")), "{loc}");
+    let code = values(&query_pairs(&loc), "code")[0].to_owned();
+    let r = crate::token::post_token(
+        &app,
+        crate::token::Cred::Body(&intl.client_id, None),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", encoded),
+            ("code_verifier", &p.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
 async fn sec_a02_never_redirect_for_unknown_client_or_unregistered_redirect_uri() {
     let app = spawn_app().await;
     let other = create_app_in(
@@ -2257,13 +2326,104 @@ async fn sec_a22_logout_deletes_the_session() {
 async fn sec_a22_session_expires() {
     let app = spawn_app().await;
     let ttl_ms = app.state.config.session.ttl as i64 * 1000;
+    let idle_ms = app.state.config.session.idle_ttl as i64 * 1000;
+    assert!(
+        idle_ms < ttl_ms,
+        "the defaults have an idle limit below the absolute one"
+    );
     let p = AuthParams::new(&app.web.client_id, "tweet.read");
     let b = Browser::new();
     sign_in(&app, &b, &p, "alice").await;
-    app.clock.advance_ms(ttl_ms - 1000);
+    // Used a little before each idle period runs out, the session lasts until its absolute end.
+    let step = idle_ms - 1000;
+    let mut used = 0;
+    while used + step < ttl_ms - 1000 {
+        app.clock.advance_ms(step);
+        used += step;
+        assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    }
+    app.clock.advance_ms(ttl_ms - 1000 - used);
     assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
     app.clock.advance_ms(2000);
     assert_login_page(&app.get_page(&b.client, &app.authorize_url(&p)).await, 200);
+}
+
+#[tokio::test]
+async fn sec_a22_session_expires_when_idle() {
+    // Shorter than the 10 minutes a pending authorization request lives, so that a consent
+    // answer can outlive the session.
+    let app = spawn_app_with(|c| {
+        c.session.ttl = 3600;
+        c.session.idle_ttl = 300;
+    })
+    .await;
+    let idle_ms = app.state.config.session.idle_ttl as i64 * 1000;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    app.clock.advance_ms(idle_ms - 1000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    // Idle for a whole period since that use: signed out.
+    app.clock.advance_ms(idle_ms);
+    assert_login_page(&app.get_page(&b.client, &app.authorize_url(&p)).await, 200);
+    // A consent answer from that session is not accepted either.
+    let b = Browser::new();
+    let consent = sign_in(&app, &b, &p, "alice").await;
+    app.clock.advance_ms(idle_ms + 1000);
+    let before = app.row_counts().await;
+    let page = decision_post(&app, &b.client, &keys_of(&consent), "allow").await;
+    assert_login_page(&page, 401);
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn sec_a22_session_use_is_recorded_at_most_once_a_minute() {
+    let app = spawn_app_with(|c| c.session.idle_ttl = 600).await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    let idle_end = |d: &crate::storage::db::Dump| -> Vec<crate::storage::db::Cell> {
+        d.table("sessions")
+            .iter()
+            .map(|r| r["idle_expires_at"].clone())
+            .collect()
+    };
+    // Pages viewed within a minute of the last recorded use write nothing.
+    let before = crate::storage::db::snapshot(&app).await;
+    for _ in 0..3 {
+        app.clock.advance_ms(10_000);
+        assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    }
+    crate::storage::db::assert_unchanged(&app, &before, "pages viewed within a minute").await;
+    // Past the minute, the use is recorded: the idle end moves forward.
+    app.clock.advance_ms(31_000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+    let after = crate::storage::db::snapshot(&app).await;
+    assert_eq!(idle_end(&after).len(), 1);
+    assert_ne!(idle_end(&after), idle_end(&before));
+    // And the session now lives a full idle period from that use, not from the sign-in.
+    app.clock.advance_ms(600_000 - 1000);
+    assert_consent_page(&app.get_page(&b.client, &app.authorize_url(&p)).await);
+}
+
+#[tokio::test]
+async fn sec_a22_expired_sessions_are_cleaned_up() {
+    let app = spawn_app_with(|c| c.session.idle_ttl = 600).await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let b = Browser::new();
+    sign_in(&app, &b, &p, "alice").await;
+    assert_eq!(app.row_counts().await["sessions"], 1);
+    app.clock.advance_ms(601_000);
+    app.state
+        .store
+        .cleanup(app.state.now(), 0)
+        .await
+        .expect("cleanup");
+    assert_eq!(
+        app.row_counts().await["sessions"],
+        0,
+        "idle sessions are deleted"
+    );
 }
 
 #[tokio::test]

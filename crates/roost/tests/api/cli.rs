@@ -129,10 +129,21 @@ impl Output {
         assert_no_panic(&self.stderr);
     }
 
-    /// A clap usage error: clap's own format and exit code 2, no panic.
+    /// A usage error: exit code 2 and exactly one line on stderr (CONTRACT.md), `roost: `
+    /// and clap's message, pointing at the help; no panic.
     fn assert_usage_error(&self) {
         assert_eq!(self.code, Some(2), "expected a usage error: {self:?}");
-        assert!(self.stderr.contains("error:"), "stderr: {self:?}");
+        let line = self
+            .stderr
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("stderr does not end with a newline: {self:?}"));
+        assert!(
+            !line.contains('\n'),
+            "more than one line on stderr: {self:?}"
+        );
+        assert!(line.starts_with("roost: "), "stderr: {self:?}");
+        assert!(!line.contains("error:"), "stderr: {self:?}");
+        assert!(line.ends_with(" --help)"), "stderr: {self:?}");
         assert_no_panic(&self.stderr);
     }
 }
@@ -885,12 +896,127 @@ async fn bad_input_exits_non_zero_with_one_line_and_stores_nothing() {
             LOOPBACK_CALLBACK,
         ],
         vec!["frobnicate"],
+        vec!["apps"],
     ] {
         let out = ws.run_db(&args).await;
         out.assert_usage_error();
         assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
     }
     assert_eq!(ws.apps_list().await, list);
+}
+
+#[tokio::test]
+async fn sec_a03_non_ascii_callbacks_are_refused_with_their_ascii_spelling_named() {
+    let ws = Workspace::new();
+    let before = ws.apps_list().await;
+    for bad in [
+        "https://app.example/café",
+        "https://bücher.example/cb",
+        "http://127.0.0.1:8976/callback?lang=ü",
+    ] {
+        let out = ws
+            .run_db(&[
+                "apps",
+                "create",
+                "--name",
+                "Intl",
+                "--type",
+                "public",
+                "--callback",
+                bad,
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(
+            out.stderr.contains("outside ASCII") && out.stderr.contains("percent-encoded"),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+    assert_eq!(ws.apps_list().await, before, "a refused App left traces");
+    // The percent-encoded spelling is registered exactly as given.
+    let encoded = "https://app.example/caf%C3%A9?lang=%C3%BC";
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "Intl",
+            "--type",
+            "public",
+            "--callback",
+            encoded,
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let created = out.json_object();
+    let list = ws.apps_list().await;
+    assert_eq!(
+        callbacks_of(listed_app(&list, text(&created, "client_id"))),
+        [encoded.to_owned()].into_iter().collect()
+    );
+}
+
+#[tokio::test]
+async fn usage_errors_are_one_line_and_help_is_not_an_error() {
+    let ws = Workspace::new();
+    // clap's message is kept, on one line, with where to look for help.
+    let out = ws.run(&["apps", "list", "--bogus"]).await;
+    out.assert_usage_error();
+    assert_eq!(
+        out.stderr,
+        "roost: unexpected argument '--bogus' found (see roost apps list --help)\n"
+    );
+    // clap's tip survives, on the same line.
+    let out = ws.run(&["apps", "list", "--jsn"]).await;
+    out.assert_usage_error();
+    assert!(
+        out.stderr
+            .contains("unexpected argument '--jsn' found; tip: "),
+        "{out:?}"
+    );
+    let out = ws
+        .run(&[
+            "apps",
+            "create",
+            "--name",
+            "X",
+            "--type",
+            "hybrid",
+            "--callback",
+            LOOPBACK_CALLBACK,
+        ])
+        .await;
+    out.assert_usage_error();
+    assert!(
+        out.stderr.contains("'hybrid'") && out.stderr.contains("confidential"),
+        "{out:?}"
+    );
+    // Missing arguments are named on the same line.
+    let out = ws.run(&["users", "create", "--name", "N"]).await;
+    out.assert_usage_error();
+    assert!(
+        out.stderr.contains("not provided: --username <USERNAME>, --password <PASSWORD> (see roost users create --help)"),
+        "{out:?}"
+    );
+    // A command without its subcommand, and no command at all.
+    let out = ws.run(&["apps"]).await;
+    out.assert_usage_error();
+    assert!(out.stderr.ends_with("(see roost apps --help)\n"), "{out:?}");
+    let out = ws.run(&[]).await;
+    out.assert_usage_error();
+    // --help and --version are not errors: clap's normal output on stdout, exit 0.
+    for args in [vec!["--help"], vec!["apps", "create", "--help"], vec!["-h"]] {
+        let out = ws.run(&args).await;
+        out.assert_success();
+        assert!(out.stdout.contains("Usage: roost"), "{args:?}: {out:?}");
+        assert!(out.stdout.lines().count() > 3, "{args:?}: {out:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
+    }
+    let out = ws.run(&["--version"]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, format!("roost {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[tokio::test]
@@ -1108,6 +1234,8 @@ async fn serve_demo_prints_working_credentials_and_loads_once() {
         demo::NATIVE_CLIENT_ID,
         demo::WEB_API_KEY,
         demo::WEB_API_SECRET,
+        demo::NATIVE_API_KEY,
+        demo::NATIVE_API_SECRET,
         demo::CALLBACK,
     ] {
         assert!(
@@ -1174,6 +1302,20 @@ async fn serve_demo_prints_working_credentials_and_loads_once() {
         .await
         .expect("token");
     assert_eq!(resp.status(), 200, "the banner's curl exchange works");
+    // The public App's printed API key and secret are its real ones.
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(demo::NATIVE_API_KEY, Some(demo::NATIVE_API_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("app-only token");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the public demo App's API key and secret work"
+    );
     drop(server);
 
     let list = ws.apps_list().await;

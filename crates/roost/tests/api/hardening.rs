@@ -689,6 +689,106 @@ async fn sec_h05_empty_means_absent_and_unknown_is_ignored() {
     assert_eq!(b["scope"], ALL_SCOPES);
 }
 
+/// `POST /2/oauth2/token` with a raw `Authorization` value and a form body: (status, body).
+async fn token_with_authorization(
+    app: &TestApp,
+    authorization: Option<&str>,
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/2/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields));
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn sec_h05_empty_client_secret_is_no_secret_in_basic_and_body() {
+    let app = spawn_app().await;
+    let empty_basic = |id: &str| format!("Basic {}", STANDARD.encode(format!("{id}:")));
+    // A public App sending `Basic base64(id:)` authenticates as public, as with `client_id` and
+    // an empty `client_secret` in the body.
+    let p = AuthParams::new(&app.native.client_id, ALL_SCOPES);
+    let code = app.code_for(&p).await;
+    let (s, b) = token_with_authorization(
+        &app,
+        Some(&empty_basic(&app.native.client_id)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &p.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = token_with_authorization(
+        &app,
+        Some(&empty_basic(&app.native.client_id)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", b["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = token_with_authorization(
+        &app,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", b["refresh_token"].as_str().unwrap()),
+            ("client_id", &app.native.client_id),
+            ("client_secret", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // A confidential App with an empty secret has not presented one, wherever it is empty:
+    // the same missing-secret refusal both ways, nothing changed.
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = app.code_for(&p).await;
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let before = snapshot(&app).await;
+    let (s, in_basic) =
+        token_with_authorization(&app, Some(&empty_basic(&app.web.client_id)), &fields).await;
+    assert_eq!(s, 401, "{in_basic}");
+    assert_eq!(in_basic["error"], "unauthorized_client");
+    assert!(
+        in_basic["roost_detail"]
+            .as_str()
+            .unwrap()
+            .contains("is confidential and must authenticate with its client secret"),
+        "{in_basic}"
+    );
+    let mut body_fields = fields.to_vec();
+    body_fields.extend([
+        ("client_id", app.web.client_id.as_str()),
+        ("client_secret", ""),
+    ]);
+    let (s, in_body) = token_with_authorization(&app, None, &body_fields).await;
+    assert_eq!(s, 401, "{in_body}");
+    assert_eq!(in_basic, in_body);
+    // `Basic base64(:)` names no client at all.
+    let (s, b) = token_with_authorization(&app, Some(&empty_basic("")), &fields).await;
+    assert_eq!(s, 401, "{b}");
+    assert_unchanged(&app, &before, "empty client secrets").await;
+    // The code still works for its App with its secret.
+    let (s, b) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(s, 200, "{b}");
+}
+
 // ---- H6: the malformed-request corpus ----
 
 struct Case {
@@ -1286,10 +1386,10 @@ async fn sec_i02_nosniff_and_exact_content_types_on_json_responses() {
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
         let expected = match name.as_str() {
-            "token 401" | "token 400" | "token 200" | "revoke 200" | "app-only 200"
-            | "app-only 403" | "invalidate 403" | "healthz" | "readyz" | "metadata" => {
-                "application/json"
-            }
+            "token 401" | "token 400" | "token 200" | "revoke 200" | "app-only 403"
+            | "invalidate 403" | "healthz" | "readyz" | "metadata" => "application/json",
+            // X's media type on the app-only endpoints' success (x-oauth2.md §6).
+            "app-only 200" => "application/json; charset=utf-8",
             "me 401" | "404" => "application/problem+json",
             "authorize error page" => "text/html; charset=utf-8",
             _ => continue,

@@ -657,6 +657,99 @@ async fn quirk_05_scope_returned_as_requested_and_granted() {
     assert_tokens(&app, &r, "tweet.read users.read offline.access", true);
 }
 
+/// X's historic names (2021 beta) come back as the client spelled them: oauthlib compares
+/// the returned set with the requested one. What is stored and enforced is today's scope.
+#[tokio::test]
+async fn quirk_05_historic_scope_names_are_echoed_as_requested() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let requested = "tweet.read users.read account.follows.read spaces.read offline.access";
+    let p = AuthParams::new(&app.web.client_id, requested);
+    let code = code_in(&app, &b, &p).await;
+    let r = redeem(&app, &app.web, &code, &p.verifier).await;
+    assert_tokens(&app, &r, requested, true);
+    assert_eq!(
+        r.str("scope"),
+        "tweet.read users.read account.follows.read offline.access spaces.read"
+    );
+    // Stored and enforced under today's names: the follow list needs `follows.read`.
+    let access = r.str("access_token").to_owned();
+    let stored = app
+        .state
+        .store
+        .access_token(TokenHash::of(&access))
+        .await
+        .expect("store")
+        .expect("access token row");
+    assert_eq!(
+        stored.scopes.to_string(),
+        "tweet.read users.read follows.read offline.access space.read"
+    );
+    let me: serde_json::Value = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let id = me["data"]["id"].as_str().expect("id").to_owned();
+    let following = app
+        .http
+        .get(app.url(&format!("/2/users/{id}/following")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("following");
+    assert_eq!(following.status(), 200);
+
+    // Refresh: without `scope`, the names of the authorization; with `scope`, the names sent.
+    let mut rt = r.str("refresh_token").to_owned();
+    for (scope, echoed) in [
+        (None, requested),
+        (
+            Some("tweet.read users.read follows.read space.read offline.access"),
+            "tweet.read users.read follows.read space.read offline.access",
+        ),
+        (
+            Some("account.follows.read tweet.read offline.access"),
+            "account.follows.read tweet.read offline.access",
+        ),
+        (None, requested),
+    ] {
+        let extra: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
+        let r = refresh_as(&app, &app.web, &rt, &extra).await;
+        assert_tokens(&app, &r, echoed, true);
+        rt = r.str("refresh_token").to_owned();
+        if scope == Some("account.follows.read tweet.read offline.access") {
+            // Narrowed under a historic name: enforced as today's scope.
+            let stored = app
+                .state
+                .store
+                .access_token(TokenHash::of(r.str("access_token")))
+                .await
+                .expect("store")
+                .expect("row");
+            assert_eq!(
+                stored.scopes.to_string(),
+                "tweet.read follows.read offline.access"
+            );
+            assert_eq!(app.me(r.str("access_token")).await, 403, "no users.read");
+        }
+    }
+    // A historic name does not widen anything.
+    let r = refresh_as(
+        &app,
+        &app.web,
+        &rt,
+        &[("scope", "tweet.read account.follows.write")],
+    )
+    .await;
+    assert_error(&r, 400, "invalid_scope");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule 6: refresh requests may carry `scope`.
 

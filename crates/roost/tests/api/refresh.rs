@@ -267,6 +267,8 @@ async fn sec_d05_refresh_token_bound_to_its_client() {
         // Twice: a second attempt must not look like reuse either.
         let r = refresh_as(&app, thief, victim_rt, &[]).await;
         assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+        // The answer does not tell that the token exists for another client.
+        assert_same_answer(&r, &refresh_as(&app, thief, NEVER_ISSUED, &[]).await);
     }
     assert_eq!(app.row_counts().await, before);
     // The owners' families are untouched.
@@ -275,6 +277,23 @@ async fn sec_d05_refresh_token_bound_to_its_client() {
     let r = refresh_as(&app, &app.web, rt, &[]).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
     let r = refresh_as(&app, &app.native, native_rt, &[]).await;
+    assert_tokens(&app, &r, ALL_SCOPES, true);
+}
+
+#[tokio::test]
+async fn sec_d05_refresh_token_bound_to_its_client_strict() {
+    let app = spawn_app_with(|c| c.oauth.strict_rfc = true).await;
+    let other = other_web_app(&app).await;
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let rt = token_of(&t, "refresh_token");
+    let before = app.row_counts().await;
+    let r = refresh_as(&app, &other, rt, &[]).await;
+    assert_error(&r, 400, "invalid_grant");
+    // The RFC's description is roost's precise reason; it must not be "another client".
+    assert_same_answer(&r, &refresh_as(&app, &other, NEVER_ISSUED, &[]).await);
+    assert_eq!(app.row_counts().await, before);
+    let r = refresh_as(&app, &app.web, rt, &[]).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
 }
 
@@ -397,6 +416,80 @@ async fn sec_d07_configured_refresh_token_ttl_is_used() {
 }
 
 #[tokio::test]
+async fn sec_d07_family_has_an_absolute_lifetime() {
+    let default = roost::config::Config::default();
+    assert_eq!(
+        default.oauth.refresh_family_max_age,
+        365 * 24 * 3600,
+        "365 days by default"
+    );
+    for strict in [false, true] {
+        let app = spawn_app_with(|c| {
+            c.oauth.strict_rfc = strict;
+            c.oauth.refresh_family_max_age = 1000;
+        })
+        .await;
+        let max_age = ttl_ms(app.state.config.oauth.refresh_family_max_age);
+        let b = signed_in(&app).await;
+        let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+        let started = app.state.now();
+        // Used often, well inside the idle lifetime: fine until the family's age is reached.
+        let mut rt = token_of(&t, "refresh_token").to_owned();
+        for _ in 0..2 {
+            app.clock.advance_ms(max_age * 2 / 5);
+            let r = refresh_as(&app, &app.web, &rt, &[]).await;
+            assert_tokens(&app, &r, ALL_SCOPES, true);
+            rt = r.str("refresh_token").to_owned();
+            // A new refresh token never outlives its family, so cleanup can remove it.
+            let stored = app
+                .state
+                .store
+                .refresh_by_hash(TokenHash::of(&rt))
+                .await
+                .expect("store")
+                .expect("refresh row");
+            assert_eq!(stored.expires_at, started + max_age);
+        }
+        app.clock.advance_ms(started + max_age - app.state.now());
+        let before = app.row_counts().await;
+        for _ in 0..2 {
+            let r = refresh_as(&app, &app.web, &rt, &[]).await;
+            if strict {
+                assert_error(&r, 400, "invalid_grant");
+            } else {
+                assert_x_error(&r, 400, "invalid_request", X_INVALID_TOKEN);
+            }
+        }
+        assert_eq!(app.row_counts().await, before);
+    }
+}
+
+#[tokio::test]
+async fn sec_d07_family_max_age_zero_means_unlimited() {
+    let day = 24 * 3600 * 1000;
+    let app = spawn_app_with(|c| c.oauth.refresh_family_max_age = 0).await;
+    let idle = ttl_ms(app.state.config.oauth.refresh_token_ttl);
+    let b = signed_in(&app).await;
+    let t = tokens_in(&app, &b, &app.web, ALL_SCOPES).await;
+    let mut rt = token_of(&t, "refresh_token").to_owned();
+    // 600 days, far past the default limit of 365, in steps inside the idle lifetime.
+    for _ in 0..4 {
+        app.clock.advance_ms(150 * day);
+        let r = refresh_as(&app, &app.web, &rt, &[]).await;
+        assert_tokens(&app, &r, ALL_SCOPES, true);
+        rt = r.str("refresh_token").to_owned();
+        let stored = app
+            .state
+            .store
+            .refresh_by_hash(TokenHash::of(&rt))
+            .await
+            .expect("store")
+            .expect("refresh row");
+        assert_eq!(stored.expires_at, app.state.now() + idle);
+    }
+}
+
+#[tokio::test]
 async fn sec_d07_revoked_grant_cannot_refresh() {
     let app = spawn_app().await;
     let b = signed_in(&app).await;
@@ -453,6 +546,7 @@ async fn sec_d04_store_rotation_is_one_conditional_update() {
             access_scopes: None,
             successor_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
             successor_expires_at: now + 3_600_000,
+            family_max_age_ms: 0,
         };
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
@@ -470,7 +564,7 @@ async fn sec_d04_store_rotation_is_one_conditional_update() {
     assert_eq!(winners.len(), 1, "one claim");
     let (done, access) = &winners[0];
     assert_eq!(
-        done.scopes,
+        done.grant_scope_names.set(),
         ScopeSet::parse(ALL_SCOPES).expect("scopes"),
         "the grant's scopes"
     );
@@ -524,6 +618,7 @@ async fn sec_d05_store_claim_is_bound_to_the_app() {
         access_scopes: None,
         successor_hash: TokenHash::of("r"),
         successor_expires_at: now + 1000,
+        family_max_age_ms: 0,
     };
     assert!(
         app.state
@@ -704,6 +799,7 @@ async fn store_rotation_failing_part_way_changes_nothing() {
         access_scopes: None,
         successor_hash: TokenHash::of("successor"),
         successor_expires_at: now + 1000,
+        family_max_age_ms: 0,
     };
     assert!(app.state.store.rotate_refresh(clash).await.is_err());
     assert_eq!(app.row_counts().await, before);

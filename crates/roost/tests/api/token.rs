@@ -246,6 +246,24 @@ pub fn assert_no_echo(r: &Reply, secrets: &[&str]) {
     }
 }
 
+/// Two refusals a client cannot tell apart: same status, same body byte for byte, same
+/// headers (apart from the request id and date).
+pub fn assert_same_answer(a: &Reply, b: &Reply) {
+    assert_eq!(a.status, b.status, "{} / {}", a.text, b.text);
+    assert_eq!(a.text, b.text);
+    let visible = |r: &Reply| {
+        let mut h: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "x-request-id" | "date"))
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(visible(a), visible(b));
+}
+
 pub fn scope_set(s: &str) -> BTreeSet<&str> {
     s.split(' ').collect()
 }
@@ -254,11 +272,8 @@ pub fn scope_set(s: &str) -> BTreeSet<&str> {
 pub fn assert_tokens(app: &TestApp, r: &Reply, scope: &str, refresh: bool) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_no_store(r);
-    assert!(
-        r.header("content-type")
-            .is_some_and(|c| c.starts_with("application/json")),
-        "{r:?}"
-    );
+    // X's media type, exactly (spec/x-oauth2.md §3.2): no charset parameter.
+    assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
     let obj = r.body.as_object().expect("a JSON object");
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -578,6 +593,9 @@ async fn sec_b05_code_bound_to_its_client() {
         assert_x_error(&r, 400, "invalid_request", X_INVALID_CODE);
         assert_no_echo(&r, &[&code, &p.verifier]);
         assert_eq!(app.row_counts().await, before);
+        // The answer does not tell that the code exists for another client.
+        let unknown = redeem(&app, thief, NEVER_ISSUED, &p.verifier).await;
+        assert_same_answer(&r, &unknown);
     }
     // The failed attempts did not burn the code for its App.
     let r = redeem(&app, &app.web, &code, &p.verifier).await;
@@ -596,6 +614,7 @@ async fn sec_b05_code_bound_to_its_client_strict() {
     let r = redeem(&app, &other, &code, &p.verifier).await;
     assert_error(&r, 400, "invalid_grant");
     assert_eq!(app.row_counts().await, before);
+    assert_same_answer(&r, &redeem(&app, &other, NEVER_ISSUED, &p.verifier).await);
     let r = redeem(&app, &app.web, &code, &p.verifier).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
 }
