@@ -52,6 +52,7 @@ const TABLES: &[&str] = &[
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    rotator: Rotator,
 }
 
 impl SqliteStore {
@@ -90,7 +91,12 @@ impl SqliteStore {
         let read = connect(&opts, 4, timeout)
             .await
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
-        Ok(Self { read, write })
+        let rotator = Rotator::spawn(write.clone());
+        Ok(Self {
+            read,
+            write,
+            rotator,
+        })
     }
 }
 
@@ -222,33 +228,182 @@ const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, i
 const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
     is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
 
-/// A refresh rotation in one command (see `rotate_refresh`): claim the presented token, then
-/// insert the new access and refresh tokens of its grant, each insert only if the statement
-/// before it changed a row (`changes()`), so a failed claim inserts nothing and commits nothing.
-/// (The successor digest cannot be the guard: with a grace window a retry in the same
-/// millisecond derives the same successor.) The claim returns the grant and its scope names.
-/// `$1` now, `$2` successor digest, `$3` presented digest, `$4` access digest, `$5` its scopes
-/// (NULL: the grant's), `$6` its expiry, `$7` the successor's idle expiry, `$8` the presenting
-/// App, `$9` the family's maximum age in ms (0: none).
-const ROTATE_REFRESH: &str = "\
-    BEGIN IMMEDIATE; \
-    UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-     WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
-       AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id \
-                   AND g.app_id = $8 AND g.revoked_at IS NULL \
-                   AND ($9 = 0 OR g.created_at + $9 > $1)) \
-     RETURNING grant_id, \
-       (SELECT g.scopes FROM grants g WHERE g.id = grant_id) AS scopes, \
-       (SELECT g.scope_names FROM grants g WHERE g.id = grant_id) AS scope_names; \
-    INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at) \
-     SELECT $4, g.app_id, g.user_id, g.id, COALESCE($5, g.scopes), $1, $6 \
-       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
-      WHERE r.token_hash = $3 AND changes() = 1; \
-    INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
-     SELECT $2, g.id, $1, CASE WHEN $9 = 0 THEN $7 ELSE MIN($7, g.created_at + $9) END \
-       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
-      WHERE r.token_hash = $3 AND changes() = 1; \
-    COMMIT";
+/// The most rotations committed together (see `Rotator`).
+const MAX_BATCH: usize = 16;
+/// Parameters of one rotation in a batch.
+const ROTATION_PARAMS: usize = 9;
+
+/// The statements of the `j`-th rotation of a batch: claim the presented token, then insert
+/// the new access and refresh tokens of its grant, each insert only if the statement before it
+/// changed a row (`changes()`), so a failed claim inserts nothing. (The successor digest cannot
+/// be the guard: with a grace window a retry in the same millisecond derives the same
+/// successor.) The claim returns `j`, the grant and its scope names. Parameters, from
+/// `ROTATION_PARAMS * j`: now, successor digest, presented digest, access digest, its scopes
+/// (NULL: the grant's), its expiry, the successor's idle expiry, the presenting App, the
+/// family's maximum age in ms (0: none).
+fn rotation_statements(j: usize) -> String {
+    let p = |n: usize| format!("${}", ROTATION_PARAMS * j + n);
+    let (now, successor, presented, access, scopes) = (p(1), p(2), p(3), p(4), p(5));
+    let (access_exp, successor_exp, app, max_age) = (p(6), p(7), p(8), p(9));
+    format!(
+        "UPDATE refresh_tokens SET used_at = {now}, successor_hash = {successor} \
+          WHERE token_hash = {presented} AND used_at IS NULL AND expires_at > {now} \
+            AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id \
+                        AND g.app_id = {app} AND g.revoked_at IS NULL \
+                        AND ({max_age} = 0 OR g.created_at + {max_age} > {now})) \
+          RETURNING {j} AS job, grant_id, \
+            (SELECT g.scopes FROM grants g WHERE g.id = grant_id) AS scopes, \
+            (SELECT g.scope_names FROM grants g WHERE g.id = grant_id) AS scope_names; \
+         INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at) \
+          SELECT {access}, g.app_id, g.user_id, g.id, COALESCE({scopes}, g.scopes), {now}, {access_exp} \
+            FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+           WHERE r.token_hash = {presented} AND changes() = 1; \
+         INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
+          SELECT {successor}, g.id, {now}, \
+                 CASE WHEN {max_age} = 0 THEN {successor_exp} ELSE MIN({successor_exp}, g.created_at + {max_age}) END \
+            FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+           WHERE r.token_hash = {presented} AND changes() = 1; "
+    )
+}
+
+/// `BEGIN IMMEDIATE`, `k` rotations, `COMMIT`: one command, one commit. Built once per size.
+fn rotation_batch_sql(k: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=MAX_BATCH)
+            .map(|k| {
+                let body: String = (0..k).map(rotation_statements).collect();
+                format!("BEGIN IMMEDIATE; {body}COMMIT")
+            })
+            .collect()
+    });
+    all.get(k.clamp(1, MAX_BATCH) - 1)
+        .map_or("", String::as_str)
+}
+
+type RotationReply = tokio::sync::oneshot::Sender<Result<Option<Rotated>>>;
+
+/// Group commit for refresh rotations. Each rotation writes a handful of pages at random
+/// places in the token tables, and a commit of its own costs a hand-off to SQLite's worker
+/// thread and the log's commit work: under load, the rotator takes every rotation that is
+/// waiting (up to `MAX_BATCH`) and commits them together, as one command. A rotation that
+/// loses a race to another in the same batch claims nothing, exactly as in two transactions.
+/// If a batch fails, its rotations are retried one by one, so each gets its own answer.
+#[derive(Debug, Clone)]
+struct Rotator {
+    jobs: tokio::sync::mpsc::Sender<(Rotation, RotationReply)>,
+}
+
+impl Rotator {
+    fn spawn(write: SqlitePool) -> Self {
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<(Rotation, RotationReply)>(1024);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = queue.recv().await {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                if batch.len() > 1 {
+                    tracing::debug!(
+                        rotations = batch.len(),
+                        "refresh rotations committed together"
+                    );
+                }
+                let rotations: Vec<&Rotation> = batch.iter().map(|(r, _)| r).collect();
+                match run_rotations(&write, &rotations).await {
+                    Ok(mut done) => {
+                        for ((_, reply), d) in batch.drain(..).zip(done.drain(..)) {
+                            let _ = reply.send(Ok(d));
+                        }
+                    }
+                    Err(_) if batch.len() > 1 => {
+                        for (rotation, reply) in batch.drain(..) {
+                            let one = run_rotations(&write, &[&rotation]).await;
+                            let _ = reply.send(one.map(|mut d| d.pop().flatten()));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, reply) in batch.drain(..) {
+                            let _ = reply.send(Err(StoreError::Other(anyhow!("{e}"))));
+                        }
+                    }
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    async fn rotate(&self, rotation: Rotation) -> Result<Option<Rotated>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send((rotation, reply))
+            .await
+            .map_err(|_| StoreError::Other(anyhow!("the rotation task has stopped")))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other(anyhow!("the rotation task has stopped")))?
+    }
+}
+
+/// One batch: what each rotation claimed (`None`: nothing), in order.
+async fn run_rotations(
+    write: &SqlitePool,
+    rotations: &[&Rotation],
+) -> Result<Vec<Option<Rotated>>> {
+    let mut query = sqlx::query(rotation_batch_sql(rotations.len()));
+    for r in rotations {
+        query = query
+            .bind(r.now)
+            .bind(r.successor_hash.as_bytes().to_vec())
+            .bind(r.presented.as_bytes().to_vec())
+            .bind(r.access_hash.as_bytes().to_vec())
+            .bind(r.access_scopes.map(|s| s.to_string()))
+            .bind(r.access_expires_at)
+            .bind(r.successor_expires_at)
+            .bind(r.app_id.get())
+            .bind(r.family_max_age_ms);
+    }
+    let rows = in_one_trip(write, query).await?;
+    let mut done = vec![None; rotations.len()];
+    for row in &rows {
+        let job: i64 = row.try_get("job")?;
+        if let Some(slot) = usize::try_from(job).ok().and_then(|j| done.get_mut(j)) {
+            *slot = Some(Rotated {
+                grant_id: id(row, "grant_id")?,
+                grant_scope_names: scope_names(row, "scopes", "scope_names")?,
+            });
+        }
+    }
+    Ok(done)
+}
+
+/// Runs a command that opens and commits its own transaction (`BEGIN IMMEDIATE; ...; COMMIT`)
+/// on the write connection: one hand-off to SQLite's worker thread instead of one per
+/// statement. If a statement fails, the transaction is rolled back before the connection is
+/// reused, and a connection that cannot roll back is closed. The caller must not be
+/// cancellable between BEGIN and COMMIT (run it in a task of its own).
+async fn in_one_trip(
+    write: &SqlitePool,
+    query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+) -> Result<Vec<SqliteRow>> {
+    let mut conn = write.acquire().await?;
+    match query.fetch_all(&mut *conn).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => {
+            match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                Ok(_) => {}
+                // The failure came before BEGIN took effect.
+                Err(rb) if rb.to_string().contains("no transaction is active") => {}
+                Err(_) => drop(conn.detach()),
+            }
+            Err(StoreError::from(e))
+        }
+    }
+}
 
 impl SqliteStore {
     async fn app_where(&self, clause: &str, bind: AppKey<'_>) -> Result<Option<AppRecord>> {
@@ -308,35 +463,6 @@ impl SqliteStore {
                 .await?;
         }
         Ok(())
-    }
-
-    /// Runs a command that opens and commits its own transaction (`BEGIN IMMEDIATE; ...;
-    /// COMMIT`) on the write connection: one hand-off to SQLite's worker thread instead of one
-    /// per statement. It runs in a task of its own, so a client that disconnects cannot stop it
-    /// between BEGIN and COMMIT; if a statement fails, the transaction is rolled back before
-    /// the connection is reused, and a connection that cannot roll back is closed.
-    async fn write_in_one_trip(
-        &self,
-        query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
-    ) -> Result<Vec<SqliteRow>> {
-        let pool = self.write.clone();
-        let task = tokio::spawn(async move {
-            let mut conn = pool.acquire().await?;
-            match query.fetch_all(&mut *conn).await {
-                Ok(rows) => Ok(rows),
-                Err(e) => {
-                    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                        Ok(_) => {}
-                        // The failure came before BEGIN took effect.
-                        Err(rb) if rb.to_string().contains("no transaction is active") => {}
-                        Err(_) => drop(conn.detach()),
-                    }
-                    Err(StoreError::from(e))
-                }
-            }
-        });
-        task.await
-            .map_err(|e| StoreError::Other(anyhow!("store task failed: {e}")))?
     }
 
     async fn revoke_grant_in(
@@ -1209,24 +1335,7 @@ impl Store for SqliteStore {
     }
 
     async fn rotate_refresh(&self, r: Rotation) -> Result<Option<Rotated>> {
-        let query = sqlx::query(ROTATE_REFRESH)
-            .bind(r.now)
-            .bind(r.successor_hash.as_bytes().to_vec())
-            .bind(r.presented.as_bytes().to_vec())
-            .bind(r.access_hash.as_bytes().to_vec())
-            .bind(r.access_scopes.map(|s| s.to_string()))
-            .bind(r.access_expires_at)
-            .bind(r.successor_expires_at)
-            .bind(r.app_id.get())
-            .bind(r.family_max_age_ms);
-        let rows = self.write_in_one_trip(query).await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        Ok(Some(Rotated {
-            grant_id: id(row, "grant_id")?,
-            grant_scope_names: scope_names(row, "scopes", "scope_names")?,
-        }))
+        self.rotator.rotate(r).await
     }
 
     async fn retried_rotation(

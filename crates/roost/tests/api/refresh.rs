@@ -816,3 +816,82 @@ async fn store_rotation_failing_part_way_changes_nothing() {
     assert_tokens(&app, &r, ALL_SCOPES, true);
     assert_eq!(app.me(r.str("access_token")).await, 200);
 }
+
+/// Rotations arriving together are committed together (the store's group commit); one that
+/// fails takes none of the others down with it, and each gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_rotations_committed_together_answer_each_on_its_own() {
+    let app = spawn_app().await;
+    let b = signed_in(&app).await;
+    let mut families = Vec::new();
+    for _ in 0..12 {
+        families.push(tokens_in(&app, &b, &app.web, ALL_SCOPES).await);
+    }
+    let app_id = app
+        .state
+        .store
+        .refresh_by_hash(TokenHash::of(token_of(&families[0], "refresh_token")))
+        .await
+        .expect("store")
+        .expect("refresh row")
+        .app_id;
+    let before = app.row_counts().await;
+    let now = app.state.now();
+    let barrier = Arc::new(tokio::sync::Barrier::new(families.len() + 2));
+    let mut tasks = Vec::new();
+    // Every family rotates once; family 0 is also presented a second time (one claim only),
+    // and family 1 by a rotation whose access digest clashes with an existing token (an error).
+    let mut jobs: Vec<(usize, TokenHash)> = (0..families.len())
+        .map(|i| {
+            (
+                i,
+                TokenHash::of(&roost_domain::secret::random_base64url(32)),
+            )
+        })
+        .collect();
+    jobs.push((
+        0,
+        TokenHash::of(&roost_domain::secret::random_base64url(32)),
+    ));
+    jobs.push((1, TokenHash::of(token_of(&families[2], "access_token"))));
+    for (i, access) in jobs {
+        let store = app.state.store.clone();
+        let presented = TokenHash::of(token_of(&families[i], "refresh_token"));
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let rotation = Rotation {
+                presented,
+                app_id,
+                now,
+                access_hash: access,
+                access_expires_at: now + 7_200_000,
+                access_scopes: None,
+                successor_hash: TokenHash::of(&roost_domain::secret::random_base64url(32)),
+                successor_expires_at: now + 3_600_000,
+                family_max_age_ms: 0,
+            };
+            barrier.wait().await;
+            (i, store.rotate_refresh(rotation).await)
+        }));
+    }
+    let mut claimed = vec![0; families.len()];
+    let mut errors = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            (i, Ok(Some(_))) => claimed[i] += 1,
+            (_, Ok(None)) => {}
+            (i, Err(_)) => errors.push(i),
+        }
+    }
+    assert_eq!(
+        claimed,
+        vec![1; families.len()],
+        "each family rotated exactly once"
+    );
+    // Family 1's clashing rotation either lost to the good one or failed on its own.
+    assert!(errors.iter().all(|i| *i == 1), "{errors:?}");
+    let after = app.row_counts().await;
+    let n = i64::try_from(families.len()).expect("count");
+    assert_eq!(after["access_tokens"], before["access_tokens"] + n);
+    assert_eq!(after["refresh_tokens"], before["refresh_tokens"] + n);
+}
