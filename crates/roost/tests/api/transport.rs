@@ -652,6 +652,158 @@ async fn sec_i07_forwarded_headers_from_an_untrusted_peer_are_ignored() {
         throttled_addresses(&app).await,
         vec!["127.0.0.1".to_owned()]
     );
+/// One token-endpoint request (a form) with Basic `id:secret`; returns the status.
+async fn token_status(
+    app: &TestApp,
+    path: &str,
+    id: &str,
+    secret: &str,
+    fields: &[(&str, &str)],
+) -> u16 {
+    app.http
+        .post(app.url(path))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Client secrets, refresh tokens and API secrets are 256-bit random values compared as
+/// SHA-256 digests: no token request, right or wrong, pays for argon2, so the token endpoints
+/// cannot be used to exhaust the hashing slots logins need. The hasher's counter shows it.
+#[tokio::test]
+async fn sec_k02_token_endpoint_load_runs_no_argon2() {
+    let app = spawn_app().await;
+    let runs = || app.state.hasher.argon2_runs();
+    let tokens = app.tokens(ALL_SCOPES).await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = app.code_for(&p).await;
+    let before = runs();
+    assert!(before >= 2, "the two logins above ran argon2 ({before})");
+
+    let id = app.web.client_id.clone();
+    let secret = app.web.client_secret.clone().unwrap();
+    let native = app.native.client_id.clone();
+    let (key, api_secret) = (app.web.api_key.clone(), app.web.api_secret.clone());
+    let cc = [("grant_type", "client_credentials")];
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(status, 200, "{body}");
+    for round in 0..20 {
+        let wrong = format!("wrong-secret-{round}");
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &secret, &cc).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &wrong, &cc).await,
+            401
+        );
+        assert_eq!(
+            token_status(
+                &app,
+                "/2/oauth2/token",
+                "bm8tc3VjaC1hcHA6MTpjaQ",
+                &secret,
+                &cc
+            )
+            .await,
+            401
+        );
+        // A public App presenting a secret.
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &native, &wrong, &cc).await,
+            401
+        );
+        let (status, body) = app.refresh(&refresh).await;
+        assert_eq!(status, 200, "{body}");
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let bogus = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", wrong.as_str()),
+        ];
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &secret, &bogus).await,
+            400
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &wrong, &bogus).await,
+            401
+        );
+        assert_eq!(
+            token_status(&app, "/oauth2/token", &key, &api_secret, &cc).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/oauth2/token", &key, &wrong, &cc).await,
+            403
+        );
+        let revoke = [("token", wrong.as_str())];
+        assert_eq!(
+            token_status(&app, "/2/oauth2/revoke", &id, &secret, &revoke).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/revoke", &id, &wrong, &revoke).await,
+            401
+        );
+    }
+    // And a burst at once, right and wrong.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (http, url) = (app.http.clone(), app.url("/2/oauth2/token"));
+        let (id, pw) = (
+            id.clone(),
+            if i % 2 == 0 {
+                secret.clone()
+            } else {
+                format!("wrong-{i}")
+            },
+        );
+        set.spawn(async move {
+            http.post(url)
+                .basic_auth(id, Some(pw))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = set.join_next().await {
+        assert!([200, 401].contains(&status.unwrap()));
+    }
+    assert_eq!(runs(), before, "a token request ran argon2");
+
+    // One login (a wrong password counts too): one computation each.
+    let b = browser();
+    let consent = app
+        .login(&b, &AuthParams::new(&id, ALL_SCOPES), "alice")
+        .await;
+    assert_eq!(consent.status, 200);
+    assert_eq!(runs(), before + 1);
+    let (b, csrf, request) = login_forms(&app, 1).await.pop().unwrap();
+    let resp = app
+        .post_form(
+            &b,
+            &[
+                ("csrf_token", &csrf),
+                ("request", &request),
+                ("username", "alice"),
+                ("password", "not alice's password"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 401, "the login form again");
+    assert_eq!(runs(), before + 2);
+}
+
     // The OAuth endpoints' per-address limit alike.
     let oauth_limit = app.state.config.rate_limits.oauth_per_address as usize;
     let mut statuses = Vec::new();
