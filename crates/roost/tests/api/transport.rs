@@ -140,6 +140,110 @@ async fn sec_k05_idle_connections_are_closed_after_the_header_read_timeout() {
     assert!(started.elapsed() >= timeout - Duration::from_millis(100));
 }
 
+// ---- K5: the whole-request timeout ----
+
+/// Reads until a whole response head has arrived (or `limit` passes); returns what was read.
+async fn read_head(rd: &mut tokio::net::tcp::OwnedReadHalf, limit: Duration) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    buf
+}
+
+#[tokio::test]
+async fn sec_k05_a_body_trickled_past_the_request_timeout_gets_408() {
+    let app = spawn_app_with(|c| c.server.request_timeout = 1).await;
+    let timeout = Duration::from_secs(app.state.config.server.request_timeout);
+    let secret = app.web.client_secret.clone().unwrap();
+    let body = b"grant_type=client_credentials&scope=tweet.read%20users.read%20follows.read";
+    // A whole head, promising more body than will ever come, then the body a byte at a time:
+    // the connection is never idle, so only the request timeout can end it.
+    let head = format!(
+        "POST /2/oauth2/token HTTP/1.1\r\nHost: roost.test\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        roost_domain::BasicCredentials::header_value(&app.web.client_id, &secret),
+        body.len() + 100
+    );
+    let interval = Duration::from_millis(50);
+    assert!(
+        interval * body.len() as u32 > timeout * 3,
+        "the trickle outlasts the timeout"
+    );
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        for byte in body {
+            if wr.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(interval).await;
+        }
+        wr
+    });
+    // Meanwhile everyone else is served.
+    let (status, answer, _) = app
+        .token(
+            &app.web.client_id,
+            Some(&secret),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        started.elapsed() < timeout,
+        "answered only after the slow request's timeout"
+    );
+    let answer = read_head(&mut rd, timeout * 5).await;
+    let elapsed = started.elapsed();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "after {elapsed:?}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        elapsed >= timeout - Duration::from_millis(100),
+        "408 after {elapsed:?}, before the timeout"
+    );
+    assert!(
+        elapsed < timeout * 3,
+        "408 after {elapsed:?}, long after the timeout"
+    );
+    assert!(
+        !writer.is_finished(),
+        "the whole body was sent before the timeout: not the timeout's doing"
+    );
+    writer.abort();
+    // The server still serves.
+    let (status, answer, _) = app
+        .token(
+            &app.web.client_id,
+            Some(&secret),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
 // ---- K5: store failures answer 503 ----
 
 /// A connection of our own to the server's database file, to break or lock it from outside.
@@ -548,110 +652,6 @@ async fn sec_k02_logins_wait_briefly_for_a_hashing_slot() {
     }
 }
 
-// ---- I7: forwarded headers only from trusted proxies ----
-
-/// A browser on the login page, to post failed logins from.
-struct LoginForm {
-    b: reqwest::Client,
-    csrf: String,
-    request: String,
-}
-
-impl LoginForm {
-    async fn open(app: &TestApp) -> Self {
-        let mut forms = login_forms(app, 1).await;
-        let (b, csrf, request) = forms.remove(0);
-        Self { b, csrf, request }
-    }
-
-    async fn fail(&self, app: &TestApp, username: &str, headers: &[(&str, &str)]) -> u16 {
-        let mut req = self
-            .b
-            .post(app.url("/i/oauth2/authorize"))
-            .header("content-type", "application/x-www-form-urlencoded");
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        req.body(form(&[
-            ("csrf_token", &self.csrf),
-            ("request", &self.request),
-            ("username", username),
-            ("password", "wrong"),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-    }
-}
-
-/// The addresses the login throttle counted failures for.
-async fn throttled_addresses(app: &TestApp) -> Vec<String> {
-    let dump = crate::storage::db::dump_file(&app.db_path).await;
-    let mut out: Vec<String> = dump
-        .table("login_failures")
-        .iter()
-        .filter_map(|r| match r.get("key") {
-            Some(crate::storage::db::Cell::Text(k)) => k.strip_prefix("addr:").map(str::to_owned),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-async fn client_credentials(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
-    let mut req = app
-        .http
-        .post(app.url("/2/oauth2/token"))
-        .basic_auth(&app.web.client_id, app.web.client_secret.as_deref())
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req.body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-#[tokio::test]
-async fn sec_i07_forwarded_headers_from_an_untrusted_peer_are_ignored() {
-    let app = spawn_app_with(|c| {
-        c.login.max_failures_per_address = 3;
-        c.rate_limits.oauth_per_address = 3;
-    })
-    .await;
-    assert!(
-        app.state.config.server.trusted_proxies.is_empty(),
-        "nothing trusted by default"
-    );
-    let limit = app.state.config.login.max_failures_per_address as usize;
-    let login = LoginForm::open(&app).await;
-    let mut statuses = Vec::new();
-    for i in 0..10 {
-        let xff = format!("203.0.113.{i}");
-        let fwd = format!("for=198.51.100.{i}");
-        let user = format!("user{i}");
-        let headers = [
-            ("x-forwarded-for", xff.as_str()),
-            ("forwarded", fwd.as_str()),
-        ];
-        statuses.push(login.fail(&app, &user, &headers).await);
-    }
-    assert_eq!(
-        &statuses[..limit],
-        vec![401; limit].as_slice(),
-        "{statuses:?}"
-    );
-    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
-    assert_eq!(
-        throttled_addresses(&app).await,
-        vec!["127.0.0.1".to_owned()]
-    );
 /// One token-endpoint request (a form) with Basic `id:secret`; returns the status.
 async fn token_status(
     app: &TestApp,
@@ -804,6 +804,110 @@ async fn sec_k02_token_endpoint_load_runs_no_argon2() {
     assert_eq!(runs(), before + 2);
 }
 
+// ---- I7: forwarded headers only from trusted proxies ----
+
+/// A browser on the login page, to post failed logins from.
+struct LoginForm {
+    b: reqwest::Client,
+    csrf: String,
+    request: String,
+}
+
+impl LoginForm {
+    async fn open(app: &TestApp) -> Self {
+        let mut forms = login_forms(app, 1).await;
+        let (b, csrf, request) = forms.remove(0);
+        Self { b, csrf, request }
+    }
+
+    async fn fail(&self, app: &TestApp, username: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut req = self
+            .b
+            .post(app.url("/i/oauth2/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(form(&[
+            ("csrf_token", &self.csrf),
+            ("request", &self.request),
+            ("username", username),
+            ("password", "wrong"),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+    }
+}
+
+/// The addresses the login throttle counted failures for.
+async fn throttled_addresses(app: &TestApp) -> Vec<String> {
+    let dump = crate::storage::db::dump_file(&app.db_path).await;
+    let mut out: Vec<String> = dump
+        .table("login_failures")
+        .iter()
+        .filter_map(|r| match r.get("key") {
+            Some(crate::storage::db::Cell::Text(k)) => k.strip_prefix("addr:").map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn client_credentials(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+    let mut req = app
+        .http
+        .post(app.url("/2/oauth2/token"))
+        .basic_auth(&app.web.client_id, app.web.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sec_i07_forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let app = spawn_app_with(|c| {
+        c.login.max_failures_per_address = 3;
+        c.rate_limits.oauth_per_address = 3;
+    })
+    .await;
+    assert!(
+        app.state.config.server.trusted_proxies.is_empty(),
+        "nothing trusted by default"
+    );
+    let limit = app.state.config.login.max_failures_per_address as usize;
+    let login = LoginForm::open(&app).await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let xff = format!("203.0.113.{i}");
+        let fwd = format!("for=198.51.100.{i}");
+        let user = format!("user{i}");
+        let headers = [
+            ("x-forwarded-for", xff.as_str()),
+            ("forwarded", fwd.as_str()),
+        ];
+        statuses.push(login.fail(&app, &user, &headers).await);
+    }
+    assert_eq!(
+        &statuses[..limit],
+        vec![401; limit].as_slice(),
+        "{statuses:?}"
+    );
+    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(
+        throttled_addresses(&app).await,
+        vec!["127.0.0.1".to_owned()]
+    );
     // The OAuth endpoints' per-address limit alike.
     let oauth_limit = app.state.config.rate_limits.oauth_per_address as usize;
     let mut statuses = Vec::new();
