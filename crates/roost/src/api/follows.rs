@@ -1,18 +1,18 @@
 //! Follows: the following and followers lists, follow and unfollow.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::FollowRecord;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::path::PathParams;
 use super::principal::Principal;
 use super::query::Params;
 use super::render::{Data, Envelope, Meta, Renderer};
-use super::tweets::{body_problem, encode_token, json_body};
+use super::tweets::{Body, body_problem, encode_token, json_body};
 use super::users::user_selection;
 use crate::content::world::Edge;
 use crate::state::AppState;
@@ -29,28 +29,29 @@ enum Direction {
 pub async fn following(
     state: State<AppState>,
     principal: Principal,
-    id: Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
-    list(state, principal, id, uri, Direction::Following).await
+    list(state, principal, path, uri, Direction::Following).await
 }
 
 pub async fn followers(
     state: State<AppState>,
     principal: Principal,
-    id: Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
-    list(state, principal, id, uri, Direction::Followers).await
+    list(state, principal, path, uri, Direction::Followers).await
 }
 
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
     dir: Direction,
 ) -> Result<Envelope, ApiError> {
+    let id = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -63,7 +64,7 @@ async fn list(
             "user.fields",
         ],
     );
-    let user_id = p.path_id("id", &id);
+    let user_id = p.path_id("id", id);
     let max = usize::try_from(p.int("max_results", 1..=1000, 100)).unwrap_or(100);
     let token = p.pagination_token();
     let sel = user_selection(&mut p);
@@ -74,12 +75,12 @@ async fn list(
         .and_then(|i| i.snowflake())
         .and_then(|i| world.user(i).cloned())
     else {
-        r.not_found("user", "id", &id);
+        r.not_found("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     };
     // A protected account's lists are for its approved followers (and itself).
     if !r.can_see_tweets_of(&user) {
-        r.not_authorized("user", "id", &id);
+        r.not_authorized("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     }
     let edges: Vec<Edge> = match dir {
@@ -137,13 +138,14 @@ fn acting_user(
 pub async fn follow(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
+    let id = path.get("id");
     let p = Params::new(&uri, &["id"]);
-    let me = acting_user(p, &principal, &[("id", &id)])?;
+    let me = acting_user(p, &principal, &[("id", id)])?;
     let body = json_body(&headers, &body)?;
     if let Some(k) = body.keys().find(|k| k.as_str() != "target_user_id") {
         return Err(body_problem(&format!(
@@ -195,17 +197,18 @@ pub async fn follow(
 pub async fn unfollow(
     State(state): State<AppState>,
     principal: Principal,
-    Path((source, target)): Path<(String, String)>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let (source, target) = (path.get("source_user_id"), path.get("target_user_id"));
     let p = Params::new(&uri, &["source_user_id", "target_user_id"]);
     let me = acting_user(
         p,
         &principal,
-        &[("source_user_id", &source), ("target_user_id", &target)],
+        &[("source_user_id", source), ("target_user_id", target)],
     )?;
     // A valid id beyond every id that can exist is followed by nobody.
-    if let Some(target) = RequestedId::parse(&target).ok().and_then(|t| t.snowflake()) {
+    if let Some(target) = RequestedId::parse(target).ok().and_then(|t| t.snowflake()) {
         state
             .world
             .write(

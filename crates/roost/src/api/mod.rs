@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod follows;
+pub mod path;
 pub mod principal;
 pub mod query;
 pub mod render;

@@ -54,12 +54,14 @@ impl Params {
         let mut values: Vec<(String, String)> = Vec::with_capacity(pairs.len());
         let mut clean = true;
         for (k, v) in pairs {
+            // An alias is read as the parameter it names only where the endpoint takes that
+            // parameter; elsewhere it is unknown, and reported under the name the client sent.
             let name = match PARAM_ALIASES.iter().find(|(a, _)| *a == k) {
-                Some((alias, to)) => {
+                Some((alias, to)) if allowed.contains(to) => {
                     p.sent_as.push((to, alias));
                     (*to).to_owned()
                 }
-                None => k,
+                _ => k,
             };
             clean &= allowed.contains(&name.as_str()) && !values.iter().any(|(n, _)| *n == name);
             values.push((name, v));
@@ -82,9 +84,21 @@ impl Params {
                 );
                 p.problems.push(ParamProblem::one(&name, vals, message));
             } else if vals.len() > 1 {
+                // One parameter under two names is reported under the endpoint's name for it;
+                // an alias sent every time, under the alias.
+                let aliased: Vec<&str> = p
+                    .sent_as
+                    .iter()
+                    .filter(|(to, _)| *to == name)
+                    .map(|(_, alias)| *alias)
+                    .collect();
+                let shown = match aliased.first() {
+                    Some(alias) if aliased.len() == vals.len() => alias,
+                    _ => name.as_str(),
+                };
                 let message =
-                    format!("Duplicate parameters are not allowed: the `{name}` query parameter");
-                p.problems.push(ParamProblem::one(&name, vals, message));
+                    format!("Duplicate parameters are not allowed: the `{shown}` query parameter");
+                p.problems.push(ParamProblem::one(shown, vals, message));
                 p.repeated.push(name);
             } else if let Some(v) = vals.into_iter().next() {
                 p.values.push((name, v));

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::SpaceRecord;
 
 use super::error::ApiError;
+use super::path::PathParams;
 use super::principal::Principal;
 use super::query::Params;
 use super::render::{Data, Envelope, Renderer, Selected};
@@ -42,23 +43,24 @@ fn upcoming(s: &SpaceRecord) -> bool {
 pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let id = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
     // The shared path-parameter check: the same name in the query string too is a duplicate.
-    p.path("id", &id, valid_space_id(&id), || {
+    p.path("id", id, valid_space_id(id), || {
         format!("The `id` query parameter value [{id}] is not valid")
     });
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let data = match world.space(&id).cloned() {
+    let data = match world.space(id).cloned() {
         Some(s) => Some(r.space(&s)),
         None => {
-            r.not_found("space", "id", &id);
+            r.not_found("space", "id", id);
             None
         }
     };
@@ -177,12 +179,13 @@ pub async fn search(
 pub async fn of_following(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let id = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &params(&["id"]));
-    let user_id = p.path_id("id", &id);
+    let user_id = p.path_id("id", id);
     let sel = space_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
@@ -191,13 +194,13 @@ pub async fn of_following(
         .and_then(|i| i.snowflake())
         .and_then(|i| world.user(i).cloned())
     else {
-        r.not_found("user", "id", &id);
+        r.not_found("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     };
     // Whom a protected account follows is for its approved followers (as its following list
     // is): the Spaces of its followings would tell it.
     if !r.can_see_tweets_of(&user) {
-        r.not_authorized("user", "id", &id);
+        r.not_authorized("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     }
     let followed: std::collections::HashSet<Snowflake> = world

@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use roost_domain::{RequestedId, Scope, Snowflake};
 use roost_store::TweetRecord;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ParamProblem};
+use super::path::PathParams;
 use super::principal::Principal;
 use super::query::Params;
 use super::render::{Data, Envelope, Meta, Renderer, Selected};
@@ -47,12 +49,13 @@ fn with_path<'a>(path: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let raw = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &with_path("id", LOOKUP_PARAMS));
-    let id = p.path_id("id", &raw);
+    let id = p.path_id("id", raw);
     let sel = tweet_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
@@ -64,11 +67,11 @@ pub async fn by_id(
     let data = match found {
         Some(t) if r.tweet_visible(&t) => Some(r.tweet(&t)),
         Some(_) => {
-            r.not_authorized("tweet", "id", &raw);
+            r.not_authorized("tweet", "id", raw);
             None
         }
         None => {
-            r.not_found("tweet", "id", &raw);
+            r.not_found("tweet", "id", raw);
             None
         }
     };
@@ -130,9 +133,10 @@ pub(super) fn decode_token(token: &str) -> Option<(char, i64)> {
 pub async fn timeline(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let id = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -153,7 +157,7 @@ pub async fn timeline(
             "user.fields",
         ],
     );
-    let user_id = p.path_id("id", &id);
+    let user_id = p.path_id("id", id);
     let max = usize::try_from(p.int("max_results", 5..=100, 10)).unwrap_or(10);
     let since = p.opt_id("since_id");
     let until = p.opt_id("until_id");
@@ -169,11 +173,11 @@ pub async fn timeline(
         .and_then(|i| i.snowflake())
         .and_then(|i| world.user(i).cloned())
     else {
-        r.not_found("user", "id", &id);
+        r.not_found("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     };
     if !r.can_see_tweets_of(&author) {
-        r.not_authorized("user", "id", &id);
+        r.not_authorized("user", "id", id);
         return Ok(r.envelope(None::<Data>, None));
     }
     let shown = |tid: &Snowflake| {
@@ -239,6 +243,28 @@ pub async fn timeline(
             .map(|first| encode_token('p', first.get())),
     };
     Ok(r.envelope((!data.is_empty()).then(|| Data::Many(data)), Some(meta)))
+}
+
+/// A write's body, read whole. One that cannot be read (a broken chunked encoding, a dropped
+/// connection) is X's invalid-request problem like any other bad body, not axum's `text/plain`
+/// 400; one over the limit stays the 413 every endpoint answers.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    e.into_response()
+                } else {
+                    body_problem("$: the request body could not be read").into_response()
+                }
+            })
+    }
 }
 
 /// A JSON body, as X requires for writes.
@@ -319,7 +345,7 @@ pub async fn create(
     principal: Principal,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let me = principal.require_user(WRITE)?;
     // The endpoint takes no query parameters: any is X's unknown-parameter 400.
@@ -480,12 +506,13 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let id = path.get("id");
     let me = principal.require_user(WRITE)?;
     let mut p = Params::new(&uri, &["id"]);
-    let id = p.path_id("id", &id);
+    let id = p.path_id("id", id);
     p.finish()?;
     let found = id
         .and_then(|i| i.snowflake())

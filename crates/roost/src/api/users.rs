@@ -1,11 +1,12 @@
 //! Users: `/2/users/me`, `/2/users/:id`, `/2/users?ids=`, `/2/users/by/username/:username`,
 //! `/2/users/by?usernames=`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use roost_domain::{RequestedId, Scope, Username};
 
 use super::error::ApiError;
+use super::path::PathParams;
 use super::principal::Principal;
 use super::query::Params;
 use super::render::{Data, Envelope, Renderer, Selected};
@@ -49,12 +50,13 @@ pub async fn me(
 pub async fn by_id(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let raw = path.get("id");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(&uri, &["id", "expansions", "tweet.fields", "user.fields"]);
-    let id = p.path_id("id", &raw);
+    let id = p.path_id("id", raw);
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
@@ -66,7 +68,7 @@ pub async fn by_id(
         Some(u) => Some(r.user(&u)),
         None => {
             // X echoes the id as sent (`007`).
-            r.not_found("user", "id", &raw);
+            r.not_found("user", "id", raw);
             None
         }
     };
@@ -98,9 +100,10 @@ pub async fn by_ids(
 pub async fn by_username(
     State(state): State<AppState>,
     principal: Principal,
-    Path(username): Path<String>,
+    path: PathParams,
     uri: Uri,
 ) -> Result<Envelope, ApiError> {
+    let username = path.get("username");
     let viewer = principal.require(READ)?;
     let mut p = Params::new(
         &uri,
@@ -108,18 +111,18 @@ pub async fn by_username(
     );
     p.path(
         "username",
-        &username,
-        Username::parse(&username).is_ok(),
+        username,
+        Username::parse(username).is_ok(),
         || format!("The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$"),
     );
     let sel = user_selection(&mut p);
     p.finish()?;
     let world = state.world.read();
     let mut r = Renderer::new(&world, viewer, sel);
-    let data = match world.user_by_username(&username).cloned() {
+    let data = match world.user_by_username(username).cloned() {
         Some(u) => Some(r.user(&u)),
         None => {
-            r.not_found("user", "username", &username);
+            r.not_found("user", "username", username);
             None
         }
     };

@@ -1578,6 +1578,169 @@ async fn log_format_human_lines_carry_the_request_id() {
     }
 }
 
+// Issue 3: the authorize endpoint says why it refuses, in the log too
+
+/// The lines of `stderr` that mention `needle`.
+fn lines_with<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(needle)).collect()
+}
+
+#[tokio::test]
+async fn authorize_refusals_say_why_in_the_log_and_log_no_secret() {
+    let ws = Workspace::new();
+    let out = ws
+        .run_db(&[
+            "apps",
+            "create",
+            "--name",
+            "Log App",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--callback",
+            "https://app.example/cb",
+            "--json",
+        ])
+        .await;
+    out.assert_success();
+    let app = out.json_object();
+    let (client_id, client_secret) = (text(&app, "client_id"), text(&app, "client_secret"));
+    let password = "erin-password-not-for-logs";
+    ws.run_db(&[
+        "users",
+        "create",
+        "--username",
+        "erin",
+        "--name",
+        "Erin",
+        "--password",
+        password,
+    ])
+    .await
+    .assert_success();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let state = "state-value-c0ffee-not-for-logs";
+    let p = AuthParams::new(client_id, SCOPES).set("state", Some(state));
+    let challenge = p
+        .pairs
+        .iter()
+        .find(|(k, _)| k == "code_challenge")
+        .map(|(_, v)| v.clone())
+        .expect("code_challenge");
+    let refused = |p: &AuthParams| {
+        let url = server.url(&format!("/i/oauth2/authorize?{}", p.query()));
+        let http = http.clone();
+        async move { http.get(url).send().await.expect("authorize") }
+    };
+
+    // An unregistered callback: a page, and the log names it with the registered ones.
+    let evil = "https://evil.example/steal-the-code";
+    let r = refused(&p.clone().set("redirect_uri", Some(evil))).await;
+    assert_eq!(r.status(), 400);
+    // An unknown scope, and no PKCE: back to the App, and the log says which and what.
+    let r = refused(&p.clone().set("scope", Some("tweet.read tweet.reed"))).await;
+    assert_eq!(
+        location_query(&r).get("error").map(String::as_str),
+        Some("invalid_scope")
+    );
+    let r = refused(
+        &p.clone()
+            .set("code_challenge", None)
+            .set("code_challenge_method", None),
+    )
+    .await;
+    assert_eq!(
+        location_query(&r).get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+
+    // A whole flow, so that a code, a verifier and tokens pass through the server too.
+    let authorize = server.url(&format!("/i/oauth2/authorize?{}", p.query()));
+    let resp = browser_authorize(
+        &server.base,
+        &browser(),
+        &authorize,
+        "erin",
+        password,
+        "allow",
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let q = location_query(&resp);
+    assert_eq!(q.get("state").map(String::as_str), Some(state));
+    let code = q.get("code").expect("code").clone();
+    let exchange = |verifier: &str| {
+        let fields = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", LOOPBACK_CALLBACK),
+            ("code_verifier", verifier),
+        ];
+        http.post(server.url("/2/oauth2/token"))
+            .basic_auth(client_id, Some(client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&fields))
+            .send()
+    };
+    let resp = exchange(&p.verifier).await.expect("token request");
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.expect("tokens");
+    // The code again, with another verifier: refused (and logged).
+    let wrong_verifier = "wrong-verifier-not-for-logs-0123456789abcdefghijkl";
+    let resp = exchange(wrong_verifier).await.expect("token request");
+    assert_eq!(resp.status(), 400);
+    let (_, stderr) = server.stop();
+
+    let lines = lines_with(&stderr, "redirect_uri not registered");
+    assert_eq!(lines.len(), 1, "{stderr}");
+    for part in [evil, LOOPBACK_CALLBACK, "https://app.example/cb", client_id] {
+        assert!(lines[0].contains(part), "{part} not in {}", lines[0]);
+    }
+    let lines = lines_with(&stderr, "authorization request refused (not redirected)");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(evil) && l.contains("not among the callback URLs")),
+        "{stderr}"
+    );
+    let lines = lines_with(&stderr, "authorization request refused (redirected)");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("invalid_scope") && l.contains("unknown scope `tweet.reed`")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("PKCE is required: code_challenge is missing")),
+        "{stderr}"
+    );
+    let mut secrets = vec![
+        ("state", state.to_owned()),
+        ("code", code.clone()),
+        ("verifier", p.verifier.clone()),
+        ("wrong verifier", wrong_verifier.to_owned()),
+        ("code challenge", challenge),
+        ("client secret", client_secret.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    for k in ["access_token", "refresh_token"] {
+        secrets.push((k, text(tokens.as_object().expect("object"), k).to_owned()));
+    }
+    for (what, secret) in secrets {
+        assert!(
+            !stderr.contains(&secret),
+            "the {what} is in the log: {stderr}"
+        );
+    }
+}
+
 // A3: callback registration rules
 
 #[tokio::test]

@@ -27,6 +27,18 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/i/oauth2/authorize"),
     ("POST", "/i/oauth2/authorize"),
     ("GET", "/2/users/me"),
+    // The API's writes and paths with broken escapes (no credentials here; with a valid token
+    // in `sec_h06_malformed_api_writes_are_4xx_and_change_nothing`).
+    ("POST", "/2/tweets"),
+    ("POST", "/2/users/1000000000000000001/following"),
+    (
+        "DELETE",
+        "/2/users/1000000000000000001/following/1000000000000000002",
+    ),
+    ("DELETE", "/2/tweets/1000000000000000001"),
+    ("GET", "/2/users/%FF"),
+    ("GET", "/2/users/by/username/%FF"),
+    ("DELETE", "/2/users/%FF/following/%C0"),
 ];
 
 fn basic(id: &str, secret: &str) -> String {
@@ -1233,6 +1245,344 @@ async fn sec_h06_crlf_cannot_split_the_redirect() {
         assert!(q.contains(&("state".into(), evil.into())), "{q:?}");
         assert!(q.contains(&("error".into(), "unsupported_response_type".into())));
     }
+}
+
+// ---- H6 on the API: path parameters with broken escapes, malformed writes ----
+
+/// Every scope the API endpoints below need.
+const API_SCOPES: &str =
+    "tweet.read tweet.write users.read follows.read follows.write space.read offline.access";
+
+/// The demo server without rate limits (the corpus sends more writes than a window allows),
+/// and alice's token with `API_SCOPES`.
+async fn api_app() -> (TestApp, String) {
+    let app = spawn_demo_app_with(|c| c.rate_limits.enabled = false).await;
+    let tokens = app.tokens_for("alice", "alice-password", API_SCOPES).await;
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    (app, at)
+}
+
+/// Each API path parameter, sent with an escape that does not decode to UTF-8 (or does not
+/// decode at all), is X's invalid-request problem naming the parameter as X names it, with
+/// the value as sent. axum's `Path` answered these with a `text/plain` 400 of its own.
+#[tokio::test]
+async fn sec_h06_broken_escapes_in_api_paths_are_x_invalid_requests() {
+    use crate::users::support::{self as s, ALICE, BOB, JUDY};
+    let (app, at) = api_app().await;
+    let before = snapshot(&app).await;
+    let bad = |name: &str, value: &str| {
+        s::problem(
+            name,
+            &[value],
+            &format!("The `{name}` query parameter value [{value}] is not valid"),
+        )
+    };
+    let follow = json!({"target_user_id": BOB});
+    let tweet = s::demo_timeline(ALICE)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<(&str, String, Value)> = vec![
+        ("GET", "/2/users/%FF".into(), json!([bad("id", "%FF")])),
+        (
+            "GET",
+            "/2/users/%C3%28".into(),
+            json!([bad("id", "%C3%28")]),
+        ),
+        // An encoded UTF-16 surrogate is no UTF-8 either.
+        (
+            "GET",
+            "/2/users/%ED%A0%80".into(),
+            json!([bad("id", "%ED%A0%80")]),
+        ),
+        // Escapes that are no escapes are kept as sent too.
+        ("GET", "/2/users/%zz".into(), json!([bad("id", "%zz")])),
+        ("GET", "/2/tweets/%".into(), json!([bad("id", "%")])),
+        ("GET", "/2/tweets/%C0".into(), json!([bad("id", "%C0")])),
+        (
+            "GET",
+            "/2/users/%FF/tweets".into(),
+            json!([bad("id", "%FF")]),
+        ),
+        (
+            "GET",
+            "/2/users/%FF/following".into(),
+            json!([bad("id", "%FF")]),
+        ),
+        (
+            "GET",
+            "/2/users/%FF/followers".into(),
+            json!([bad("id", "%FF")]),
+        ),
+        (
+            "GET",
+            "/2/users/%FF/following/spaces".into(),
+            json!([bad("id", "%FF")]),
+        ),
+        ("GET", "/2/spaces/%FF".into(), json!([bad("id", "%FF")])),
+        (
+            "GET",
+            "/2/users/by/username/%FF".into(),
+            json!([s::problem(
+                "username",
+                &["%FF"],
+                "The `username` query parameter value [%FF] does not match ^[A-Za-z0-9_]{1,15}$"
+            )]),
+        ),
+        // The path rules stay the path rules: the same name in the query is a duplicate.
+        (
+            "GET",
+            format!("/2/users/%FF?id={BOB}"),
+            json!([
+                s::problem(
+                    "id",
+                    &["%FF", BOB],
+                    "The `id` query parameter value [%FF] is not valid"
+                ),
+                s::problem(
+                    "id",
+                    &["%FF", BOB],
+                    "Duplicate parameters are not allowed: the `id` query parameter"
+                ),
+            ]),
+        ),
+        (
+            "POST",
+            "/2/users/%FF/following".into(),
+            json!([bad("id", "%FF")]),
+        ),
+        ("DELETE", "/2/tweets/%C0".into(), json!([bad("id", "%C0")])),
+        (
+            "DELETE",
+            "/2/users/%FF/following/%C0".into(),
+            json!([bad("source_user_id", "%FF"), bad("target_user_id", "%C0")]),
+        ),
+        (
+            "DELETE",
+            format!("/2/users/{ALICE}/following/%FF"),
+            json!([bad("target_user_id", "%FF")]),
+        ),
+        (
+            "DELETE",
+            format!("/2/users/%FF/following/{JUDY}"),
+            json!([bad("source_user_id", "%FF")]),
+        ),
+    ];
+    for (method, path, errors) in cases {
+        let answer = match method {
+            "GET" => s::get(&app, &at, &path).await,
+            "POST" => s::post_json(&app, &at, &path, &follow).await,
+            _ => s::delete(&app, &at, &path).await,
+        };
+        assert_eq!(answer.status, 400, "{method} {path}: {}", answer.body);
+        answer.assert_invalid(errors);
+    }
+    // An escape that decodes is decoded, as before: `%31%32` is the id 12, which names nobody.
+    s::get(&app, &at, "/2/users/%31%32")
+        .await
+        .assert_ok(&json!({
+            "errors": [s::not_found("user", "id", "12")]
+        }));
+    assert_unchanged(&app, &before, "broken escapes in API paths").await;
+    // alice still follows judy_reads, and her newest tweet is still there.
+    let still = s::get(&app, &at, &format!("/2/tweets/{tweet}")).await;
+    assert_eq!(still.status, 200);
+    assert_eq!(still.body["data"]["id"], tweet.as_str());
+}
+
+/// Bodies no JSON client sends, for the API's writes: with `Content-Type: application/json`
+/// unless the case says otherwise.
+fn api_body_corpus() -> Vec<Case> {
+    let over_limit = format!("{{\"text\":\"{}\"}}", "x".repeat(70_000));
+    let long_text = format!("{{\"text\":\"{}\"}}", "x".repeat(60_000));
+    vec![
+        case("empty JSON body", Some(JSON), b"", true),
+        case("JSON null", Some(JSON), b"null", true),
+        case("JSON number", Some(JSON), b"42", true),
+        case(
+            "BOM before JSON",
+            Some(JSON),
+            b"\xef\xbb\xbf{\"text\":\"hi\"}",
+            true,
+        ),
+        case("text is a number", Some(JSON), b"{\"text\":42}", true),
+        case(
+            "text is an object",
+            Some(JSON),
+            b"{\"text\":{\"a\":1}}",
+            true,
+        ),
+        case(
+            "lone surrogate",
+            Some(JSON),
+            b"{\"text\":\"\\ud800\",\"target_user_id\":\"\\ud800\"}",
+            true,
+        ),
+        case(
+            "target_user_id is a number",
+            Some(JSON),
+            b"{\"target_user_id\":1000000000000000002}",
+            true,
+        ),
+        case(
+            "target_user_id with a broken escape",
+            Some(JSON),
+            b"{\"target_user_id\":\"%FF\"}",
+            true,
+        ),
+        case(
+            "JSON as a form",
+            Some(FORM),
+            b"{\"text\":\"hi\",\"target_user_id\":\"1000000000000000002\"}",
+            true,
+        ),
+        case(
+            "JSON as text/plain",
+            Some(b"text/plain"),
+            b"{\"text\":\"hi\",\"target_user_id\":\"1000000000000000002\"}",
+            true,
+        ),
+        case(
+            "JSON without a Content-Type",
+            None,
+            b"{\"text\":\"hi\",\"target_user_id\":\"1000000000000000002\"}",
+            true,
+        ),
+        case(
+            "application/json-seq",
+            Some(b"application/json-seq"),
+            b"{\"text\":\"hi\",\"target_user_id\":\"1000000000000000002\"}",
+            true,
+        ),
+        case("a 60 KB text", Some(JSON), long_text.as_bytes(), true),
+        case(
+            "a body over the limit",
+            Some(JSON),
+            over_limit.as_bytes(),
+            true,
+        ),
+        Case {
+            name: "a chunked body over the limit",
+            query: None,
+            headers: vec![
+                ("Content-Type", JSON.to_vec()),
+                ("Transfer-Encoding", b"chunked".to_vec()),
+            ],
+            body: chunked(over_limit.as_bytes(), 4096),
+            bad_body: true,
+        },
+    ]
+}
+
+/// The API's writes with alice's valid token: the malformed-body corpus (the OAuth one and the
+/// API's own) on `POST /2/tweets` and follow, and the malformed queries and paths on every
+/// write. Every answer is a 4xx (X's invalid-request problem wherever the request reached the
+/// API), none a 5xx, and nothing is written.
+#[tokio::test]
+async fn sec_h06_malformed_api_writes_are_4xx_and_change_nothing() {
+    use crate::users::support::{ALICE, JUDY, demo_timeline};
+    let (app, at) = api_app().await;
+    let before = snapshot(&app).await;
+    let bearer = format!("Bearer {at}");
+    let tweet = demo_timeline(ALICE)[0]["id"].as_str().unwrap().to_owned();
+    let follow = format!("/2/users/{ALICE}/following");
+    let unfollow = format!("/2/users/{ALICE}/following/{JUDY}");
+    let delete = format!("/2/tweets/{tweet}");
+    let limit = app.state.config.server.max_body_bytes;
+    let check = |what: String, r: &RawResponse, bad_body: bool| {
+        assert!(
+            (400..500).contains(&r.status),
+            "{what}: {} {}",
+            r.status,
+            r.body_text()
+        );
+        if r.status == 413 {
+            return;
+        }
+        if bad_body {
+            assert_eq!(r.status, 400, "{what}: {}", r.body_text());
+        }
+        // Requests hyper cannot parse (raw bytes in the target, a bad chunk size) never reach
+        // roost (no request id); every one that does gets X's body.
+        if r.status == 400 && r.header("x-request-id").is_some() {
+            let b: Value = serde_json::from_slice(&r.body)
+                .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.body_text()));
+            assert_eq!(b["title"], "Invalid Request", "{what}: {b}");
+            assert_eq!(
+                r.header("content-type"),
+                Some(b"application/json; charset=utf-8".as_slice()),
+                "{what}"
+            );
+        }
+    };
+    let mut bodies = body_corpus();
+    bodies.extend(api_body_corpus());
+    for path in ["/2/tweets", follow.as_str()] {
+        for c in &bodies {
+            let r = send_case(&app, "POST", path, c, Some(&bearer), &at).await;
+            let what = format!("POST {path}, {}", c.name);
+            if c.body.len() > limit {
+                assert_eq!(r.status, 413, "{what}: {}", r.body_text());
+            }
+            check(what, &r, c.bad_body);
+        }
+    }
+    // Queries: every case names parameters no write takes. Paths: broken escapes.
+    let queries: Vec<Case> = full_corpus()
+        .into_iter()
+        .filter(|c| c.query.is_some())
+        .map(|mut c| {
+            c.headers.clear();
+            c
+        })
+        .collect();
+    assert!(queries.len() >= 5);
+    let writes = [
+        ("POST", "/2/tweets"),
+        ("POST", follow.as_str()),
+        ("DELETE", unfollow.as_str()),
+        ("DELETE", delete.as_str()),
+        ("POST", "/2/users/%FF/following"),
+        ("DELETE", "/2/users/%FF/following/%C0"),
+        ("DELETE", "/2/tweets/%C0"),
+    ];
+    for (method, path) in writes {
+        for c in &queries {
+            let mut c = Case {
+                name: c.name,
+                query: c.query.clone(),
+                headers: c.headers.clone(),
+                body: Vec::new(),
+                bad_body: false,
+            };
+            if method == "POST" {
+                // A body the endpoint would take, so that only the query (or path) is wrong.
+                c.headers.push(("Content-Type", JSON.to_vec()));
+                c.body = if path == "/2/tweets" {
+                    br#"{"text":"a post that is never made"}"#.to_vec()
+                } else {
+                    br#"{"target_user_id":"1303667635778846721"}"#.to_vec()
+                };
+            }
+            let r = send_case(&app, method, path, &c, Some(&bearer), &at).await;
+            check(format!("{method} {path}, {}", c.name), &r, true);
+        }
+    }
+    assert_unchanged(&app, &before, "malformed API writes").await;
+    // The token still works, and so do the writes.
+    let ok = send(
+        &app,
+        request(
+            "DELETE",
+            delete.as_bytes(),
+            &[("Authorization", bearer.as_bytes())],
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+    let b: Value = serde_json::from_slice(&ok.body).unwrap();
+    assert_eq!(b, json!({"data": {"deleted": true}}));
 }
 
 #[tokio::test]

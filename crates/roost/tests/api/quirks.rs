@@ -969,3 +969,134 @@ async fn quirk_09_plain_and_short_verifiers_refused_in_strict_mode() {
     assert_error(&r, 400, "invalid_request");
     assert_eq!(app.row_counts().await, before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rule 13: twitter-api-v2's header set.
+
+/// Sends exactly the headers twitter-api-v2 sends (no `User-Agent`, only `x-user-agent`;
+/// `Accept-Encoding: br, gzip, deflate`; `Connection: close`), plus the request's own
+/// `Authorization` and body headers, over a bare connection; returns the answer, its JSON body,
+/// and how long the server took to answer and close the connection.
+async fn twitter_api_v2_request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    json_body: Option<&serde_json::Value>,
+) -> (
+    crate::hardening::raw::RawResponse,
+    serde_json::Value,
+    std::time::Duration,
+) {
+    use crate::hardening::raw::{request, send};
+    let body = json_body.map(|b| b.to_string()).unwrap_or_default();
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("x-user-agent", b"Node.twitter-api-v2".as_slice()),
+        ("Accept-Encoding", b"br, gzip, deflate".as_slice()),
+        ("Authorization", authorization.as_bytes()),
+    ];
+    if json_body.is_some() {
+        headers.push(("Content-Type", b"application/json;charset=UTF-8".as_slice()));
+    }
+    // `request` writes the request line, `Host`, `Connection: close`, these headers and, for a
+    // body, its `Content-Length`: nothing else, and no `User-Agent`.
+    let bytes = request(method, path.as_bytes(), &headers, body.as_bytes());
+    assert!(
+        !String::from_utf8_lossy(&bytes)
+            .to_ascii_lowercase()
+            .contains("\r\nuser-agent:"),
+        "the request carries no User-Agent"
+    );
+    let started = std::time::Instant::now();
+    // `send` reads until the server closes the connection.
+    let r = send(app, bytes).await;
+    let took = started.elapsed();
+    let what = format!("{method} {path}: {} {}", r.status, r.body_text());
+    // Nothing is compressed unasked, and what is asked for is optional: an identity body.
+    assert!(r.header("content-encoding").is_none(), "{what}");
+    assert_eq!(
+        r.header("connection").map(<[u8]>::to_ascii_lowercase),
+        Some(b"close".to_vec()),
+        "{what}"
+    );
+    let json = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{what}: {e}"));
+    (r, json, took)
+}
+
+#[tokio::test]
+async fn quirk_13_no_user_agent_compression_asked_and_connection_close() {
+    // A kept-alive connection would stay open for the header-read timeout; a closed one is
+    // closed as soon as it is answered.
+    let app = spawn_app_with(|c| c.server.header_read_timeout = 30).await;
+    let kept_alive = std::time::Duration::from_secs(app.state.config.server.header_read_timeout);
+    let b = signed_in(&app).await;
+    let secret = web_secret(&app);
+    let client_basic = basic(&app.web.client_id, &secret);
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = code_in(&app, &b, &p).await;
+
+    // The code exchange, as twitter-api-v2 makes it (Basic and the JSON body).
+    let (r, tokens, took) = twitter_api_v2_request(
+        &app,
+        "POST",
+        TOKEN_PATH,
+        &client_basic,
+        Some(&json!({
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": p.verifier,
+            "redirect_uri": CALLBACK,
+            "client_id": app.web.client_id,
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{tokens}");
+    assert!(took < kept_alive, "closed after {took:?}");
+    let access = tokens["access_token"].as_str().expect("access_token");
+    let refresh = tokens["refresh_token"].as_str().expect("refresh_token");
+
+    // An API GET.
+    let (r, me, took) = twitter_api_v2_request(
+        &app,
+        "GET",
+        "/2/users/me",
+        &format!("Bearer {access}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{me}");
+    assert_eq!(me["data"]["username"], "alice", "{me}");
+    assert!(took < kept_alive, "closed after {took:?}");
+
+    // A refresh.
+    let (r, refreshed, took) = twitter_api_v2_request(
+        &app,
+        "POST",
+        TOKEN_PATH,
+        &client_basic,
+        Some(&json!({
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": app.web.client_id,
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{refreshed}");
+    assert!(took < kept_alive, "closed after {took:?}");
+    let access = refreshed["access_token"].as_str().expect("access_token");
+    assert_eq!(app.me(access).await, 200);
+
+    // A revocation.
+    let (r, revoked, took) = twitter_api_v2_request(
+        &app,
+        "POST",
+        "/2/oauth2/revoke",
+        &client_basic,
+        Some(&json!({"token": access, "client_id": app.web.client_id})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{revoked}");
+    assert_eq!(revoked, json!({"revoked": true}));
+    assert!(took < kept_alive, "closed after {took:?}");
+    assert_eq!(app.me(access).await, 401);
+}

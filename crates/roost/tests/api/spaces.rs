@@ -420,6 +420,99 @@ async fn malformed_requests_are_400() {
     assert_eq!(r.json["errors"].as_array().unwrap().len(), 2, "{}", r.text);
 }
 
+/// `post.fields` (OpenAPI 2.167's name for `tweet.fields`) on an endpoint that takes no
+/// `tweet.fields` is an unknown parameter under the name the client sent, not under the name
+/// roost reads it as elsewhere.
+#[tokio::test]
+async fn an_alias_the_endpoint_does_not_take_is_unknown_under_the_name_sent() {
+    use crate::users::support::{invalid_request, problem};
+    let app = spawn_demo_app().await;
+    let t = token(&app, "alice", SPACE_READ).await;
+    let takes = "[id,expansions,space.fields,topic.fields,user.fields]";
+    let r = get(&app, &format!("/2/spaces/{RUST_LIVE}?post.fields=id"), &t).await;
+    assert_400(
+        &r,
+        &invalid_param(
+            "post.fields",
+            "id",
+            &format!("The query parameter [post.fields] is not one of {takes}"),
+        ),
+        "post.fields on a Space",
+    );
+    // Twice: one unknown parameter with both values.
+    let r = get(
+        &app,
+        &format!("/2/spaces/{RUST_LIVE}?post.fields=id&post.fields=text"),
+        &t,
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_request(json!([problem(
+            "post.fields",
+            &["id", "text"],
+            &format!("The query parameter [post.fields] is not one of {takes}"),
+        )])),
+        "post.fields twice on a Space",
+    );
+    // With `tweet.fields`: each is unknown here, each under its own name.
+    let r = get(
+        &app,
+        &format!("/2/spaces/{RUST_LIVE}?tweet.fields=lang&post.fields=id"),
+        &t,
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_request(json!([
+            problem(
+                "post.fields",
+                &["id"],
+                &format!("The query parameter [post.fields] is not one of {takes}"),
+            ),
+            problem(
+                "tweet.fields",
+                &["lang"],
+                &format!("The query parameter [tweet.fields] is not one of {takes}"),
+            ),
+        ])),
+        "post.fields and tweet.fields on a Space",
+    );
+    // Where the endpoint takes `tweet.fields`, the alias is that parameter: both names at once
+    // are one parameter given twice, reported under the endpoint's name; the alias alone twice
+    // is reported under the alias.
+    let r = get(
+        &app,
+        &format!("/2/users/{ALICE}?tweet.fields=lang&post.fields=id"),
+        &t,
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_request(json!([problem(
+            "tweet.fields",
+            &["lang", "id"],
+            "Duplicate parameters are not allowed: the `tweet.fields` query parameter",
+        )])),
+        "tweet.fields and post.fields on a user",
+    );
+    let r = get(
+        &app,
+        &format!("/2/users/{ALICE}?post.fields=lang&post.fields=id"),
+        &t,
+    )
+    .await;
+    assert_400(
+        &r,
+        &invalid_request(json!([problem(
+            "post.fields",
+            &["lang", "id"],
+            "Duplicate parameters are not allowed: the `post.fields` query parameter",
+        )])),
+        "post.fields twice on a user",
+    );
+}
+
 /// `expansions=topic_ids` fills `includes.topics` (OpenAPI `Topic`: `id` and `name` by default,
 /// `description` with `topic.fields`), once per topic, from roost's catalogue.
 #[tokio::test]

@@ -140,6 +140,110 @@ async fn sec_k05_idle_connections_are_closed_after_the_header_read_timeout() {
     assert!(started.elapsed() >= timeout - Duration::from_millis(100));
 }
 
+// ---- K5: the whole-request timeout ----
+
+/// Reads until a whole response head has arrived (or `limit` passes); returns what was read.
+async fn read_head(rd: &mut tokio::net::tcp::OwnedReadHalf, limit: Duration) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    buf
+}
+
+#[tokio::test]
+async fn sec_k05_a_body_trickled_past_the_request_timeout_gets_408() {
+    let app = spawn_app_with(|c| c.server.request_timeout = 1).await;
+    let timeout = Duration::from_secs(app.state.config.server.request_timeout);
+    let secret = app.web.client_secret.clone().unwrap();
+    let body = b"grant_type=client_credentials&scope=tweet.read%20users.read%20follows.read";
+    // A whole head, promising more body than will ever come, then the body a byte at a time:
+    // the connection is never idle, so only the request timeout can end it.
+    let head = format!(
+        "POST /2/oauth2/token HTTP/1.1\r\nHost: roost.test\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        roost_domain::BasicCredentials::header_value(&app.web.client_id, &secret),
+        body.len() + 100
+    );
+    let interval = Duration::from_millis(50);
+    assert!(
+        interval * body.len() as u32 > timeout * 3,
+        "the trickle outlasts the timeout"
+    );
+    let stream = TcpStream::connect(&app.state.config.server.addr)
+        .await
+        .unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        for byte in body {
+            if wr.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(interval).await;
+        }
+        wr
+    });
+    // Meanwhile everyone else is served.
+    let (status, answer, _) = app
+        .token(
+            &app.web.client_id,
+            Some(&secret),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        started.elapsed() < timeout,
+        "answered only after the slow request's timeout"
+    );
+    let answer = read_head(&mut rd, timeout * 5).await;
+    let elapsed = started.elapsed();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "after {elapsed:?}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        elapsed >= timeout - Duration::from_millis(100),
+        "408 after {elapsed:?}, before the timeout"
+    );
+    assert!(
+        elapsed < timeout * 3,
+        "408 after {elapsed:?}, long after the timeout"
+    );
+    assert!(
+        !writer.is_finished(),
+        "the whole body was sent before the timeout: not the timeout's doing"
+    );
+    writer.abort();
+    // The server still serves.
+    let (status, answer, _) = app
+        .token(
+            &app.web.client_id,
+            Some(&secret),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
 // ---- K5: store failures answer 503 ----
 
 /// A connection of our own to the server's database file, to break or lock it from outside.
@@ -546,6 +650,158 @@ async fn sec_k02_logins_wait_briefly_for_a_hashing_slot() {
     for p in concurrent_logins(&app, forms).await {
         assert_eq!(p.status, 303, "{}", p.body);
     }
+}
+
+/// One token-endpoint request (a form) with Basic `id:secret`; returns the status.
+async fn token_status(
+    app: &TestApp,
+    path: &str,
+    id: &str,
+    secret: &str,
+    fields: &[(&str, &str)],
+) -> u16 {
+    app.http
+        .post(app.url(path))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Client secrets, refresh tokens and API secrets are 256-bit random values compared as
+/// SHA-256 digests: no token request, right or wrong, pays for argon2, so the token endpoints
+/// cannot be used to exhaust the hashing slots logins need. The hasher's counter shows it.
+#[tokio::test]
+async fn sec_k02_token_endpoint_load_runs_no_argon2() {
+    let app = spawn_app().await;
+    let runs = || app.state.hasher.argon2_runs();
+    let tokens = app.tokens(ALL_SCOPES).await;
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let code = app.code_for(&p).await;
+    let before = runs();
+    assert!(before >= 2, "the two logins above ran argon2 ({before})");
+
+    let id = app.web.client_id.clone();
+    let secret = app.web.client_secret.clone().unwrap();
+    let native = app.native.client_id.clone();
+    let (key, api_secret) = (app.web.api_key.clone(), app.web.api_secret.clone());
+    let cc = [("grant_type", "client_credentials")];
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(status, 200, "{body}");
+    for round in 0..20 {
+        let wrong = format!("wrong-secret-{round}");
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &secret, &cc).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &wrong, &cc).await,
+            401
+        );
+        assert_eq!(
+            token_status(
+                &app,
+                "/2/oauth2/token",
+                "bm8tc3VjaC1hcHA6MTpjaQ",
+                &secret,
+                &cc
+            )
+            .await,
+            401
+        );
+        // A public App presenting a secret.
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &native, &wrong, &cc).await,
+            401
+        );
+        let (status, body) = app.refresh(&refresh).await;
+        assert_eq!(status, 200, "{body}");
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let bogus = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", wrong.as_str()),
+        ];
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &secret, &bogus).await,
+            400
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/token", &id, &wrong, &bogus).await,
+            401
+        );
+        assert_eq!(
+            token_status(&app, "/oauth2/token", &key, &api_secret, &cc).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/oauth2/token", &key, &wrong, &cc).await,
+            403
+        );
+        let revoke = [("token", wrong.as_str())];
+        assert_eq!(
+            token_status(&app, "/2/oauth2/revoke", &id, &secret, &revoke).await,
+            200
+        );
+        assert_eq!(
+            token_status(&app, "/2/oauth2/revoke", &id, &wrong, &revoke).await,
+            401
+        );
+    }
+    // And a burst at once, right and wrong.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (http, url) = (app.http.clone(), app.url("/2/oauth2/token"));
+        let (id, pw) = (
+            id.clone(),
+            if i % 2 == 0 {
+                secret.clone()
+            } else {
+                format!("wrong-{i}")
+            },
+        );
+        set.spawn(async move {
+            http.post(url)
+                .basic_auth(id, Some(pw))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = set.join_next().await {
+        assert!([200, 401].contains(&status.unwrap()));
+    }
+    assert_eq!(runs(), before, "a token request ran argon2");
+
+    // One login (a wrong password counts too): one computation each.
+    let b = browser();
+    let consent = app
+        .login(&b, &AuthParams::new(&id, ALL_SCOPES), "alice")
+        .await;
+    assert_eq!(consent.status, 200);
+    assert_eq!(runs(), before + 1);
+    let (b, csrf, request) = login_forms(&app, 1).await.pop().unwrap();
+    let resp = app
+        .post_form(
+            &b,
+            &[
+                ("csrf_token", &csrf),
+                ("request", &request),
+                ("username", "alice"),
+                ("password", "not alice's password"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 401, "the login form again");
+    assert_eq!(runs(), before + 2);
 }
 
 // ---- I7: forwarded headers only from trusted proxies ----
