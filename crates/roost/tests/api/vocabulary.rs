@@ -161,7 +161,12 @@ async fn every_user_field_and_expansion_has_something_to_show() {
         );
     }
     assert!(values_at(&data, "/verified_type").len() >= 3);
-    for part in ["description/urls", "description/hashtags", "url/urls"] {
+    for part in [
+        "description/urls",
+        "description/hashtags",
+        "description/mentions",
+        "url/urls",
+    ] {
         let p = format!("/entities/{part}/0/start");
         assert!(!values_at(&data, &p).is_empty(), "no user shows {p}");
     }
