@@ -2,7 +2,7 @@
 """Generates roost's demo data set: crates/roost/data/demo.json.
 
 The file is in roost's import format (one JSON object with "users", "tweets", "follows" and
-"spaces", X API v2 field names, ids as strings): 35 fictional users (alice and bob, who can log
+"spaces", X API v2 field names, ids as strings): 36 fictional users (alice and bob, who can log
 in, plus the X developer accounts and people who post about APIs, OAuth, Rust, testing, coffee,
 hiking, photography, cooking, music and city life), a few hundred tweets (posts, threads,
 conversations, quotes, retweets, in English and a little Spanish, French, German and Japanese),
@@ -25,7 +25,10 @@ follows keep their dates. Keep the two constants equal.
 
 Everything added after the first version (pending follow requests, banners, listed and like
 counts, emails, Space topics) draws from its own random generator, EXTRA_SEED, so the ids and
-times of the original content stay exactly as they were.
+times of the original content stay exactly as they were. The third round (COVERAGE below: long
+posts, a withheld account and withheld posts, every reply setting, a quote without words,
+possibly sensitive posts, Space updates) has its own generator again, COVERAGE_SEED, and is
+drawn after everything else, so nothing earlier moves either.
 """
 
 import argparse
@@ -39,6 +42,8 @@ from random import Random
 SEED = 20261101
 # The generator for what was added later, so SEED's draws (ids, times) stay unchanged.
 EXTRA_SEED = 20261201
+# The generator for the third round (COVERAGE), so neither SEED's nor EXTRA_SEED's draws move.
+COVERAGE_SEED = 20261215
 # X's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -808,12 +813,128 @@ TOPIC_IDS = {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Coverage: content that gives every field and expansion roost fills something to show, added
+# in a third round and drawn from COVERAGE_SEED after everything above (so nothing above moves).
+# ---------------------------------------------------------------------------------------------
+
+# Accounts added later: the user record as in USERS, plus whom they follow and who follows them
+# (kept out of the drawn follow graph above). PirateRadioDemo is withheld in two countries
+# (`withheld.country_codes`; X adds `scope: user`), so its posts are withheld there too.
+LATER_USERS = [
+    dict(username="PirateRadioDemo", name="Pirate Radio (demo)", created_at="2024-06-01T20:00:00Z",
+         description="Unlicensed internet radio (demo account): rare grooves, live bootlegs, no ads. Listen at https://pirateradio.example.org 📻 #jazz",
+         url="https://pirateradio.example.org", withheld=dict(country_codes=["DE", "GB"]), groups=["music"],
+         follows=["XDevelopers", "walter_jazz", "frank_synth", "uma_plays"],
+         followers=["walter_jazz", "frank_synth", "uma_plays", "victor_rs"]),
+]
+
+# Long posts (over 280 characters, X's note tweets): the API shows `text` cut at the last word
+# boundary within 270 characters and the whole in `note_tweet`. Each has a mention, and between
+# them hashtags and links, on both sides of the cut, so `entities` and `note_tweet.entities`
+# differ and `entities.note.mentions.username` brings users `entities.mentions.username` does
+# not. validate() checks that the cut falls where this promises.
+LONG_POSTS = [
+    ("XDevelopers", T, "en",
+     "📘 Long posts, explained. The X API v2 keeps posts over 280 characters whole: `text` holds the "
+     "first part, cut at a word near the limit, and `note_tweet.text` all of it. "
+     "Thanks @XDevsDemo for the guide: https://developer.example.com/docs/long-posts #XAPI\n\n"
+     "Two things to know. Mentions, hashtags and links after the cut are only in `note_tweet.entities`, "
+     "so read both. And `expansions=entities.note.mentions.username` brings every user the post "
+     "mentions, like @trent_oauth and @sybil_tests, who take your questions at office hours: "
+     "https://developer.example.com/office-hours #OAuth"),
+    ("alice", T, "en",
+     "Long-form notes from moving our bot to OAuth 2.0 with PKCE, because a thread felt like too many "
+     "posts. Big thanks to @bob for pairing on the callback handler. Short version: PKCE was easy, "
+     "refresh tokens were not. https://alice.example.com/notes/pkce #OAuth\n\n"
+     "What went wrong, in order: we asked for `offline.access` but never stored the new refresh token "
+     "after a rotation, so the bot signed itself out every two hours. Then two workers refreshed at "
+     "once and the second one revoked the whole family. A mutex around the refresh fixed it, as "
+     "@trent_oauth had warned. @carol_codes reviewed the Rust side 🦀 #rustlang "
+     "https://alice.example.com/notes/pkce-lessons"),
+    ("olivia_maps", Y, "es",
+     "Actualización del mapa de carriles bici de Madrid 🚲🗺️: ya incluye los 38 km nuevos de este año, "
+     "los aparcabicis y las estaciones de bici pública. Gracias a @zoe_cycles por revisar la leyenda. "
+     "Mapa: https://olivia.example.org/mapa-bici #OpenData\n\n"
+     "Próximos pasos: añadir las pendientes (para quien sube la cuesta de Moyano cada día), marcar los "
+     "tramos en obras y cruzar los datos con las líneas de bus. @CityTransitDemo y @sam_city ya me han "
+     "pasado ideas. Código y datos abiertos: https://olivia.example.org/mapa-bici/datos #mapas"),
+]
+
+# Posts with something X sets per post: (author, group, lang, text, attributes). Attributes are
+# output keys: `reply_settings` (who may reply: X's everyone, following, mentionedUsers,
+# verified, subscribers; validate() checks every reply obeys it), `possibly_sensitive`,
+# `withheld` (`copyright`, `country_codes`; X adds `scope: tweet`).
+SPECIAL_POSTS = [
+    ("XDevelopers", T, "en",
+     "Office hours on Thursday with @trent_oauth and @sybil_tests: OAuth scopes, long posts and pagination. "
+     "Only our guests can reply here, so quote this post with your questions! 🎙️ #XAPI",
+     dict(reply_settings="mentionedUsers")),
+    ("APIStatusDemo", T, "en",
+     "🔧 Maintenance complete: the demo token endpoint is back to normal. Replies are limited to accounts "
+     "we follow; report problems at https://status.example.com",
+     dict(reply_settings="following")),
+    ("victor_rs", T, "en",
+     "Limiting replies to verified accounts for a day while the reply bots calm down. Normal service "
+     "tomorrow. 🦀",
+     dict(reply_settings="verified")),
+    ("uma_plays", M, "en",
+     "Subscribers' Q&A: ask me anything about the old keyboard and the lo-fi recordings. 🎹",
+     dict(reply_settings="subscribers")),
+    ("quinn_trails", O, "en",
+     "Race-day feet after the 50k. Honestly, don't open this while eating: "
+     "https://photos.example.org/quinn/50k-feet 🩹 #trailrunning",
+     dict(possibly_sensitive=True)),
+    ("liam_cooks", F, "en",
+     "Whole-animal butchery class today. The photos are graphic, you've been warned: "
+     "https://photos.example.org/liam/butchery 🔪",
+     dict(possibly_sensitive=True)),
+    ("walter_jazz", M, "en",
+     "Recorded Tuesday's whole jam session, both sets, the headliner's new tune included. Listen while "
+     "it lasts: https://recordings.example.org/walter/tuesday 🎺",
+     dict(withheld=dict(copyright=True, country_codes=["DE", "GB", "US"]))),
+    ("peggy_lens", O, "en",
+     "Street portraits from the Saturday market in Lyon: 24 strangers, 24 stories. 📷 #photography "
+     "https://peggy.example.com/market-portraits",
+     dict(withheld=dict(copyright=False, country_codes=["FR"]))),
+    ("PirateRadioDemo", M, "en",
+     "📻 On air now: three hours of rare 70s jazz-funk, no ads, no licence. Tune in: "
+     "https://pirateradio.example.org/live",
+     dict()),
+    ("PirateRadioDemo", M, "en",
+     "Tonight's bootleg: a live set taped from the back of a club in 1978. Crackles included. 🎷 #jazz",
+     dict()),
+]
+
+# Replies to the posts above: (replier, start of the post's text, reply, lang). The leading
+# @mentions are added automatically.
+LATER_REPLIES = [
+    ("bob", "📘 Long posts, explained.", "Finally! Our client dropped everything after the cut. Reading `note_tweet` now.", "en"),
+    ("carol_codes", "Long-form notes from moving our bot", "The mutex-around-the-refresh lesson deserves its own post. 🦀", "en"),
+    ("zoe_cycles", "Actualización del mapa de carriles bici", "The new legend reads so much better. Great work! 🚲", "en"),
+    ("trent_oauth", "Office hours on Thursday", "Bring your refresh-token stories. 🔐", "en"),
+    ("sybil_tests", "Office hours on Thursday", "And your weirdest empty pages. 🧪", "en"),
+    ("XDevsDemo", "🔧 Maintenance complete", "Thanks for the quick turnaround! 🙌", "en"),
+    ("carol_codes", "Limiting replies to verified accounts", "The bots have found the Rust posts. Stay strong. 🦀", "en"),
+    ("walter_jazz", "Tonight's bootleg", "That bass line! Who's playing?", "en"),
+]
+
+# Quotes of the posts above: (quoter, start of the quoted post's text, what the quote says, lang).
+# An empty quote is a quote without words (X's lang `zxx`).
+LATER_QUOTES = [
+    ("XDevsDemo", "📘 Long posts, explained.", "", "zxx"),
+    ("maya_ui", "Office hours on Thursday", "Quoting as asked: how do you test a timeline viewer against an empty page that has a next_token? #XAPI", "en"),
+    ("yuki_photo", "Street portraits from the Saturday market", "", "zxx"),
+]
+
+# ---------------------------------------------------------------------------------------------
 # Building.
 # ---------------------------------------------------------------------------------------------
 
 
 def build():
     rng = Random(SEED)
+    # Everything of the third round (COVERAGE) draws from here, never from rng or extra.
+    crng = Random(COVERAGE_SEED)
 
     # --- users --------------------------------------------------------------------------------
     users = []
@@ -825,6 +946,14 @@ def build():
         users.append(u)
         by_name[u["username"]] = u
     protected = {u["username"] for u in users if u.get("protected")}
+    # The drawn follow graph and the retweeters are the original accounts'.
+    names = [u["username"] for u in users]
+    for spec in LATER_USERS:
+        created = ms(spec["created_at"])
+        uid = str(snowflake(created, crng.randrange(1024), crng.randrange(16)))
+        u = dict(spec, id=uid, _created=created, _later=True)
+        users.append(u)
+        by_name[u["username"]] = u
 
     # --- follows ------------------------------------------------------------------------------
     follows = []  # (source, target)
@@ -838,7 +967,6 @@ def build():
         follow_set.add((s, t))
         follows.append((s, t))
 
-    names = [u["username"] for u in users]
     for n in names:
         follow(n, "XDevelopers")
     for t in ALICE_FOLLOWS:
@@ -891,9 +1019,9 @@ def build():
         used_seconds.add(t)
         return t
 
-    def post_time(author, text):
+    def post_time(author, text, r=rng):
         lo = max(POSTS_FROM, by_name[author]["_created"] + DAY)
-        day = rng.randrange(lo // DAY + 1, POSTS_UNTIL // DAY)
+        day = r.randrange(lo // DAY + 1, POSTS_UNTIL // DAY)
         # A post that names its day is posted on that day (day 0, 1970-01-01, was a Thursday).
         for hint, weekday in WEEKDAY_HINTS.items():
             if hint in text:
@@ -901,14 +1029,14 @@ def build():
                 if day < lo // DAY + 1:
                     day += 7
         # Mostly daytime somewhere: 06:00-23:59 UTC.
-        return day * DAY + rng.randrange(6 * HOUR, 24 * HOUR)
+        return day * DAY + r.randrange(6 * HOUR, 24 * HOUR)
 
-    def add(author, text, t, lang, group, kind, parent=None, quoted=None, retweeted=None):
+    def add(author, text, t, lang, group, kind, parent=None, quoted=None, retweeted=None, r=rng, attrs=None):
         t = claim(t)
-        tid = snowflake(t, rng.randrange(1024), rng.randrange(4))
+        tid = snowflake(t, r.randrange(1024), r.randrange(4))
         tw = dict(_id=tid, _author=author, _text=text, _t=t, _lang=lang, _group=group, _kind=kind,
                   _parent=parent, _quoted=quoted, _retweeted=retweeted,
-                  _root=parent["_root"] if parent else tid)
+                  _root=parent["_root"] if parent else tid, _later=r is crng, _attrs=attrs or {})
         tweets.append(tw)
         return tw
 
@@ -958,8 +1086,8 @@ def build():
             raise SystemExit(f"{prefix!r} matches {len(found)} posts")
         return found[0]
 
-    def later(t, lo, hi):
-        return t + rng.randrange(lo, hi)
+    def later(t, lo, hi, r=rng):
+        return t + r.randrange(lo, hi)
 
     # Quotes first, so that retweets and replies can pick them up.
     for quoter, prefix, text, lang in QUOTE_TWEETS:
@@ -1008,19 +1136,44 @@ def build():
             index(add(author, reply_text(author, r, answer), later(r["_t"], 2 * MINUTE, 6 * HOUR), target["_lang"],
                       target["_group"], "reply", parent=r))
 
+    # --- the third round (COVERAGE) -------------------------------------------------------------
+    def later_post(author, group, lang, text, attrs):
+        if any(tw["_kind"] == "original" and tw["_text"] == text for tw in tweets):
+            raise SystemExit(f"{author} posts {text[:30]!r} twice")
+        t = post_time(author, text, r=crng)
+        return index(add(author, text, t, lang, group, "original", r=crng, attrs=attrs))
+
+    for author, group, lang, text in LONG_POSTS:
+        later_post(author, group, lang, text, {})
+    for author, group, lang, text, attrs in SPECIAL_POSTS:
+        later_post(author, group, lang, text, attrs)
+    for replier, prefix, text, lang in LATER_REPLIES:
+        target = find(prefix)
+        if replier == target["_author"]:
+            raise SystemExit(f"{replier} would reply to their own {prefix!r}")
+        index(add(replier, reply_text(replier, target, text), later(target["_t"], 3 * MINUTE, DAY, r=crng), lang,
+                  target["_group"], "reply", parent=target, r=crng))
+    for quoter, prefix, text, lang in LATER_QUOTES:
+        target = find(prefix)
+        if quoter == target["_author"] or target["_author"] in protected:
+            raise SystemExit(f"{quoter} cannot quote {prefix!r}")
+        index(add(quoter, text, later(target["_t"], 20 * MINUTE, 3 * DAY, r=crng), lang, target["_group"], "quote",
+                  quoted=target, r=crng))
+
     # --- metrics and output ------------------------------------------------------------------
     tweets.sort(key=lambda tw: tw["_id"])
     out_tweets = []
     for tw in tweets:
         author = tw["_author"]
         fame = FAME.get(author, 8)
+        r = crng if tw["_later"] else rng
         if tw["_kind"] == "retweet":
             likes = bookmarks = impressions = 0
         else:
             scale = 0.25 if tw["_kind"] in ("reply", "thread") else 1.0
-            likes = int(fame * scale * rng.lognormvariate(0, 0.7))
-            bookmarks = int(likes * rng.uniform(0.0, 0.18))
-            impressions = int(likes * rng.uniform(25, 90)) + rng.randrange(15, 400)
+            likes = int(fame * scale * r.lognormvariate(0, 0.7))
+            bookmarks = int(likes * r.uniform(0.0, 0.18))
+            impressions = int(likes * r.uniform(25, 90)) + r.randrange(15, 400)
         o = {"id": str(tw["_id"]), "text": tw["_text"], "author_id": by_name[author]["id"],
              "created_at": iso(tw["_t"]), "conversation_id": str(tw["_root"]), "lang": tw["_lang"]}
         refs = []
@@ -1033,9 +1186,14 @@ def build():
             refs.append({"type": "retweeted", "id": str(tw["_retweeted"]["_id"])})
         if refs:
             o["referenced_tweets"] = refs
-        o["reply_settings"] = "everyone"
+        attrs = tw["_attrs"]
+        o["reply_settings"] = attrs.get("reply_settings", "everyone")
         o["source"] = "roost demo"
+        if attrs.get("possibly_sensitive"):
+            o["possibly_sensitive"] = True
         o["public_metrics"] = {"like_count": likes, "bookmark_count": bookmarks, "impression_count": impressions}
+        if "withheld" in attrs:
+            o["withheld"] = dict(attrs["withheld"], scope="tweet")
         out_tweets.append(o)
 
     extra = Random(EXTRA_SEED)
@@ -1056,8 +1214,11 @@ def build():
         o["verified_type"] = u.get("verified_type", "none")
         o["confirmed_email"] = "%s@example.com" % u["username"].lower()
         fame = FAME.get(u["username"], 8)
-        o["public_metrics"] = {"listed_count": int(fame * extra.uniform(0.05, 0.4)),
-                               "like_count": extra.randrange(40, 4000)}
+        r = crng if u.get("_later") else extra
+        o["public_metrics"] = {"listed_count": int(fame * r.uniform(0.05, 0.4)),
+                               "like_count": r.randrange(40, 4000)}
+        if "withheld" in u:
+            o["withheld"] = dict(u["withheld"], scope="user")
         if u["username"] in PINS:
             prefix = PINS[u["username"]]
             mine = [tw for tw in tweets if tw["_author"] == u["username"] and tw["_text"].startswith(prefix)]
@@ -1066,6 +1227,15 @@ def build():
             o["pinned_tweet_id"] = str(mine[0]["_id"])
         out_users.append(o)
 
+    for spec in LATER_USERS:
+        n = spec["username"]
+        for s, t in [(n, x) for x in spec["follows"]] + [(x, n) for x in spec["followers"]]:
+            if (s, t) in follow_set or s == t or t in protected:
+                raise SystemExit(f"{s} -> {t} cannot be a later follow")
+            follow_set.add((s, t))
+            lo = max(by_name[s]["_created"], by_name[t]["_created"], FOLLOWS_FROM) + DAY
+            follow_out.append((crng.randrange(lo, FOLLOWS_UNTIL) // 1000 * 1000, s, t))
+    follow_out.sort(key=lambda x: (x[0], x[1], x[2]))
     out_follows = [{"source_user_id": by_name[s]["id"], "target_user_id": by_name[t]["id"], "created_at": iso(at)}
                    for at, s, t in follow_out]
     pending = []
@@ -1098,6 +1268,13 @@ def build():
         for k in ("started_at", "ended_at", "scheduled_start"):
             if k in sp:
                 o[k] = iso(ms(sp[k]))
+        # Last changed: an ended Space when it ended, a live one since it started (speakers come
+        # and go), a scheduled one some time after it was made (its description, its time).
+        if sp["state"] == "ended":
+            o["updated_at"] = o["ended_at"]
+        else:
+            since = ms(sp["started_at"]) if sp["state"] == "live" else created
+            o["updated_at"] = iso(crng.randrange(since, CUTOFF) // 1000 * 1000)
         o["participant_count"] = sp.get("participant_count", 0)
         o["subscriber_count"] = sp.get("subscriber_count", 0)
         o["lang"] = sp.get("lang", "en")
@@ -1118,6 +1295,32 @@ TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SPACE_ID_RE = re.compile(r"^[a-zA-Z0-9]{13}$")
 MENTION_RE = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_]{1,15})")
 URL_RE = re.compile(r"https?://([^/\s]+)")
+
+
+REPLY_SETTINGS = ("everyone", "following", "mentionedUsers", "verified", "subscribers")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+def display_text(text):
+    """The text roost (like X) shows of a long post: cut at the last whitespace within 270
+    characters (crates/roost/src/content/world.rs)."""
+    if len(text) <= 280:
+        return text
+    head = text[:270]
+    cut = max((i for i, c in enumerate(head) if c.isspace()), default=0)
+    return (head[:cut] if cut > 0 else head).rstrip()
+
+
+def check_withheld(w, scope, what):
+    codes = w.get("country_codes")
+    check(isinstance(codes, list) and codes and len(set(codes)) == len(codes)
+          and all(isinstance(c, str) and COUNTRY_RE.match(c) for c in codes), f"{what}: withheld.country_codes")
+    check(w.get("scope") == scope, f"{what}: withheld.scope is {scope}")
+    if scope == "tweet":
+        check(set(w) == {"copyright", "country_codes", "scope"} and isinstance(w["copyright"], bool),
+              f"{what}: withheld.copyright")
+    else:
+        check(set(w) == {"country_codes", "scope"}, f"{what}: withheld keys")
 
 
 def check(cond, msg):
@@ -1172,6 +1375,8 @@ def validate(data):
         if "password" in u:
             check(u["username"] in ("alice", "bob", "judy_reads"), "only alice, bob and judy_reads have passwords")
         check(u["confirmed_email"] == u["username"].lower() + "@example.com", f"email of {u['username']}")
+        if "withheld" in u:
+            check_withheld(u["withheld"], "user", f"user {u['username']}")
         m = u["public_metrics"]
         check(set(m) == {"listed_count", "like_count"} and all(isinstance(v, int) and v >= 0 for v in m.values()),
               f"public_metrics of {u['username']}")
@@ -1184,7 +1389,8 @@ def validate(data):
     check(any(len(u["id"]) <= 9 for u in users) and any(len(u["id"]) >= 18 for u in users), "mix of id lengths")
 
     # tweets
-    check(300 <= len(tweets) <= 400, f"300-400 tweets (have {len(tweets)})")
+    check(300 <= len(tweets) <= 420, f"300-420 tweets (have {len(tweets)})")
+    check(any("withheld" in u for u in users), "a withheld account")
     follow_pairs = {(f["source_user_id"], f["target_user_id"]) for f in follows}
     tid = {}
     when = {}  # tweet id -> Unix ms
@@ -1205,9 +1411,16 @@ def validate(data):
     for t in tweets:
         check(t["author_id"] in uid, f"tweet {t['id']} author")
         per_author[t["author_id"]] = per_author.get(t["author_id"], 0) + 1
-        check(isinstance(t["text"], str) and 1 <= len(t["text"]) <= 280, f"tweet {t['id']} text length")
-        check(t["lang"] in ("en", "es", "fr", "de", "ja"), f"tweet {t['id']} lang")
-        check(t["reply_settings"] == "everyone", "reply_settings")
+        quotes = any(r["type"] == "quoted" for r in t.get("referenced_tweets", []))
+        check(isinstance(t["text"], str) and (1 <= len(t["text"]) <= 1000 or (quotes and t["text"] == "")),
+              f"tweet {t['id']} text length (empty only in a quote)")
+        # X's `zxx`: no linguistic content (a quote without words), as POST /2/tweets gives one.
+        check(t["lang"] == "zxx" if t["text"] == "" else t["lang"] in ("en", "es", "fr", "de", "ja"),
+              f"tweet {t['id']} lang")
+        check(t["reply_settings"] in REPLY_SETTINGS, f"tweet {t['id']} reply_settings")
+        check(t.get("possibly_sensitive", True) is True, f"tweet {t['id']}: possibly_sensitive is given only when true")
+        if "withheld" in t:
+            check_withheld(t["withheld"], "tweet", f"tweet {t['id']}")
         m = t["public_metrics"]
         check(all(isinstance(m[k], int) and m[k] >= 0 for k in ("like_count", "bookmark_count", "impression_count")),
               "metrics")
@@ -1228,6 +1441,15 @@ def validate(data):
             check(t.get("in_reply_to_user_id") == parent["author_id"], f"tweet {t['id']} in_reply_to_user_id")
             check(t["conversation_id"] == parent["conversation_id"], f"tweet {t['id']} conversation_id")
             check(types == ["replied_to"], "replies have one reference")
+            # Who may reply (the parent's author always may).
+            rs, by = parent["reply_settings"], t["author_id"]
+            if by != parent["author_id"]:
+                mentioned = {h.lower() for h in MENTION_RE.findall(parent["text"])}
+                check(rs == "everyone"
+                      or (rs == "following" and (parent["author_id"], by) in follow_pairs)
+                      or (rs == "mentionedUsers" and uid[by]["username"].lower() in mentioned)
+                      or (rs == "verified" and uid[by]["verified"]),
+                      f"tweet {t['id']} replies to a post whose reply_settings ({rs}) leave it out")
             # A reply to a protected account comes from someone allowed to see it.
             if parent["author_id"] in protected and parent["author_id"] != t["author_id"]:
                 check((t["author_id"], parent["author_id"]) in follow_pairs,
@@ -1256,7 +1478,26 @@ def validate(data):
               for k in ("replied_to", "quoted", "retweeted")}
     check(20 <= counts["quoted"] <= 30 and 20 <= counts["retweeted"] <= 30, f"~25 quotes and retweets: {counts}")
     langs = {t["lang"] for t in tweets}
-    check(langs == {"en", "es", "fr", "de", "ja"}, "languages")
+    check(langs == {"en", "es", "fr", "de", "ja", "zxx"}, "languages")
+    check({t["reply_settings"] for t in tweets} == set(REPLY_SETTINGS), "every reply setting is used")
+    check(any(t.get("possibly_sensitive") for t in tweets), "a possibly sensitive post")
+    check({t["withheld"]["copyright"] for t in tweets if "withheld" in t} == {True, False},
+          "withheld posts, for copyright and not")
+    withheld_users = {u["id"] for u in users if "withheld" in u}
+    check(any(t["author_id"] in withheld_users for t in tweets), "a withheld account posts")
+    check(any(t["text"] == "" for t in tweets), "a quote without words")
+    # Long posts: a mention, a hashtag and a link on both sides of the cut.
+    long_posts = [t for t in tweets if len(t["text"]) > 280]
+    check(len(long_posts) >= 2, "long posts")
+    for t in long_posts:
+        head = display_text(t["text"])
+        tail = t["text"][len(head):]
+        check(t["text"].startswith(head) and len(head) <= 270, f"long post {t['id']} cut")
+        for part in (head, tail):
+            check(MENTION_RE.search(part) and re.search(r"(?<![A-Za-z0-9_])#\w", part) and URL_RE.search(part),
+                  f"long post {t['id']}: a mention, a hashtag and a link on both sides of the cut")
+        check(not any(r["type"] == "retweeted" and r["id"] == t["id"]
+                      for u in tweets for r in u.get("referenced_tweets", [])), "long posts are not retweeted")
     check(per_author[byname["alice"]["id"]] in range(27, 34), f"alice has ~30 tweets ({per_author[byname['alice']['id']]})")
     check(sum(1 for n in per_author.values() if n > 25) >= 3, "several users have more than 25 tweets")
     for u in users:
@@ -1314,6 +1555,12 @@ def validate(data):
         check(not set(s["host_ids"]) & set(s["speaker_ids"]), "hosts are not also listed as speakers")
         check(s["creator_id"] in s["host_ids"], "creator hosts")
         created = ts(s["created_at"], "space created_at")
+        updated = ts(s["updated_at"], "space updated_at")
+        check(updated >= created, "updated after created")
+        if s["state"] == "ended":
+            check(s["updated_at"] == s["ended_at"], "an ended space was last updated when it ended")
+        elif s["state"] == "live":
+            check(updated >= ts(s["started_at"], ""), "a live space was updated since it started")
         if s["state"] in ("live", "ended"):
             check(ts(s["started_at"], "started_at") >= created, "started after created")
             check(s["participant_count"] > 0, "participants")

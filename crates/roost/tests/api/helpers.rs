@@ -51,8 +51,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
-/// The server with its two Apps and no users.
-async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
+/// The server with its two Apps and no users (e.g. for a file that brings its own).
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_path = dir.path().join("roost.db");

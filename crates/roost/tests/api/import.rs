@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, start};
 use crate::users::support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roost");
@@ -615,4 +615,63 @@ async fn emails_withholding_quotes_without_text_and_topics_are_imported() {
     let mut later = good_file();
     later["spaces"][0]["topic_ids"] = json!(["848920371311001600"]);
     app.import_json(&later.to_string()).await;
+}
+
+/// The demo file is a whole import file of its own (issue 4): `roost import
+/// crates/roost/data/demo.json` into an empty store, then again (the same report, no new rows),
+/// served as the file says, its long posts and withheld records included.
+#[tokio::test]
+async fn the_demo_file_imports_into_an_empty_store_and_again() {
+    let app = start(|_| {}).await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo.json");
+    let len = |k: &str| demo()[k].as_array().map_or(0, Vec::len);
+    let expected = json!({"users": len("users"), "tweets": len("tweets"),
+                          "follows": len("follows"), "spaces": len("spaces")});
+    let before = app.row_counts().await;
+    let run = roost_import(&app.db_path, &file, true).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(run.stdout.trim_end()).ok(),
+        Some(expected.clone())
+    );
+    let after = app.row_counts().await;
+    assert_eq!(growth(&before, &after), expected);
+
+    let run = roost_import(&app.db_path, &file, true).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(run.stdout.trim_end()).ok(),
+        Some(expected)
+    );
+    assert_eq!(app.row_counts().await, after);
+
+    app.state
+        .world
+        .refresh(app.state.store.as_ref())
+        .await
+        .expect("refresh");
+    let token = app.app_token().await;
+    let tweets = demo()["tweets"].as_array().unwrap();
+    let long = tweets
+        .iter()
+        .find(|t| t["text"].as_str().unwrap().chars().count() > 280)
+        .expect("a long demo post");
+    let withheld = tweets
+        .iter()
+        .find(|t| t.get("withheld").is_some())
+        .expect("a withheld demo post");
+    let ids = format!(
+        "{},{}",
+        long["id"].as_str().unwrap(),
+        withheld["id"].as_str().unwrap()
+    );
+    let a = get(
+        &app,
+        &token,
+        &format!("/2/tweets?ids={ids}&tweet.fields=note_tweet,withheld"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["data"][0]["note_tweet"]["text"], long["text"]);
+    assert_eq!(a.body["data"][1]["withheld"], withheld["withheld"]);
 }

@@ -33,3 +33,4 @@ mod token;
 mod transport;
 mod tweets;
 mod users;
+mod vocabulary;
