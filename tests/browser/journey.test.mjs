@@ -19,6 +19,16 @@ const BIN = process.env.ROOST_BIN ?? path.join(ROOT, 'target/debug/roost');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'target/browser');
 const PASSWORD = 'browser-test-password';
+// The issue's scopes and tweet.write, each with the words the consent page must show for it.
+const SCOPES = {
+  'tweet.read': 'Read posts you can see, including those of protected accounts you follow.',
+  'tweet.write': 'Post and repost for you.',
+  'users.read': 'See any account you can see, including protected accounts you follow.',
+  'follows.read': 'See who you follow and who follows you.',
+  'follows.write': 'Follow and unfollow accounts for you.',
+  'space.read': 'See all the Spaces you can see.',
+  'offline.access': 'Stay connected to your account until you revoke access.',
+};
 
 let dir, roost, base, callbackServer, callbackBase, app, browser;
 const callbacks = [];
@@ -60,7 +70,7 @@ function authorizeUrl(state, challenge) {
     response_type: 'code',
     client_id: app.client_id,
     redirect_uri: `${callbackBase}/callback`,
-    scope: 'tweet.read users.read offline.access',
+    scope: Object.keys(SCOPES).join(' '),
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
@@ -78,7 +88,8 @@ before(async () => {
       res.end(`<!doctype html><title>framer</title><iframe id="f" src="${url.searchParams.get('src')}" width="400" height="600"></iframe>`);
       return;
     }
-    callbacks.push(url);
+    // Only the redirects: Chromium also asks this origin for /favicon.ico once it lands.
+    if (url.pathname === '/callback') callbacks.push(url);
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('callback received');
   });
@@ -105,7 +116,7 @@ before(async () => {
   await waitForHealth(base);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    headless: true,
+    headless: true, // playwright adds --headless
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
   });
@@ -118,14 +129,53 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Fails if the page is wider than the viewport (a phone would have to scroll sideways). */
+async function assertFitsWidth(page, what) {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  assert.ok(scrollWidth <= innerWidth, `${what} is ${scrollWidth}px wide in a ${innerWidth}px viewport`);
+}
+
 async function signIn(page, url, shot) {
   await page.goto(url);
   assert.match(await page.locator('h1').innerText(), /Sign in/);
+  const lead = await page.locator('main').innerText();
+  assert.match(lead, /Browser Test App/);
+  assert.match(lead, /Browser Tests/, 'the login page names the Project too');
+  await assertFitsWidth(page, 'the login page');
   if (shot) await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true });
-  await page.fill('#username', 'alice');
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
+  // Typed key by key, as a person does (fill() would set the value in one go).
+  await page.locator('#username').pressSequentially('alice');
+  await page.locator('#password').pressSequentially(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForSelector('button[value=allow]');
+}
+
+/** The consent page names the App, its Project, the user and every scope in plain words. */
+async function checkConsent(page) {
+  const consent = await page.locator('main').innerText();
+  assert.match(consent, /Browser Test App/);
+  assert.match(consent, /Browser Tests/);
+  assert.match(consent, /Alice Example/);
+  const items = await page.locator('.scopes li').allInnerTexts();
+  assert.equal(items.length, Object.keys(SCOPES).length);
+  for (const [name, words] of Object.entries(SCOPES)) {
+    assert.ok(items.some((i) => i.includes(words) && i.includes(name)), `scope ${name} is shown as "${words}"`);
+  }
+  assert.match(consent, new RegExp(`sent to\\s+${callbackBase.replace(/[.:/]/g, '\\$&')}`));
+  await assertFitsWidth(page, 'the consent page');
+}
+
+/** What the callback server received last: it must be the page the browser landed on. */
+function landedAtCallback(page) {
+  const landed = new URL(page.url());
+  assert.equal(landed.origin + landed.pathname, `${callbackBase}/callback`);
+  const received = callbacks.at(-1);
+  assert.ok(received, 'the callback server received the redirect');
+  assert.equal(received.href, landed.href);
+  return received.searchParams;
 }
 
 test('allow: sign in, authorize, land on the callback, exchange the code, call the API', async () => {
@@ -134,18 +184,17 @@ test('allow: sign in, authorize, land on the callback, exchange the code, call t
   const { verifier, challenge } = pkce();
   const state = crypto.randomBytes(8).toString('hex');
   await signIn(page, authorizeUrl(state, challenge), 'login-phone.png');
-  const consent = await page.locator('main').innerText();
-  assert.match(consent, /Browser Test App/);
-  assert.match(consent, /Browser Tests/);
-  assert.match(consent, /Read posts you can see/);
-  assert.match(consent, /Stay connected to your account until you revoke access/);
+  await checkConsent(page);
   await page.screenshot({ path: path.join(SHOTS, 'consent-phone.png'), fullPage: true });
-  await Promise.all([page.waitForURL(`${callbackBase}/callback**`), page.click('button[value=allow]')]);
-  const landed = new URL(page.url());
-  assert.equal(landed.searchParams.get('state'), state);
-  const code = landed.searchParams.get('code');
+  await Promise.all([
+    page.waitForURL(`${callbackBase}/callback**`),
+    page.getByRole('button', { name: 'Authorize app' }).click(),
+  ]);
+  const landed = landedAtCallback(page);
+  assert.equal(landed.get('state'), state);
+  const code = landed.get('code');
   assert.ok(code, `no code in ${landed}`);
-  assert.equal(landed.searchParams.get('error'), null);
+  assert.equal(landed.get('error'), null);
 
   const res = await fetch(`${base}/2/oauth2/token`, {
     method: 'POST',
@@ -157,7 +206,7 @@ test('allow: sign in, authorize, land on the callback, exchange the code, call t
   });
   const tokens = await res.json();
   assert.equal(res.status, 200, JSON.stringify(tokens));
-  assert.equal(tokens.scope, 'tweet.read users.read offline.access');
+  assert.deepEqual(tokens.scope.split(' ').sort(), Object.keys(SCOPES).sort());
   const me = await (await fetch(`${base}/2/users/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json();
   assert.equal(me.data.username, 'alice');
   await context.close();
@@ -168,12 +217,13 @@ test('deny: Cancel sends error=access_denied and the state back', async () => {
   const page = await context.newPage();
   const state = 'deny-' + crypto.randomBytes(4).toString('hex');
   await signIn(page, authorizeUrl(state, pkce().challenge), 'login-desktop.png');
+  await checkConsent(page);
   await page.screenshot({ path: path.join(SHOTS, 'consent-desktop.png'), fullPage: true });
-  await Promise.all([page.waitForURL(`${callbackBase}/callback**`), page.click('button[value=deny]')]);
-  const landed = new URL(page.url());
-  assert.equal(landed.searchParams.get('error'), 'access_denied');
-  assert.equal(landed.searchParams.get('state'), state);
-  assert.equal(landed.searchParams.get('code'), null);
+  await Promise.all([page.waitForURL(`${callbackBase}/callback**`), page.getByRole('button', { name: 'Cancel' }).click()]);
+  const landed = landedAtCallback(page);
+  assert.equal(landed.get('error'), 'access_denied');
+  assert.equal(landed.get('state'), state);
+  assert.equal(landed.get('code'), null);
   await context.close();
 });
 

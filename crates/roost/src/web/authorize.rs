@@ -364,6 +364,7 @@ impl PageCtx<'_> {
                 css_href: CSS_PATH,
                 action: &action,
                 app_name: &self.app.name,
+                project_name: &self.app.project_name,
                 csrf_token: &csrf,
                 request: &sealed,
                 username,

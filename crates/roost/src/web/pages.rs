@@ -13,6 +13,7 @@ pub struct LoginPage<'a> {
     pub css_href: &'a str,
     pub action: &'a str,
     pub app_name: &'a str,
+    pub project_name: &'a str,
     pub csrf_token: &'a str,
     pub request: &'a str,
     pub username: &'a str,
@@ -79,6 +80,19 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
             tracing::error!(error = %e, "template rendering failed");
             with_page_headers(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+    }
+}
+
+impl ErrorPage<'_> {
+    /// The detail in parts, `true` for the values it quotes between backticks (a callback URL,
+    /// a client_id): the page sets those as code instead of showing a person the backticks.
+    fn detail_parts(&self) -> Vec<(bool, &str)> {
+        self.detail
+            .split('`')
+            .enumerate()
+            .filter(|(_, part)| !part.is_empty())
+            .map(|(i, part)| (i % 2 == 1, part))
+            .collect()
     }
 }
 

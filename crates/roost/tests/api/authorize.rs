@@ -380,6 +380,43 @@ const NEAR_MISSES: &[&str] = &[
     "//app.example/cb",
 ];
 
+/// The error page sets the values its detail quotes (a callback URL, a client_id, an App's
+/// name) as code, escaped, instead of showing a person the backticks of the log message.
+#[tokio::test]
+async fn error_page_sets_quoted_values_as_code() {
+    let app = spawn_app().await;
+    let p = AuthParams::new(&app.web.client_id, "tweet.read")
+        .set("redirect_uri", Some("https://evil.test/cb?a=<b>"));
+    let page = app.get_page(&app.http, &app.authorize_url(&p)).await;
+    assert_error_page(&page, 400, "is not among the callback URLs registered");
+    let alert = page
+        .body
+        .split("<p class=\"alert\" role=\"alert\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .expect("alert paragraph");
+    assert!(
+        alert.contains(
+            "The redirect_uri <code>https://evil.test/cb?a=&#60;b&#62;</code> is not among"
+        ) || alert.contains(
+            "The redirect_uri <code>https://evil.test/cb?a=&lt;b&gt;</code> is not among"
+        ),
+        "{alert}"
+    );
+    assert!(alert.contains("<code>Test Web App</code>"), "{alert}");
+    assert!(!alert.contains('`'), "{alert}");
+
+    let p = AuthParams::new("no-such-client", "tweet.read");
+    let page = app.get_page(&app.http, &app.authorize_url(&p)).await;
+    assert_error_page(&page, 400, "No App has the client_id");
+    assert!(
+        page.body
+            .contains("No App has the client_id <code>no-such-client</code>."),
+        "{}",
+        page.body
+    );
+}
+
 #[tokio::test]
 async fn sec_a01_redirect_uri_exact_match() {
     let app = spawn_app().await;
@@ -1687,10 +1724,12 @@ async fn sec_a15_consent_page_names_app_project_and_each_scope() {
     // Unrequested scopes are not listed.
     assert!(!list.contains("dm.read") && !list.contains("tweet.write"));
 
-    // The login page names the App as well.
+    // The login page names the App and its Project as well: a person deciding whether to type
+    // a password sees who asks.
     let login = app.get_page(&browser(), &app.authorize_url(&p)).await;
     assert_login_page(&login, 200);
-    assert!(login.body.contains("Test Web App"));
+    assert!(login.body.contains("Test Web App"), "{}", login.body);
+    assert!(login.body.contains("Test Project"), "{}", login.body);
 }
 
 #[tokio::test]
