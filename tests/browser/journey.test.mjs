@@ -244,7 +244,8 @@ test('sec_a10: the login page cannot be framed by another site', async () => {
   const page = await context.newPage();
   const target = authorizeUrl('framed', pkce().challenge);
   await page.goto(`${callbackBase}/frame?src=${encodeURIComponent(target)}`);
-  await page.waitForTimeout(1000);
+  // The main page's load event waits for its frames, a refused one included: no sleep needed.
+  await page.waitForLoadState('load');
   const frame = page.frames().find((f) => f !== page.mainFrame());
   assert.ok(frame, 'the iframe exists');
   const username = await frame.$('#username').catch(() => null);
