@@ -59,7 +59,9 @@ pub fn router(state: AppState) -> Router {
     let cfg = &state.config.server;
     // The API's own middleware is one gate (`api::gate`): authentication, rate limits, X's
     // headers.
-    let mut api = crate::api::router(state.clone());
+    // roost's OpenAPI document sits beside the API, outside its gate (it is public, as X's is),
+    // and shares its CORS.
+    let mut api = crate::api::router(state.clone()).merge(crate::openapi::router(&state));
     if let Some(cors) = api_cors(&state.config.cors) {
         api = api.layer(cors);
     }

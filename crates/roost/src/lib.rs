@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod net;
 pub mod oauth;
+pub mod openapi;
 pub mod ratelimit;
 pub mod state;
 pub mod telemetry;

@@ -12,10 +12,11 @@ pub mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::ratelimit::{Check, Decision, Key};
 use crate::state::AppState;
@@ -241,29 +242,90 @@ fn x_wire(resp: Response) -> Response {
     resp
 }
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/2/users/me", get(users::me))
-        .route("/2/users", get(users::by_ids))
-        .route("/2/users/by", get(users::by_usernames))
-        .route("/2/users/by/username/{username}", get(users::by_username))
-        .route("/2/users/{id}", get(users::by_id))
-        .route("/2/users/{id}/tweets", get(tweets::timeline))
-        .route(
-            "/2/users/{id}/following",
-            get(follows::following).post(follows::follow),
-        )
-        .route("/2/users/{id}/followers", get(follows::followers))
-        .route("/2/users/{id}/following/spaces", get(spaces::of_following))
-        .route(
+/// A method an API route serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One route of the X API v2: a method on a path template in the syntax axum and OpenAPI share
+/// (`/2/users/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub path: &'static str,
+    pub verb: Verb,
+}
+
+fn at<H, T>(verb: Verb, path: &'static str, handler: H) -> (Route, MethodRouter<AppState>)
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    (Route { path, verb }, on(verb.filter(), handler))
+}
+
+/// Every API route with its handler. The router is built from this table, and roost's OpenAPI
+/// document is checked against it (tests/api/openapi_roost.rs), so the two cannot drift.
+fn table() -> Vec<(Route, MethodRouter<AppState>)> {
+    use Verb::{Delete, Get, Post};
+    vec![
+        at(Get, "/2/users/me", users::me),
+        at(Get, "/2/users", users::by_ids),
+        at(Get, "/2/users/by", users::by_usernames),
+        at(Get, "/2/users/by/username/{username}", users::by_username),
+        at(Get, "/2/users/{id}", users::by_id),
+        at(Get, "/2/users/{id}/tweets", tweets::timeline),
+        at(Get, "/2/users/{id}/following", follows::following),
+        at(Post, "/2/users/{id}/following", follows::follow),
+        at(Get, "/2/users/{id}/followers", follows::followers),
+        at(Get, "/2/users/{id}/following/spaces", spaces::of_following),
+        at(
+            Delete,
             "/2/users/{source_user_id}/following/{target_user_id}",
-            delete(follows::unfollow),
-        )
-        .route("/2/tweets", get(tweets::by_ids).post(tweets::create))
-        .route("/2/tweets/{id}", get(tweets::by_id).delete(tweets::delete))
-        .route("/2/spaces", get(spaces::by_ids))
-        .route("/2/spaces/search", get(spaces::search))
-        .route("/2/spaces/by/creator_ids", get(spaces::by_creator_ids))
-        .route("/2/spaces/{id}", get(spaces::by_id))
+            follows::unfollow,
+        ),
+        at(Get, "/2/tweets", tweets::by_ids),
+        at(Post, "/2/tweets", tweets::create),
+        at(Get, "/2/tweets/{id}", tweets::by_id),
+        at(Delete, "/2/tweets/{id}", tweets::delete),
+        at(Get, "/2/spaces", spaces::by_ids),
+        at(Get, "/2/spaces/search", spaces::search),
+        at(Get, "/2/spaces/by/creator_ids", spaces::by_creator_ids),
+        at(Get, "/2/spaces/{id}", spaces::by_id),
+    ]
+}
+
+/// The API's routes, in the table's order.
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    table()
+        .into_iter()
+        // Two methods on one path are merged into one method router by axum.
+        .fold(Router::new(), |r, (route, handler)| {
+            r.route(route.path, handler)
+        })
         .route_layer(middleware::from_fn_with_state(state, gate))
 }

@@ -20,6 +20,7 @@ mod hardening;
 mod import;
 mod oauth2_client;
 mod openapi;
+mod openapi_roost;
 mod quirks;
 mod rate_limits;
 mod refresh;
