@@ -866,6 +866,7 @@ impl Serialize for UserOut {
                     followers_count: followers,
                     following_count: following,
                     tweet_count: tweets,
+                    post_count: tweets,
                     listed_count: u.listed_count,
                     like_count: u.like_count,
                 },
@@ -932,6 +933,9 @@ struct UserMetrics {
     followers_count: i64,
     following_count: i64,
     tweet_count: i64,
+    /// OpenAPI 2.167's name for `tweet_count`, which it requires: X's Python SDK (generated from
+    /// 2.167, validated with pydantic) rejects a user without it; 2.159 clients read `tweet_count`.
+    post_count: i64,
     listed_count: i64,
     like_count: i64,
 }

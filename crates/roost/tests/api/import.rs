@@ -135,7 +135,7 @@ fn expected_served() -> Value {
             "id": WRITER, "name": "Writer", "username": "Writer_W",
             "created_at": "2020-01-01T00:00:00.000Z", "description": "", "pinned_tweet_id": T1,
             "most_recent_tweet_id": T3, "protected": false, "url": "",
-            "public_metrics": {"followers_count": 1, "following_count": 1, "tweet_count": 2, "listed_count": 7, "like_count": 9},
+            "public_metrics": {"followers_count": 1, "following_count": 1, "tweet_count": 2, "post_count": 2, "listed_count": 7, "like_count": 9},
             "verified": true, "verified_type": "blue"
         }},
         "newbie": {"data": {
@@ -148,7 +148,7 @@ fn expected_served() -> Value {
                     "hashtags": [{"start": 36, "end": 42, "tag": "hello"}]
                 }
             },
-            "public_metrics": {"followers_count": 1, "following_count": 1, "tweet_count": 2, "listed_count": 0, "like_count": 0},
+            "public_metrics": {"followers_count": 1, "following_count": 1, "tweet_count": 2, "post_count": 2, "listed_count": 0, "like_count": 0},
             // No picture in the file: X's default one.
             "profile_image_url": "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
         }},

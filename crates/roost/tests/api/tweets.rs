@@ -747,6 +747,7 @@ async fn deleting_the_pinned_tweet_unpins_it() {
             "followers_count": demo_follow_counts(ALICE).0,
             "following_count": demo_follow_counts(ALICE).1,
             "tweet_count": timeline_ids(ALICE).len() - 1,
+            "post_count": timeline_ids(ALICE).len() - 1,
             "listed_count": demo_user(ALICE)["public_metrics"]["listed_count"],
             "like_count": demo_user(ALICE)["public_metrics"]["like_count"]
         }

@@ -30,6 +30,7 @@ fn public_metrics(id: &str) -> Value {
         "followers_count": followers,
         "following_count": following,
         "tweet_count": demo_timeline(id).len(),
+        "post_count": demo_timeline(id).len(),
         "listed_count": m["listed_count"],
         "like_count": m["like_count"]
     })
@@ -863,4 +864,19 @@ async fn user_fields_of_2_167_are_accepted() {
                 "The `user.fields` query parameter value [bogus] is not one of [{ALL_USER_FIELDS}]"
             )
         )]));
+}
+
+/// OpenAPI 2.167 renamed the user's `tweet_count` to `post_count` and requires it; X's Python
+/// SDK (xdk, generated from 2.167) refuses a user without it, while 2.159 clients (tweepy,
+/// twitter-api-v2) read `tweet_count`: both are sent, with the same value.
+#[tokio::test]
+async fn public_metrics_carry_2_167s_post_count_beside_tweet_count() {
+    let d = Demo::start(READ).await;
+    let a = d
+        .get(&d.alice, "/2/users/me?user.fields=public_metrics")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let m = &a.body["data"]["public_metrics"];
+    assert_eq!(m["post_count"], 31, "{m}");
+    assert_eq!(m["post_count"], m["tweet_count"], "{m}");
 }
