@@ -774,3 +774,81 @@ async fn auto_consent_can_be_set_at_creation_and_ends_with_its_user() {
         .expect("authorize");
     assert_eq!(resp.status(), 200, "login page again");
 }
+
+/// The admin operations roost's OpenAPI document describes, and the server serves each of them
+/// (an admin answer, not the router's 404 or 405).
+#[tokio::test]
+async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/2/openapi.json"))
+        .send()
+        .await
+        .expect("document")
+        .json()
+        .await
+        .expect("json");
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .filter(|(p, _)| p.starts_with("/admin/v1/"))
+        .flat_map(|(p, item)| {
+            item.as_object()
+                .expect("item")
+                .keys()
+                .map(|m| (m.to_ascii_uppercase(), p.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    documented.sort();
+    let expected = [
+        ("DELETE", "/admin/v1/apps/{client_id}"),
+        ("DELETE", "/admin/v1/users/{username}"),
+        ("GET", "/admin/v1/apps"),
+        ("GET", "/admin/v1/users"),
+        ("PATCH", "/admin/v1/apps/{client_id}"),
+        ("POST", "/admin/v1/apps"),
+        ("POST", "/admin/v1/tokens"),
+        ("POST", "/admin/v1/users"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, expected);
+    let token = admin_token(&app).await;
+    for (method, path) in &expected {
+        let path = path
+            .replace("{client_id}", "no-such-app")
+            .replace("{username}", "nobody");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("call");
+        assert_ne!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let body: Value = resp.json().await.expect("JSON answer");
+        assert_ne!(
+            body["error_description"], "no such admin endpoint",
+            "{method} {path}"
+        );
+        // Without the token: the documented 401.
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
