@@ -324,6 +324,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_admin_token(&self, token: NewAdminToken) -> Result<AdminTokenRecord>;
     /// The admin token with this digest, revoked or not.
     async fn admin_token_by_hash(&self, hash: TokenHash) -> Result<Option<AdminTokenRecord>>;
+    /// Every admin token, revoked ones included, by id.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>>;
+    /// Revokes an admin token; false when there is no live token with this id.
+    async fn revoke_admin_token(&self, id: Snowflake, now: i64) -> Result<bool>;
 
     // Apps.
     async fn create_app(&self, app: NewApp) -> Result<AppRecord>;

@@ -874,6 +874,34 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>> {
+        let rows =
+            sqlx::query("SELECT id, label, created_at, revoked_at FROM admin_tokens ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AdminTokenRecord {
+                    id: id(r, "id")?,
+                    label: r.try_get("label")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_admin_token(&self, token_id: Snowflake, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id.get())
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
         let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")

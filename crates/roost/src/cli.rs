@@ -89,6 +89,20 @@ pub struct TokensMint {
 pub enum AdminTokenCommand {
     /// Create an admin token and print it once (roost keeps only its SHA-256 digest)
     Create(AdminTokenCreate),
+    /// List admin tokens (ids and labels; the tokens themselves are never shown again)
+    List(JsonOnly),
+    /// Revoke an admin token: it is refused from the next request on
+    Revoke(AdminTokenRevoke),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminTokenRevoke {
+    #[command(flatten)]
+    pub common: Common,
+    /// The token's id (as `admin-token list` shows it)
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -593,6 +607,56 @@ pub async fn admin_token_create(args: AdminTokenCreate) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn admin_token_list(args: JsonOnly) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let tokens = state.store.list_admin_tokens().await?;
+    if args.json {
+        let tokens: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.id.to_string(),
+                    "label": t.label,
+                    "created_at": t.created_at,
+                    "revoked_at": t.revoked_at,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "admin_tokens": tokens }));
+    } else if tokens.is_empty() {
+        println!("No admin tokens yet. Create one with: roost admin-token create --label LABEL");
+    } else {
+        for t in &tokens {
+            let status = if t.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "live"
+            };
+            println!("{}  [{status}]  {}", t.id, t.label);
+        }
+    }
+    Ok(())
+}
+
+pub async fn admin_token_revoke(args: AdminTokenRevoke) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let id = roost_domain::Snowflake::parse(&args.id)
+        .map_err(|_| anyhow::anyhow!("`{}` is not an admin token id", args.id))?;
+    if !state.store.revoke_admin_token(id, state.now()).await? {
+        anyhow::bail!("no live admin token has the id {}", args.id);
+    }
+    tracing::info!(admin_token_id = %id, "admin token revoked");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": id.to_string(), "revoked": true})
+        );
+    } else {
+        println!("Revoked admin token {id}.");
+    }
+    Ok(())
+}
+
 pub async fn migrate(args: CommonOnly) -> anyhow::Result<()> {
     let config = load_config(&args.common)?;
     crate::open_store(&config).await?;
@@ -727,5 +791,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
         Command::Import(a) => import(a).await,
         Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
+        Command::AdminToken(AdminTokenCommand::List(a)) => admin_token_list(a).await,
+        Command::AdminToken(AdminTokenCommand::Revoke(a)) => admin_token_revoke(a).await,
     }
 }

@@ -2478,3 +2478,43 @@ async fn tokens_mint_and_auto_consent_from_the_command_line_reach_a_running_serv
     let out = ws.run_db(&["apps", "set-auto-consent", &client_id]).await;
     assert_eq!(out.code, Some(2), "--user or --off is required: {out:?}");
 }
+
+#[tokio::test]
+async fn a_revoked_admin_token_is_refused_by_a_running_server() {
+    let ws = Workspace::new();
+    let created = create_json(&ws, &["admin-token", "create", "--label", "ci", "--json"]).await;
+    let token = created["token"].as_str().expect("token").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let http = reqwest::Client::new();
+    let status = |t: String| {
+        let http = http.clone();
+        let url = server.url("/admin/v1/apps");
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("admin call")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(token.clone()).await, 200);
+    let listed = create_json(&ws, &["admin-token", "list", "--json"]).await;
+    assert_eq!(listed["admin_tokens"][0]["id"], id.as_str());
+    assert_eq!(listed["admin_tokens"][0]["revoked_at"], Value::Null);
+    assert!(
+        !listed.values().any(|v| v.to_string().contains(&token)),
+        "the token is never listed"
+    );
+    let revoked = create_json(&ws, &["admin-token", "revoke", &id, "--json"]).await;
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(status(token.clone()).await, 401);
+    let listed = create_json(&ws, &["admin-token", "list", "--json"]).await;
+    assert!(listed["admin_tokens"][0]["revoked_at"].is_i64());
+    let again = ws.run_db(&["admin-token", "revoke", &id]).await;
+    assert_eq!(again.code, Some(1), "{again:?}");
+    assert!(again.stderr.contains("no live admin token"), "{again:?}");
+    drop(server);
+}
