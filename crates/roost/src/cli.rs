@@ -465,13 +465,17 @@ pub async fn apps_list(args: JsonOnly) -> anyhow::Result<()> {
     } else {
         for a in &listing {
             println!(
-                "{}  {}  [{}]  project `{}`  client_id {}  callbacks {}",
+                "{}  {}  [{}]  project `{}`  client_id {}  callbacks {}{}",
                 a.app_id,
                 a.name,
                 a.client_type,
                 a.project,
                 a.client_id,
-                a.callbacks.join(" ")
+                a.callbacks.join(" "),
+                a.auto_consent_user
+                    .as_ref()
+                    .map(|u| format!("  TEST-ONLY auto-consent @{u}"))
+                    .unwrap_or_default()
             );
         }
     }

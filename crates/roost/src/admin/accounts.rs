@@ -69,11 +69,14 @@ pub async fn update_app(
             (app, user)
         }
     };
-    let mut body = serde_json::to_value(super::AppListing::from(app))
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-    body["auto_consent_user"] = user
-        .map(|u| serde_json::Value::from(u.username.as_str()))
-        .unwrap_or(serde_json::Value::Null);
+    let mut listing = super::AppListing::from(app);
+    listing.auto_consent_user = user.map(|u| u.username.to_string());
+    let mut body =
+        serde_json::to_value(listing).map_err(|e| AdminError::Internal(e.to_string()))?;
+    // Always present here, `null` when off: this is the answer to changing it.
+    if body.get("auto_consent_user").is_none() {
+        body["auto_consent_user"] = serde_json::Value::Null;
+    }
     Ok(axum::Json(body).into_response())
 }
 

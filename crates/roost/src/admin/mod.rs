@@ -227,6 +227,9 @@ pub struct AppListing {
     pub client_type: String,
     pub api_key: String,
     pub callbacks: Vec<String>,
+    /// Test-only auto-consent: the user, when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_consent_user: Option<String>,
 }
 
 impl From<roost_store::AppRecord> for AppListing {
@@ -240,19 +243,25 @@ impl From<roost_store::AppRecord> for AppListing {
             client_type: a.client_type.as_str().to_owned(),
             api_key: a.api_key,
             callbacks: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
+            auto_consent_user: None,
         }
     }
 }
 
 /// Every App, without secrets (what `roost apps list --json` prints).
 pub async fn app_listing(state: &AppState) -> Result<Vec<AppListing>, StoreError> {
-    Ok(state
-        .store
-        .list_apps()
-        .await?
-        .into_iter()
-        .map(AppListing::from)
-        .collect())
+    let apps = state.store.list_apps().await?;
+    let mut out = Vec::with_capacity(apps.len());
+    for app in apps {
+        let user = match app.auto_consent_user_id {
+            Some(id) => state.store.user_by_id(id).await?,
+            None => None,
+        };
+        let mut listing = AppListing::from(app);
+        listing.auto_consent_user = user.map(|u| u.username.to_string());
+        out.push(listing);
+    }
+    Ok(out)
 }
 
 async fn list_apps(_: AdminAuth, State(state): State<AppState>) -> Result<Response, AdminError> {

@@ -239,6 +239,7 @@ async fn admin_api_creates_lists_and_deletes_apps() {
         .expect("listed");
     assert_eq!(listed["project"], "Default Project");
     assert!(listed.get("client_secret").is_none() && listed.get("api_secret").is_none());
+    assert!(listed.get("auto_consent_user").is_none(), "off: {listed}");
 
     let (status, deleted) = call(
         &app,
@@ -607,6 +608,15 @@ async fn auto_consent_gives_a_plain_client_a_code_without_login_or_consent() {
     .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["auto_consent_user"], "alice");
+    let (_, list) = call(&app, &token, Method::GET, "/apps", None).await;
+    let listed = list["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["client_id"] == app.web.client_id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed["auto_consent_user"], "alice", "{listed}");
 
     // A client with no cookies that never posts a form.
     let resp = app
