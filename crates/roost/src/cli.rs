@@ -82,6 +82,12 @@ pub struct ServeArgs {
     /// Load demo data into an empty store and print credentials and an authorize URL
     #[arg(long)]
     pub demo: bool,
+    /// Test-only: `manual` starts a clock that moves only when told to [default: system]
+    #[arg(long, env = "ROOST_CLOCK", value_enum)]
+    pub clock: Option<crate::sandbox::ClockMode>,
+    /// Test-only: derive generated ids from the clock and this seed (tokens stay random)
+    #[arg(long, env = "ROOST_SEED")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -498,6 +504,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.public_url {
         config.server.public_url = Some(url);
     }
+    if let Some(c) = args.clock {
+        config.sandbox.clock = c;
+    }
+    if args.seed.is_some() {
+        config.sandbox.seed = args.seed;
+    }
     config.validate()?;
     // Credentials would cross the network in clear text unless a proxy in front terminates
     // TLS (checklist I8). Strict mode does not start that way; X mode says so and goes on.
@@ -510,7 +522,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log, std::io::stderr);
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
-    let state = crate::build_state(config, store, Clock::System).await?;
+    let clock = match config.sandbox.clock {
+        crate::sandbox::ClockMode::System => Clock::System,
+        crate::sandbox::ClockMode::Manual => Clock::manual(Clock::System.now_ms()),
+    };
+    let state = crate::build_state(config, store, clock).await?;
+    for setting in crate::sandbox::test_only_settings(&state.config.sandbox) {
+        tracing::warn!("test-only setting on: {setting}; never use it in production");
+    }
     let demo_ready = if !args.demo {
         false
     } else if crate::demo::load_if_empty(&state).await? {

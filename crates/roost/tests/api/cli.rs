@@ -54,6 +54,8 @@ impl Workspace {
             .env_remove("ROOST_CONFIG")
             .env_remove("ROOST_ADDR")
             .env_remove("ROOST_PUBLIC_URL")
+            .env_remove("ROOST_CLOCK")
+            .env_remove("ROOST_SEED")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -2264,4 +2266,25 @@ async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_th
     assert_eq!(s, 400, "{body}");
     assert_eq!(me_status(&server, &successor_access).await, 401);
     assert_eq!(me_status(&server, &live_access).await, 200);
+}
+
+#[tokio::test]
+async fn test_only_clock_and_seed_are_announced_and_off_by_default() {
+    let ws = Workspace::new();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let (_, stderr) = server.stop();
+    assert!(!stderr.contains("test-only"), "{stderr}");
+    let mut cmd = ws.command(&["serve", "--database-url", &ws.db_url, "--seed", "7"]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    cmd.args(["--addr", &addr]).env("ROOST_CLOCK", "manual");
+    let server = Server::start_command(cmd, &addr).await;
+    let (_, stderr) = server.stop();
+    for needle in [
+        "test-only setting on: clock = manual",
+        "test-only setting on: seed = 7",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+    let out = ws.run(&["serve", "--clock", "fast"]).await;
+    out.assert_usage_error();
 }
