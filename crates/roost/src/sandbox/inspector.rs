@@ -41,13 +41,14 @@ pub struct RequiredScopes(pub ScopeSet);
 pub struct RequestRecord {
     /// When the request arrived, Unix milliseconds of the server's clock.
     pub at_ms: i64,
-    pub method: String,
+    #[serde(serialize_with = "method_str")]
+    pub method: axum::http::Method,
     /// The path, and the query with secret parameters' values replaced by `[redacted]`.
     pub path: String,
     pub status: u16,
     pub latency_us: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<Snowflake>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<ScopeSet>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,9 +60,18 @@ pub struct RequestRecord {
     pub injected_fault: bool,
 }
 
+fn method_str<S: serde::Serializer>(m: &axum::http::Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
+/// Sharded by App, so that requests of different Apps rarely wait on each other.
+const SHARDS: usize = 16;
+
+type Rings = HashMap<Snowflake, VecDeque<RequestRecord>>;
+
 pub struct Inspector {
     per_app: usize,
-    apps: Mutex<HashMap<Snowflake, VecDeque<RequestRecord>>>,
+    shards: Vec<Mutex<Rings>>,
 }
 
 impl Inspector {
@@ -69,7 +79,7 @@ impl Inspector {
     pub fn new(per_app: usize) -> Self {
         Self {
             per_app,
-            apps: Mutex::new(HashMap::new()),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
@@ -77,8 +87,9 @@ impl Inspector {
         self.per_app > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Snowflake, VecDeque<RequestRecord>>> {
-        self.apps
+    fn lock(&self, app_id: Snowflake) -> std::sync::MutexGuard<'_, Rings> {
+        let i = usize::try_from(app_id.get().rem_euclid(SHARDS as i64)).unwrap_or(0);
+        self.shards[i]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -87,7 +98,7 @@ impl Inspector {
         if self.per_app == 0 {
             return;
         }
-        let mut apps = self.lock();
+        let mut apps = self.lock(app_id);
         let ring = apps
             .entry(app_id)
             .or_insert_with(|| VecDeque::with_capacity(self.per_app.min(64)));
@@ -99,7 +110,7 @@ impl Inspector {
 
     /// The App's requests, oldest first.
     pub fn requests(&self, app_id: Snowflake) -> Vec<RequestRecord> {
-        self.lock()
+        self.lock(app_id)
             .get(&app_id)
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
@@ -107,7 +118,7 @@ impl Inspector {
 
     /// Forgets an App's requests (it was deleted).
     pub fn forget(&self, app_id: Snowflake) {
-        self.lock().remove(&app_id);
+        self.lock(app_id).remove(&app_id);
     }
 }
 
@@ -159,7 +170,7 @@ mod tests {
         let i = Inspector::new(2);
         let rec = |s: u16| RequestRecord {
             at_ms: 0,
-            method: "GET".into(),
+            method: axum::http::Method::GET,
             path: "/".into(),
             status: s,
             latency_us: 0,

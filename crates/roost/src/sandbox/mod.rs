@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use roost_domain::Snowflake;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -141,11 +142,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if let (Some(started), Some(a)) = (started, resp.extensions().get::<Attribution>()) {
         let record = RequestRecord {
             at_ms,
-            method: method.as_str().to_owned(),
+            method,
             path: inspector::redacted_target(&uri),
             status: resp.status().as_u16(),
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            user_id: a.user_id.map(|u| u.to_string()),
+            user_id: a.user_id,
             scopes: a.scopes,
             required_scopes: resp.extensions().get::<RequiredScopes>().map(|r| r.0),
             rate_limit_bucket: a.bucket,
@@ -175,6 +176,19 @@ pub fn attribution(p: &Principal, bucket: Option<&'static str>) -> Attribution {
             bucket,
         },
     }
+}
+
+/// Marks an OAuth endpoint's answer as the App's, once the client has authenticated.
+pub fn attribute_client(mut resp: Response, app_id: Option<Snowflake>) -> Response {
+    if let Some(app_id) = app_id {
+        resp.extensions_mut().insert(Attribution {
+            app_id,
+            user_id: None,
+            scopes: None,
+            bucket: Some("oauth:client"),
+        });
+    }
+    resp
 }
 
 /// The fault for a request, and the token's principal when one was resolved. Only rules that

@@ -415,7 +415,48 @@ async fn injected_faults_show_in_the_inspector() {
     let t = token(&app, "alice", READ).await;
     assert_eq!(get(&app, ME, &t).await.status, 503);
     let app_id = roost_domain::Snowflake::parse(&app.web.app_id).unwrap();
+    let records = app.state.sandbox.inspector.requests(app_id);
+    let v = serde_json::to_value(records.last().unwrap()).unwrap();
+    assert_eq!(v["path"], "/2/users/me");
+    assert_eq!(v["status"], 503);
+    assert_eq!(v["injected_fault"], true);
+}
+
+#[tokio::test]
+async fn the_inspector_lists_token_requests_of_authenticated_clients() {
+    let app = spawn_demo_app().await;
+    let _ = token(&app, "alice", READ).await;
+    let bearer = app.app_token().await;
+    // A client that fails to authenticate is no App's.
+    let (status, _, _) = app
+        .token(
+            &app.web.client_id,
+            Some("wrong"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 401);
+    let app_id = roost_domain::Snowflake::parse(&app.web.app_id).unwrap();
     let v = serde_json::to_value(app.state.sandbox.inspector.requests(app_id)).unwrap();
-    assert_eq!(v[0]["status"], 503);
-    assert_eq!(v[0]["injected_fault"], true);
+    let seen: Vec<(String, String, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_owned(),
+                r["path"].as_str().unwrap().to_owned(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST".to_owned(), "/2/oauth2/token".to_owned(), 200),
+            ("POST".to_owned(), "/oauth2/token".to_owned(), 200),
+        ]
+    );
+    assert_eq!(v[0]["rate_limit_bucket"], "oauth:client");
+    assert!(!v.to_string().contains(&bearer));
 }
