@@ -21,10 +21,10 @@ use sqlx::{Row, SqlitePool};
 
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
-    AccessRecord, AppRecord, CleanupReport, CodeRecord, Content, Deletion, FollowRecord,
-    ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewApp, NewCode, NewUser, RedeemOutcome,
-    RefreshRecord, Result, Rotated, Rotation, SessionRecord, SpaceRecord, Store, StoreError,
-    TopicRecord, TweetRecord, UserRecord,
+    AccessRecord, AdminTokenRecord, AppRecord, CleanupReport, CodeRecord, Content, Deletion,
+    FollowRecord, ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewAdminToken, NewApp,
+    NewCode, NewUser, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
+    SpaceRecord, Store, StoreError, TopicRecord, TweetRecord, UserRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -46,6 +46,7 @@ const TABLES: &[&str] = &[
     "follows",
     "spaces",
     "topics",
+    "admin_tokens",
 ];
 
 #[derive(Debug, Clone)]
@@ -827,6 +828,49 @@ impl Store for SqliteStore {
                 .fetch_one(&self.read)
                 .await?;
         Ok(n == 0)
+    }
+
+    async fn create_admin_token(&self, token: NewAdminToken) -> Result<AdminTokenRecord> {
+        sqlx::query(
+            "INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token.id.get())
+        .bind(token.hash.as_bytes())
+        .bind(&token.label)
+        .bind(token.now)
+        .execute(&self.write)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("admin token")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(AdminTokenRecord {
+            id: token.id,
+            label: token.label,
+            created_at: token.now,
+            revoked_at: None,
+        })
+    }
+
+    async fn admin_token_by_hash(&self, hash: TokenHash) -> Result<Option<AdminTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT id, label, created_at, revoked_at FROM admin_tokens WHERE token_hash = ?",
+        )
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(AdminTokenRecord {
+                id: id(&r, "id")?,
+                label: r.try_get("label")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
     }
 
     async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
@@ -1750,6 +1794,7 @@ mod tests {
             ("follows", "source_user_id", "users"),
             ("follows", "target_user_id", "users"),
             ("spaces", "creator_id", "users"),
+            ("apps", "auto_consent_user_id", "users"),
         ];
         let mut found = Vec::new();
         for table in TABLES {
@@ -1763,7 +1808,13 @@ mod tests {
                 let from: String = row.get(0);
                 let to: String = row.get(1);
                 let on_delete: String = row.get(2);
-                assert_eq!(on_delete, "CASCADE", "{table}.{from} -> {to}");
+                // Deleting the user an App auto-consents for turns auto-consent off; the App stays.
+                let expected = if (*table, from.as_str()) == ("apps", "auto_consent_user_id") {
+                    "SET NULL"
+                } else {
+                    "CASCADE"
+                };
+                assert_eq!(on_delete, expected, "{table}.{from} -> {to}");
                 found.push((table.to_string(), from, to));
             }
             // Any other column that looks like a reference is one the list above misses.
