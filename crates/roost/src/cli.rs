@@ -52,6 +52,11 @@ pub enum Command {
     /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Show or move a running server's clock (moving it needs --clock manual, test-only)
+    #[command(subcommand)]
+    Clock(crate::sandbox::cli::ClockCommand),
+    /// The last requests of an App on a running server (the request inspector)
+    Logs(crate::sandbox::cli::LogsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -621,5 +626,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
         Command::Import(a) => import(a).await,
         Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
+        Command::Clock(c) => crate::sandbox::cli::clock(c).await,
+        Command::Logs(a) => crate::sandbox::cli::logs(a).await,
     }
 }

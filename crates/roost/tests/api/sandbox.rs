@@ -460,3 +460,206 @@ async fn the_inspector_lists_token_requests_of_authenticated_clients() {
     assert_eq!(v[0]["rate_limit_bucket"], "oauth:client");
     assert!(!v.to_string().contains(&bearer));
 }
+
+// --- over the admin API --------------------------------------------------------------------------
+
+async fn admin(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_clock_is_shown_and_moved_through_the_admin_api() {
+    let app = spawn_demo_app().await;
+    let admin_token = crate::admin::admin_token(&app).await;
+    let t = token(&app, "alice", READ).await;
+    let now = app.clock.now_ms();
+    let (s, v) = admin(&app, Method::GET, "/admin/v1/clock", &admin_token, None).await;
+    assert_eq!(
+        (s, &v["mode"], v["now_ms"].as_i64()),
+        (200, &json!("manual"), Some(now))
+    );
+    let (s, v) = admin(
+        &app,
+        Method::POST,
+        "/admin/v1/clock",
+        &admin_token,
+        Some(json!({"advance_seconds": 7200})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["now_ms"].as_i64()),
+        (200, Some(now + 7_200_000)),
+        "{v}"
+    );
+    assert_eq!(get(&app, ME, &t).await.status, 401, "the token has expired");
+    let (s, v) = admin(
+        &app,
+        Method::POST,
+        "/admin/v1/clock",
+        &admin_token,
+        Some(json!({"now": "2099-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["now_ms"].as_i64()),
+        (200, Some(4_070_908_800_000)),
+        "{v}"
+    );
+    assert_eq!(v["now"], "2099-01-01T00:00:00Z");
+    for (body, why) in [
+        (json!({"now": now}), "backwards"),
+        (json!({"now": "yesterday"}), "not a time"),
+        (
+            json!({"now": 4_070_908_900_000_i64, "advance_seconds": 1}),
+            "both",
+        ),
+        (json!({}), "neither"),
+        (json!({"advance_seconds": -5}), "negative"),
+        (json!({"speed": 2}), "unknown field"),
+    ] {
+        let (s, v) = admin(
+            &app,
+            Method::POST,
+            "/admin/v1/clock",
+            &admin_token,
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            (s, &v["error"]),
+            (400, &json!("invalid_request")),
+            "{why}: {v}"
+        );
+    }
+    assert_eq!(
+        app.clock.now_ms(),
+        4_070_908_800_000,
+        "refusals change nothing"
+    );
+    let (s, _) = admin(&app, Method::GET, "/admin/v1/clock", "nope", None).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn a_system_clock_is_not_moved() {
+    let app = spawn_app().await;
+    // The harness's manual clock stands in; a server built on the system clock refuses.
+    let state = roost::build_state(
+        app.state.config.clone(),
+        app.state.store.clone(),
+        roost::clock::Clock::System,
+    )
+    .await
+    .unwrap();
+    assert_eq!(state.advance_clock_ms(1000), Err(ClockError::NotManual));
+    let body = roost::admin::sandbox::clock_body(&state);
+    assert_eq!(body["mode"], "system");
+}
+
+#[tokio::test]
+async fn fault_rules_are_added_listed_and_cleared_through_the_admin_api() {
+    let app = spawn_demo_app().await;
+    let admin_token = crate::admin::admin_token(&app).await;
+    let t = token(&app, "alice", READ).await;
+    let (s, v) = admin(
+        &app,
+        Method::POST,
+        "/admin/v1/faults",
+        &admin_token,
+        Some(json!({"path": "/2/users/*", "fault": "unavailable", "count": 1})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v,
+        json!({"id": 1, "path": "/2/users/*", "fault": "unavailable", "count": 1, "injected": 0, "remaining": 1})
+    );
+    let (s, v) = admin(
+        &app,
+        Method::POST,
+        "/admin/v1/faults",
+        &admin_token,
+        Some(json!({"path": "*", "fault": "internal_error", "probability": 2})),
+    )
+    .await;
+    assert_eq!((s, &v["error"]), (400, &json!("invalid_request")), "{v}");
+    assert_eq!(get(&app, ME, &t).await.status, 503);
+    assert_eq!(get(&app, ME, &t).await.status, 200);
+    let (_, v) = admin(&app, Method::GET, "/admin/v1/faults", &admin_token, None).await;
+    assert_eq!(v["faults"][0]["injected"], 1);
+    assert_eq!(v["faults"][0]["remaining"], 0);
+    // A rule over every path leaves the admin API alone, so that it can be cleared.
+    let (s, _) = admin(
+        &app,
+        Method::POST,
+        "/admin/v1/faults",
+        &admin_token,
+        Some(json!({"path": "*", "fault": "internal_error"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(get(&app, ME, &t).await.status, 500);
+    let (s, v) = admin(
+        &app,
+        Method::DELETE,
+        "/admin/v1/faults/2",
+        &admin_token,
+        None,
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({"removed": 1})));
+    let (s, _) = admin(
+        &app,
+        Method::DELETE,
+        "/admin/v1/faults/2",
+        &admin_token,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, v) = admin(&app, Method::DELETE, "/admin/v1/faults", &admin_token, None).await;
+    assert_eq!((s, v), (200, json!({"removed": 1})), "the spent count rule");
+    assert_eq!(get(&app, ME, &t).await.status, 200);
+    let (_, v) = admin(&app, Method::GET, "/admin/v1/faults", &admin_token, None).await;
+    assert_eq!(v, json!({"faults": []}));
+}
+
+#[tokio::test]
+async fn an_apps_requests_are_listed_through_the_admin_api() {
+    let app = spawn_demo_app().await;
+    let admin_token = crate::admin::admin_token(&app).await;
+    let t = token(&app, "alice", READ).await;
+    assert_eq!(get(&app, ME, &t).await.status, 200);
+    let path = format!("/admin/v1/apps/{}/requests", app.web.client_id);
+    let (s, v) = admin(&app, Method::GET, &path, &admin_token, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["client_id"], app.web.client_id.as_str());
+    let last = v["requests"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&last["path"], &last["status"]), (&json!(ME), &json!(200)));
+    assert!(!v.to_string().contains(&t));
+    assert!(
+        !v.to_string()
+            .contains(app.web.client_secret.as_deref().unwrap())
+    );
+    let (s, v) = admin(
+        &app,
+        Method::GET,
+        "/admin/v1/apps/nope/requests",
+        &admin_token,
+        None,
+    )
+    .await;
+    assert_eq!((s, &v["error"]), (404, &json!("not_found")));
+}
