@@ -75,8 +75,10 @@ async fn authenticate_and_count(
             None => resp,
         }
     };
-    // For the request inspector.
-    resp.extensions_mut().insert(attribution);
+    // For the request inspector; skipped when it is off, as the first extension allocates.
+    if state.sandbox.inspector.enabled() {
+        resp.extensions_mut().insert(attribution);
+    }
     resp
 }
 

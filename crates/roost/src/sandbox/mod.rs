@@ -224,8 +224,9 @@ async fn decide(
         }
     }
     let fault = state.sandbox.faults.decide(method, path, &who);
-    if fault.is_some() && principal.is_none() && state.sandbox.inspector.enabled() {
-        // So that the inspector can list the injected answer under its App.
+    if fault.is_some() && principal.is_none() {
+        // For the 429's pool (an app-only token's limit is not a user's) and so that the
+        // inspector can list the injected answer under its App.
         principal = principal::resolve(state, headers).await.ok();
     }
     (fault, principal)

@@ -663,3 +663,28 @@ async fn an_apps_requests_are_listed_through_the_admin_api() {
     .await;
     assert_eq!((s, &v["error"]), (404, &json!("not_found")));
 }
+
+#[tokio::test]
+async fn a_rate_limit_fault_reports_the_app_only_pool_for_app_only_tokens() {
+    let app = spawn_demo_app_with(|c| {
+        c.sandbox.inspector_requests = 0;
+        c.sandbox.faults = vec![rule("path = \"/2/users/*\"\nfault = \"rate_limit\"")];
+    })
+    .await;
+    let bearer = app.app_token().await;
+    let r = get(&app, "/2/users/by/username/alice", &bearer).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        rate_limit_headers(&r).0,
+        "300",
+        "the app-only number, not the user one (900)"
+    );
+    let t = token(&app, "alice", READ).await;
+    let r = get(&app, "/2/users/by/username/alice", &t).await;
+    assert_eq!(rate_limit_headers(&r).0, "900");
+    let app_id = roost_domain::Snowflake::parse(&app.web.app_id).unwrap();
+    assert!(
+        app.state.sandbox.inspector.requests(app_id).is_empty(),
+        "inspector off"
+    );
+}
