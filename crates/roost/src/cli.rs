@@ -56,6 +56,11 @@ pub enum Command {
     /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Show or move a running server's clock (moving it needs --clock manual, test-only)
+    #[command(subcommand)]
+    Clock(crate::sandbox::cli::ClockCommand),
+    /// The last requests of an App on a running server (the request inspector)
+    Logs(crate::sandbox::cli::LogsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +151,12 @@ pub struct ServeArgs {
     /// Load demo data into an empty store and print credentials and an authorize URL
     #[arg(long)]
     pub demo: bool,
+    /// Test-only: `manual` starts a clock that moves only when told to [default: system]
+    #[arg(long, env = "ROOST_CLOCK", value_enum)]
+    pub clock: Option<crate::sandbox::ClockMode>,
+    /// Test-only: derive generated ids from the clock and this seed (tokens stay random)
+    #[arg(long, env = "ROOST_SEED")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -690,6 +701,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.public_url {
         config.server.public_url = Some(url);
     }
+    if let Some(c) = args.clock {
+        config.sandbox.clock = c;
+    }
+    if args.seed.is_some() {
+        config.sandbox.seed = args.seed;
+    }
     config.validate()?;
     // Credentials would cross the network in clear text unless a proxy in front terminates
     // TLS (checklist I8). Strict mode does not start that way; X mode says so and goes on.
@@ -702,7 +719,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log, std::io::stderr);
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
-    let state = crate::build_state(config, store, Clock::System).await?;
+    let clock = match config.sandbox.clock {
+        crate::sandbox::ClockMode::System => Clock::System,
+        crate::sandbox::ClockMode::Manual => Clock::manual(Clock::System.now_ms()),
+    };
+    let state = crate::build_state(config, store, clock).await?;
+    for setting in crate::sandbox::test_only_settings(&state.config.sandbox) {
+        tracing::warn!("test-only setting on: {setting}; never use it in production");
+    }
     let demo_ready = if !args.demo {
         false
     } else if crate::demo::load_if_empty(&state).await? {
@@ -797,5 +821,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
         Command::AdminToken(AdminTokenCommand::List(a)) => admin_token_list(a).await,
         Command::AdminToken(AdminTokenCommand::Revoke(a)) => admin_token_revoke(a).await,
+        Command::Clock(c) => crate::sandbox::cli::clock(c).await,
+        Command::Logs(a) => crate::sandbox::cli::logs(a).await,
     }
 }

@@ -24,6 +24,7 @@ pub struct Config {
     pub content: ContentConfig,
     pub rate_limits: RateLimitConfig,
     pub cors: CorsConfig,
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 /// X's published per-endpoint limits (spec/x-api-v2.md §R, docs of 2026): per App for app-only
@@ -169,6 +170,36 @@ impl RateLimitConfig {
         let (k, default) = DEFAULT_LIMITS
             .iter()
             .find(|(k, _)| names_route(k, method, route))?;
+        let limit = self.endpoints.get(*k).copied().unwrap_or(*default);
+        Some((k, limit))
+    }
+
+    /// The same, for a request's concrete path (`/2/users/12`), for answers made before routing
+    /// (injected faults). A literal segment beats a parameter, so `/2/users/me` is not
+    /// `/2/users/:id`.
+    pub fn endpoint_for_path(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Option<(&'static str, EndpointLimit)> {
+        let params_matched = |key: &str| -> Option<usize> {
+            let tpl = key.strip_prefix(method)?.strip_prefix(' ')?;
+            let (mut t, mut p) = (tpl.split('/'), path.split('/'));
+            let mut params = 0;
+            loop {
+                match (t.next(), p.next()) {
+                    (None, None) => return Some(params),
+                    (Some(a), Some(b)) if a.starts_with(':') && !b.is_empty() => params += 1,
+                    (Some(a), Some(b)) if a == b => {}
+                    _ => return None,
+                }
+            }
+        };
+        let (k, default) = DEFAULT_LIMITS
+            .iter()
+            .filter_map(|e| params_matched(e.0).map(|n| (n, e)))
+            .min_by_key(|(n, _)| *n)?
+            .1;
         let limit = self.endpoints.get(*k).copied().unwrap_or(*default);
         Some((k, limit))
     }
@@ -589,6 +620,21 @@ mod tests {
         );
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url().unwrap().as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn concrete_paths_find_their_endpoint() {
+        let c = RateLimitConfig::default();
+        let key = |m: &str, p: &str| c.endpoint_for_path(m, p).map(|e| e.0);
+        assert_eq!(key("GET", "/2/users/me"), Some("GET /2/users/me"));
+        assert_eq!(key("GET", "/2/users/12"), Some("GET /2/users/:id"));
+        assert_eq!(key("POST", "/2/tweets"), Some("POST /2/tweets"));
+        assert_eq!(
+            key("DELETE", "/2/users/1/following/2"),
+            Some("DELETE /2/users/:source_user_id/following/:target_user_id")
+        );
+        assert_eq!(key("GET", "/2/users/"), None);
+        assert_eq!(key("GET", "/2/oauth2/token"), None);
     }
 
     #[test]

@@ -129,7 +129,10 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state, limit_uri))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_uri))
+        // Innermost: injected faults are answered (or delays waited) only for requests the
+        // limits let through, and the inspector sees what the handlers answered.
+        .layer(middleware::from_fn_with_state(state, crate::sandbox::layer))
         .service(routes);
     Router::new().fallback_service(stack)
 }

@@ -17,6 +17,7 @@ pub mod net;
 pub mod oauth;
 pub mod openapi;
 pub mod ratelimit;
+pub mod sandbox;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -68,12 +69,15 @@ pub async fn build_state(
         config.oauth.token_cache_size,
         token::secs(config.oauth.token_cache_ttl),
     );
+    let ids = SnowflakeGenerator::new(sandbox::worker_id(config.sandbox.seed));
+    let sandbox = sandbox::Sandbox::new(&config.sandbox);
     Ok(AppState::new(Inner {
         store,
         secure_cookies: public.scheme() == "https",
         config,
         clock,
-        ids: SnowflakeGenerator::new(worker_id()),
+        ids,
+        sandbox,
         keys,
         hasher,
         public_url,
@@ -83,12 +87,4 @@ pub async fn build_state(
         limits: ratelimit::RateLimiter::default(),
         apps: apps::AppCache::new(1000),
     }))
-}
-
-/// A worker id for snowflakes: distinct per process, so nodes sharing a database do not
-/// collide on ids made in the same millisecond.
-fn worker_id() -> u16 {
-    let mut b = [0u8; 2];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
-    u16::from_le_bytes(b) & 0x3ff
 }

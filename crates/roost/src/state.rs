@@ -34,6 +34,8 @@ pub struct Inner {
     pub limits: crate::ratelimit::RateLimiter,
     /// Apps by client id and API key.
     pub apps: crate::apps::AppCache,
+    /// Fault rules and the request inspector.
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 impl std::ops::Deref for AppState {
@@ -62,6 +64,16 @@ impl AppState {
         } else {
             PkceMode::X
         }
+    }
+
+    /// Sets the manual clock (Unix milliseconds); it never moves back.
+    pub fn set_clock_ms(&self, ms: i64) -> Result<i64, crate::clock::ClockError> {
+        self.clock.set_ms(ms)
+    }
+
+    /// Moves the manual clock forward; returns the new time.
+    pub fn advance_clock_ms(&self, ms: i64) -> Result<i64, crate::clock::ClockError> {
+        self.clock.try_advance_ms(ms)
     }
 
     pub fn url(&self, path: &str) -> String {

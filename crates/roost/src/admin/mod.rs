@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod client;
+pub mod sandbox;
 pub mod tokens;
 
 use axum::Router;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
             axum::routing::delete(accounts::delete_user),
         )
         .route("/tokens", axum::routing::post(tokens::mint))
+        .merge(sandbox::router())
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
 }
 

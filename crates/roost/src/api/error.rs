@@ -126,6 +126,8 @@ impl IntoResponse for ApiError {
                 )) {
                     r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
+                r.extensions_mut()
+                    .insert(crate::sandbox::inspector::RequiredScopes(required));
                 r
             }
             ApiError::Forbidden(detail) => {

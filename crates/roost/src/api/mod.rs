@@ -55,24 +55,31 @@ async fn authenticate_and_count(
         None => (None, None),
     };
     let windows = limit.and_then(|(scope, l)| count(state, scope, &l, &principal));
-    if let Some(w) = &windows
+    let attribution = crate::sandbox::attribution(&principal, endpoint.map(|e| e.0));
+    let mut resp = if let Some(w) = &windows
         && !w.allowed()
     {
         tracing::info!(
             endpoint = endpoint.map_or("-", |e| e.0),
             "rate limit reached"
         );
-        return w.headers(error::ApiError::TooManyRequests.into_response());
-    }
-    let resp = match refused {
-        // The configuration gives this kind of token no pool on the endpoint.
-        Some(e) => e.into_response(),
-        None => next.run(req).await,
+        w.headers(error::ApiError::TooManyRequests.into_response())
+    } else {
+        let resp = match refused {
+            // The configuration gives this kind of token no pool on the endpoint.
+            Some(e) => e.into_response(),
+            None => next.run(req).await,
+        };
+        match &windows {
+            Some(w) => w.headers(resp),
+            None => resp,
+        }
     };
-    match &windows {
-        Some(w) => w.headers(resp),
-        None => resp,
+    // For the request inspector; skipped when it is off, as the first extension allocates.
+    if state.sandbox.inspector.enabled() {
+        resp.extensions_mut().insert(attribution);
     }
+    resp
 }
 
 /// The refusal for a kind of token the endpoint's limits leave out ("leaving `app` out refuses
@@ -127,7 +134,7 @@ impl Windows {
     }
 }
 
-fn write_window(h: &mut HeaderMap, prefix: &str, d: &Decision) {
+pub(crate) fn write_window(h: &mut HeaderMap, prefix: &str, d: &Decision) {
     for (name, value) in [
         ("limit", d.limit.to_string()),
         ("remaining", d.remaining.to_string()),

@@ -174,7 +174,10 @@ pub async fn token(
     match authenticate(&state, &params).await {
         Ok(app) => {
             let token = mint(&state, app.id, app.bearer_generation);
-            success(serde_json::json!({"token_type": "bearer", "access_token": token}))
+            crate::sandbox::attribute_client(
+                success(serde_json::json!({"token_type": "bearer", "access_token": token})),
+                Some(app.id),
+            )
         }
         Err(failure) => failure.respond(&state, "app-only token request refused"),
     }

@@ -22,16 +22,20 @@ pub async fn revoke(
     ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match run(&state, client, params).await {
+    let mut app_id = None;
+    let resp = match run(&state, client, params, &mut app_id).await {
         Ok(()) => no_store(Json(serde_json::json!({ "revoked": true })).into_response()),
         Err(e) => e.render(state.strict()),
-    }
+    };
+    crate::sandbox::attribute_client(resp, app_id)
 }
 
+/// `app_id` is set once the client has authenticated, for the request inspector.
 async fn run(
     state: &AppState,
     client: IpAddr,
     params: Result<OAuthParams, ParamError>,
+    app_id: &mut Option<roost_domain::Snowflake>,
 ) -> Result<(), TokenError> {
     let params = params?;
     // Guessing tokens through revocation is throttled like the token endpoint (E7).
@@ -39,6 +43,7 @@ async fn run(
         return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
     }
     let app = authenticate(state, &params).await?;
+    *app_id = Some(app.id);
     let token = params
         .get("token")
         .ok_or(TokenError::MissingParameter("token"))?;

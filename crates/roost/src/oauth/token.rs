@@ -55,16 +55,20 @@ pub async fn token(
     ClientAddr(client): ClientAddr,
     params: Result<OAuthParams, ParamError>,
 ) -> Response {
-    match issue(&state, client, params).await {
+    let mut app_id = None;
+    let resp = match issue(&state, client, params, &mut app_id).await {
         Ok(body) => no_store(Json(body).into_response()),
         Err(e) => e.render(state.strict()),
-    }
+    };
+    crate::sandbox::attribute_client(resp, app_id)
 }
 
+/// `app_id` is set once the client has authenticated, for the request inspector.
 async fn issue(
     state: &AppState,
     client: IpAddr,
     params: Result<OAuthParams, ParamError>,
+    app_id: &mut Option<roost_domain::Snowflake>,
 ) -> Result<TokenResponse, TokenError> {
     let params = params?;
     if let Some(d) = super::throttle(state, client, client_key(&params)) {
@@ -72,6 +76,7 @@ async fn issue(
     }
     let grant = GrantType::parse(params.get("grant_type"))?;
     let app = authenticate(state, &params).await?;
+    *app_id = Some(app.id);
     tracing::Span::current().record("client_id", app.client_id.as_str());
     match grant {
         GrantType::AuthorizationCode => authorization_code(state, &params, &app).await,

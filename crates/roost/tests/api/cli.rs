@@ -54,6 +54,8 @@ impl Workspace {
             .env_remove("ROOST_CONFIG")
             .env_remove("ROOST_ADDR")
             .env_remove("ROOST_PUBLIC_URL")
+            .env_remove("ROOST_CLOCK")
+            .env_remove("ROOST_SEED")
             .env_remove("ROOST_SERVER_URL")
             .env_remove("ROOST_ADMIN_TOKEN")
             .stdin(Stdio::null())
@@ -2516,5 +2518,89 @@ async fn a_revoked_admin_token_is_refused_by_a_running_server() {
     let again = ws.run_db(&["admin-token", "revoke", &id]).await;
     assert_eq!(again.code, Some(1), "{again:?}");
     assert!(again.stderr.contains("no live admin token"), "{again:?}");
+    drop(server);
+}
+
+#[tokio::test]
+async fn test_only_clock_and_seed_are_announced_and_off_by_default() {
+    let ws = Workspace::new();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let (_, stderr) = server.stop();
+    assert!(!stderr.contains("test-only"), "{stderr}");
+    let mut cmd = ws.command(&["serve", "--database-url", &ws.db_url, "--seed", "7"]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    cmd.args(["--addr", &addr]).env("ROOST_CLOCK", "manual");
+    let server = Server::start_command(cmd, &addr).await;
+    let (_, stderr) = server.stop();
+    for needle in [
+        "test-only setting on: clock = manual",
+        "test-only setting on: seed = 7",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+    let out = ws.run(&["serve", "--clock", "fast"]).await;
+    out.assert_usage_error();
+}
+
+#[tokio::test]
+async fn clock_and_logs_commands_drive_a_running_server() {
+    use roost::demo;
+    let ws = Workspace::new();
+    let created = ws.run_db(&["admin-token", "create", "--json"]).await;
+    created.assert_success();
+    let admin = created.json_object()["token"].as_str().unwrap().to_owned();
+    let server = Server::start(
+        &ws,
+        &["--demo", "--clock", "manual", "--database-url", &ws.db_url],
+    )
+    .await;
+    let at = |args: &[&str]| {
+        let mut cmd = ws.command(args);
+        cmd.env("ROOST_SERVER_URL", &server.base)
+            .env("ROOST_ADMIN_TOKEN", &admin);
+        cmd
+    };
+    let shown = run(at(&["clock", "show", "--json"])).await;
+    shown.assert_success();
+    let before = shown.json_object()["now_ms"].as_i64().unwrap();
+    let moved = run(at(&["clock", "advance", "90", "--json"])).await;
+    moved.assert_success();
+    assert_eq!(
+        moved.json_object()["now_ms"].as_i64(),
+        Some(before + 90_000)
+    );
+    let set = run(at(&["clock", "set", "2099-01-01T00:00:00Z"])).await;
+    set.assert_success();
+    assert!(
+        set.stdout.contains("2099-01-01T00:00:00Z"),
+        "{}",
+        set.stdout
+    );
+    assert!(set.stdout.contains("manual clock"), "{}", set.stdout);
+    run(at(&["clock", "set", "0"])).await.assert_roost_error();
+
+    let me = user_flow(
+        &server,
+        demo::WEB_CLIENT_ID,
+        Some(demo::WEB_CLIENT_SECRET),
+        "alice",
+        "alice-password",
+    )
+    .await;
+    assert_eq!(me["username"], "alice");
+    let logs = run(at(&["logs", "--app", demo::WEB_CLIENT_ID])).await;
+    logs.assert_success();
+    assert!(
+        logs.stdout.contains("POST /2/oauth2/token 200")
+            && logs.stdout.contains("GET /2/users/me 200"),
+        "{}",
+        logs.stdout
+    );
+    let logs = run(at(&["logs", "--app", demo::WEB_CLIENT_ID, "--json"])).await;
+    logs.assert_success();
+    assert!(logs.json_object()["requests"].as_array().unwrap().len() >= 2);
+    run(at(&["logs", "--app", "nope"]))
+        .await
+        .assert_roost_error();
     drop(server);
 }

@@ -27,6 +27,7 @@ mod rate_limits;
 mod refresh;
 mod render_cache;
 mod revoke;
+mod sandbox;
 mod server_keys;
 mod spaces;
 mod storage;

@@ -1,0 +1,163 @@
+//! The sandbox controls over the admin API: the manual clock, fault rules and the request
+//! inspector (`/admin/v1/clock`, `/admin/v1/faults`, `/admin/v1/apps/{client_id}/requests`).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AdminAuth, AdminError};
+use crate::clock::ClockError;
+use crate::sandbox::faults::{FaultRule, FaultRuleSpec};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/clock", get(show_clock).post(move_clock))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/faults/{id}", delete(remove_fault))
+        .route("/apps/{client_id}/requests", get(app_requests))
+}
+
+/// The clock as the admin API shows it.
+pub fn clock_body(state: &AppState) -> Value {
+    let ms = state.now();
+    let rfc3339 = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    json!({
+        "mode": if state.clock.is_manual() { "manual" } else { "system" },
+        "now_ms": ms,
+        "now": rfc3339,
+    })
+}
+
+async fn show_clock(_: AdminAuth, State(state): State<AppState>) -> Response {
+    axum::Json(clock_body(&state)).into_response()
+}
+
+/// `{"now": "2026-01-01T00:00:00Z" | 1767225600000}` or `{"advance_seconds": N}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveClock {
+    now: Option<Instant>,
+    advance_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Instant {
+    EpochMs(i64),
+    Rfc3339(String),
+}
+
+impl Instant {
+    fn ms(&self) -> Result<i64, AdminError> {
+        match self {
+            Instant::EpochMs(ms) => Ok(*ms),
+            Instant::Rfc3339(s) => {
+                let t =
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| {
+                            AdminError::BadRequest(format!(
+                                "now: `{s}` is neither epoch milliseconds nor an RFC 3339 time"
+                            ))
+                        })?;
+                i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+                    .map_err(|_| AdminError::BadRequest("now: out of range".into()))
+            }
+        }
+    }
+}
+
+fn clock_error(e: ClockError) -> AdminError {
+    match e {
+        ClockError::NotManual => AdminError::Conflict(e.to_string()),
+        ClockError::Backwards { .. } => AdminError::BadRequest(e.to_string()),
+    }
+}
+
+async fn move_clock(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    body: Result<axum::Json<MoveClock>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AdminError> {
+    let axum::Json(body) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
+    match (&body.now, body.advance_seconds) {
+        (Some(now), None) => {
+            state.set_clock_ms(now.ms()?).map_err(clock_error)?;
+        }
+        (None, Some(s)) => {
+            let ms = i64::try_from(s)
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .ok_or_else(|| AdminError::BadRequest("advance_seconds: too large".into()))?;
+            state.advance_clock_ms(ms).map_err(clock_error)?;
+        }
+        _ => {
+            return Err(AdminError::BadRequest(
+                "send exactly one of `now` (RFC 3339 or epoch milliseconds) and `advance_seconds`"
+                    .into(),
+            ));
+        }
+    }
+    tracing::info!(now_ms = state.now(), "clock moved through the admin API");
+    Ok(axum::Json(clock_body(&state)).into_response())
+}
+
+async fn list_faults(_: AdminAuth, State(state): State<AppState>) -> Response {
+    axum::Json(json!({ "faults": state.sandbox.faults.list() })).into_response()
+}
+
+async fn add_fault(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    body: Result<axum::Json<FaultRuleSpec>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AdminError> {
+    let axum::Json(spec) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
+    let rule = FaultRule::try_from(spec).map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let listed = state.sandbox.faults.add(rule);
+    tracing::warn!(fault_rule = listed.id, path = %listed.rule.path, "test-only: fault rule added");
+    Ok((StatusCode::CREATED, axum::Json(listed)).into_response())
+}
+
+async fn clear_faults(_: AdminAuth, State(state): State<AppState>) -> Response {
+    let removed = state.sandbox.faults.clear();
+    axum::Json(json!({ "removed": removed })).into_response()
+}
+
+async fn remove_fault(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let missing = || AdminError::NotFound(format!("no fault rule `{id}`"));
+    let n: u64 = id.parse().map_err(|_| missing())?;
+    if !state.sandbox.faults.remove(n) {
+        return Err(missing());
+    }
+    Ok(axum::Json(json!({ "removed": 1 })).into_response())
+}
+
+async fn app_requests(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, AdminError> {
+    let app = state
+        .store
+        .app_by_client_id(&client_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no App with client id `{client_id}`")))?;
+    let requests = state.sandbox.inspector.requests(app.id);
+    Ok(axum::Json(json!({ "client_id": client_id, "requests": requests })).into_response())
+}
