@@ -16,6 +16,7 @@ pub mod net;
 pub mod oauth;
 pub mod openapi;
 pub mod ratelimit;
+pub mod snapshots;
 pub mod state;
 pub mod telemetry;
 pub mod web;

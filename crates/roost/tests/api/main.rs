@@ -27,6 +27,7 @@ mod refresh;
 mod render_cache;
 mod revoke;
 mod server_keys;
+mod snapshots;
 mod spaces;
 mod storage;
 mod throttle;
