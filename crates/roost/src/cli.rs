@@ -608,7 +608,7 @@ pub async fn snapshot_list(args: JsonOnly) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let list = crate::snapshots::list(&state).await?;
     if args.json {
-        println!("{}", serde_json::to_string(&list)?);
+        println!("{}", serde_json::json!({ "snapshots": list }));
     } else if list.is_empty() {
         println!("No snapshots.");
     } else {

@@ -347,3 +347,115 @@ async fn a_reset_elsewhere_is_seen_within_the_poll_interval() {
     }
     poller.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command line, against a running server on the same file.
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn roost(db: &std::path::Path, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"));
+    cmd.args(args)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .env_remove("ROOST_DATABASE_URL")
+        .env_remove("ROOST_CONFIG")
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("roost finished in time")
+        .expect("roost ran");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json_line(run: &Run) -> Value {
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let line = run.stdout.strip_suffix('\n').expect("one line");
+    assert!(!line.contains('\n'), "{}", run.stdout);
+    serde_json::from_str(line).expect("json")
+}
+
+async fn until_refused(app: &TestApp, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.me(token).await != 401 {
+        assert!(Instant::now() < deadline, "the server never saw the reset");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn cli_snapshot_export_and_reset_against_a_running_server() {
+    let app = spawn_app_with(|c| c.content.poll_interval_ms = 50).await;
+    let poller = roost::content::world::spawn_poller(app.state.clone());
+    let db = app.db_path.clone();
+    let early = app.tokens(ALL_SCOPES).await;
+
+    let saved = json_line(&roost(&db, &["snapshot", "save", "base", "--json"]).await);
+    assert_eq!(saved["name"], "base");
+    assert_eq!(saved["replaced"], false);
+    assert_eq!(saved["counts"]["users"], 2);
+    assert_eq!(saved["counts"]["grants"], 1);
+    let listed = json_line(&roost(&db, &["snapshot", "list", "--json"]).await);
+    assert_eq!(listed["snapshots"][0]["name"], "base");
+    assert_eq!(listed["snapshots"].as_array().map(Vec::len), Some(1));
+
+    // `export` writes the document to stdout, or to a private file.
+    let at_snapshot = export(&app).await;
+    let out = roost(&db, &["export"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout == at_snapshot);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("world.json");
+    let counts = json_line(&roost(&db, &["export", file.to_str().unwrap(), "--json"]).await);
+    assert_eq!(counts["apps"], 2);
+    assert!(std::fs::read_to_string(&file).unwrap() == at_snapshot);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Changes, then the reset through another process: the server sees it within its poll.
+    let late = app.tokens(ALL_SCOPES).await;
+    assert_eq!(app.me(&access(&late)).await, 200);
+    let reset = json_line(&roost(&db, &["reset", "--to", "base", "--json"]).await);
+    assert_eq!(reset["to"], "base");
+    until_refused(&app, &access(&late)).await;
+    assert_eq!(app.me(&access(&early)).await, 200);
+    assert!(export(&app).await == at_snapshot);
+
+    // Errors: one line, exit 1 (unknown) or 2 (usage), nothing changed.
+    let unknown = roost(&db, &["reset", "--to", "nope"]).await;
+    assert_eq!(unknown.code, Some(1));
+    assert_eq!(unknown.stderr, "roost: no snapshot is called `nope`\n");
+    let bad = roost(&db, &["snapshot", "save", "a/b"]).await;
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.starts_with("roost: "), "{}", bad.stderr);
+    assert!(export(&app).await == at_snapshot);
+
+    // `import` of the export into an empty store gives the same export.
+    let other = dir.path().join("other.db");
+    let imported = json_line(&roost(&other, &["import", file.to_str().unwrap(), "--json"]).await);
+    assert_eq!(imported["apps"], 2);
+    assert!(roost(&other, &["export"]).await.stdout == at_snapshot);
+
+    // Reset to empty, and delete the snapshot.
+    let out = roost(&db, &["reset"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    until_refused(&app, &access(&early)).await;
+    let deleted = json_line(&roost(&db, &["snapshot", "delete", "base", "--json"]).await);
+    assert_eq!(deleted["deleted"], true);
+    let again = roost(&db, &["snapshot", "delete", "base"]).await;
+    assert_eq!(again.code, Some(1));
+    assert_eq!(again.stderr, "roost: no snapshot is called `base`\n");
+    poller.abort();
+}
