@@ -83,6 +83,23 @@ pub async fn open_with(
     }
 }
 
+/// An admin token to store: only its digest.
+#[derive(Debug, Clone)]
+pub struct NewAdminToken {
+    pub id: Snowflake,
+    pub hash: TokenHash,
+    pub label: String,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTokenRecord {
+    pub id: Snowflake,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewApp {
     pub id: Snowflake,
@@ -369,6 +386,11 @@ pub trait Store: Send + Sync + 'static {
     async fn row_counts(&self) -> Result<BTreeMap<String, i64>>;
     /// True when there are no users and no apps.
     async fn is_empty(&self) -> Result<bool>;
+
+    // Admin tokens (the admin HTTP API's credentials).
+    async fn create_admin_token(&self, token: NewAdminToken) -> Result<AdminTokenRecord>;
+    /// The admin token with this digest, revoked or not.
+    async fn admin_token_by_hash(&self, hash: TokenHash) -> Result<Option<AdminTokenRecord>>;
 
     // Apps.
     async fn create_app(&self, app: NewApp) -> Result<AppRecord>;

@@ -21,11 +21,12 @@ use sqlx::{Row, SqlitePool};
 
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
-    AccessRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport, CodeRecord, Content,
-    Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport, IssuedPair, IssuedTokens,
-    NewApp, NewCode, NewUser, ProjectRecord, RedeemOutcome, RefreshRecord, Result, Rotated,
-    Rotation, SessionRecord, SnapshotInfo, SpaceRecord, Store, StoreError, StoredAccessToken,
-    StoredRefreshToken, TopicRecord, TweetRecord, UserRecord,
+    AccessRecord, AdminTokenRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport,
+    CodeRecord, Content, Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport,
+    IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, ProjectRecord,
+    RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord, SnapshotInfo,
+    SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken, TopicRecord,
+    TweetRecord, UserRecord,
 };
 use roost_domain::SnapshotName;
 
@@ -49,6 +50,7 @@ const TABLES: &[&str] = &[
     "spaces",
     "topics",
     "snapshots",
+    "admin_tokens",
 ];
 
 /// What a reset empties, children before parents (so no cascade has work left to do). Server
@@ -1054,6 +1056,49 @@ impl Store for SqliteStore {
                 .fetch_one(&self.read)
                 .await?;
         Ok(n == 0)
+    }
+
+    async fn create_admin_token(&self, token: NewAdminToken) -> Result<AdminTokenRecord> {
+        sqlx::query(
+            "INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token.id.get())
+        .bind(token.hash.as_bytes())
+        .bind(&token.label)
+        .bind(token.now)
+        .execute(&self.write)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("admin token")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(AdminTokenRecord {
+            id: token.id,
+            label: token.label,
+            created_at: token.now,
+            revoked_at: None,
+        })
+    }
+
+    async fn admin_token_by_hash(&self, hash: TokenHash) -> Result<Option<AdminTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT id, label, created_at, revoked_at FROM admin_tokens WHERE token_hash = ?",
+        )
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(AdminTokenRecord {
+                id: id(&r, "id")?,
+                label: r.try_get("label")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
     }
 
     async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
@@ -2113,6 +2158,7 @@ mod tests {
             ("follows", "source_user_id", "users"),
             ("follows", "target_user_id", "users"),
             ("spaces", "creator_id", "users"),
+            ("apps", "auto_consent_user_id", "users"),
         ];
         let mut found = Vec::new();
         for table in TABLES {
@@ -2126,7 +2172,13 @@ mod tests {
                 let from: String = row.get(0);
                 let to: String = row.get(1);
                 let on_delete: String = row.get(2);
-                assert_eq!(on_delete, "CASCADE", "{table}.{from} -> {to}");
+                // Deleting the user an App auto-consents for turns auto-consent off; the App stays.
+                let expected = if (*table, from.as_str()) == ("apps", "auto_consent_user_id") {
+                    "SET NULL"
+                } else {
+                    "CASCADE"
+                };
+                assert_eq!(on_delete, expected, "{table}.{from} -> {to}");
                 found.push((table.to_string(), from, to));
             }
             // Any other column that looks like a reference is one the list above misses.

@@ -1,5 +1,5 @@
 //! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list|delete`,
-//! `users create|delete`, `import`.
+//! `users create|delete`, `import`, `admin-token create`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roost_domain::{ClientType, SnapshotName};
 use roost_store::Store;
-use serde::Serialize;
 
 use crate::accounts::{self, AppSpec};
 use crate::clock::Clock;
@@ -57,6 +56,9 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Empty the store, or put it back to a snapshot (keeps server keys, admin tokens, snapshots)
     Reset(ResetArgs),
+    /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +109,23 @@ pub struct ResetArgs {
 
 fn parse_snapshot_name(s: &str) -> Result<SnapshotName, String> {
     SnapshotName::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create an admin token and print it once (roost keeps only its SHA-256 digest)
+    Create(AdminTokenCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminTokenCreate {
+    #[command(flatten)]
+    pub common: Common,
+    /// A note saying what the token is for (e.g. "CI")
+    #[arg(long, default_value = "")]
+    pub label: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -317,18 +336,6 @@ async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> 
     crate::build_state(config, store, Clock::System).await
 }
 
-#[derive(Serialize)]
-struct AppListing {
-    project_id: String,
-    project: String,
-    app_id: String,
-    name: String,
-    client_id: String,
-    client_type: &'static str,
-    api_key: String,
-    callbacks: Vec<String>,
-}
-
 pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let client_type = match args.app_type {
@@ -365,20 +372,7 @@ pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
 
 pub async fn apps_list(args: JsonOnly) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
-    let apps = state.store.list_apps().await?;
-    let listing: Vec<AppListing> = apps
-        .into_iter()
-        .map(|a| AppListing {
-            project_id: a.project_id.to_string(),
-            project: a.project_name,
-            app_id: a.id.to_string(),
-            name: a.name,
-            client_id: a.client_id.to_string(),
-            client_type: a.client_type.as_str(),
-            api_key: a.api_key,
-            callbacks: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
-        })
-        .collect();
+    let listing = crate::admin::app_listing(&state).await?;
     if args.json {
         println!("{}", serde_json::json!({ "apps": listing }));
     } else if listing.is_empty() {
@@ -654,6 +648,28 @@ pub async fn reset(args: ResetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn admin_token_create(args: AdminTokenCreate) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let created = crate::admin::create_token(&state, &args.label).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": created.record.id.to_string(),
+                "label": created.record.label,
+                "token": created.token.expose(),
+            })
+        );
+    } else {
+        println!("Created admin token {}.", created.record.id);
+        println!("  token: {}", created.token.expose());
+        println!(
+            "Use it as `Authorization: Bearer <token>` on /admin/v1 or as ROOST_ADMIN_TOKEN. It is shown only now; roost keeps only its SHA-256 digest."
+        );
+    }
+    Ok(())
+}
+
 pub async fn migrate(args: CommonOnly) -> anyhow::Result<()> {
     let config = load_config(&args.common)?;
     crate::open_store(&config).await?;
@@ -775,5 +791,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Snapshot(SnapshotCommand::List(a)) => snapshot_list(a).await,
         Command::Snapshot(SnapshotCommand::Delete(a)) => snapshot_delete(a).await,
         Command::Reset(a) => reset(a).await,
+        Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
     }
 }

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oauth::router())
         .merge(crate::web::router())
         .merge(api)
+        .nest("/admin/v1", crate::admin::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -259,12 +260,15 @@ async fn limit_uri(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// Every response of the token, revoke and app-only endpoints is uncacheable (checklist C7),
-/// including the ones produced before a handler runs.
+/// including the ones produced before a handler runs; so is every admin API answer (they carry
+/// secrets and tokens).
 async fn oauth_no_store(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
     let oauth = matches!(
-        req.uri().path(),
+        path,
         "/2/oauth2/token" | "/2/oauth2/revoke" | "/oauth2/token" | "/oauth2/invalidate_token"
-    );
+    ) || path == "/admin/v1"
+        || path.starts_with("/admin/v1/");
     let resp = next.run(req).await;
     if oauth {
         crate::oauth::error::no_store(resp)

@@ -2,6 +2,7 @@
 //! binary (`main.rs`) stays a shim and the integration tests drive the real application.
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod apps;
 pub mod cleanup;

@@ -54,6 +54,8 @@ impl Workspace {
             .env_remove("ROOST_CONFIG")
             .env_remove("ROOST_ADDR")
             .env_remove("ROOST_PUBLIC_URL")
+            .env_remove("ROOST_SERVER_URL")
+            .env_remove("ROOST_ADMIN_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -2264,4 +2266,60 @@ async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_th
     assert_eq!(s, 400, "{body}");
     assert_eq!(me_status(&server, &successor_access).await, 401);
     assert_eq!(me_status(&server, &live_access).await, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin tokens
+
+#[tokio::test]
+async fn admin_token_create_prints_the_token_once_and_stores_only_its_digest() {
+    let ws = Workspace::new();
+    let out = ws
+        .run_db(&["admin-token", "create", "--label", "CI", "--json"])
+        .await;
+    out.assert_success();
+    let created = out.json_object();
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("roost_admin_"), "{token}");
+    // 256 random bits, base64url: 43 characters after the prefix.
+    assert_eq!(token.len(), "roost_admin_".len() + 43, "{token}");
+    assert_eq!(created["label"], "CI");
+
+    let text = ws.run_db(&["admin-token", "create"]).await;
+    text.assert_success();
+    let shown: Vec<&str> = text
+        .stdout
+        .split_whitespace()
+        .filter(|w| w.starts_with("roost_admin_"))
+        .collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "the token is printed exactly once: {text:?}"
+    );
+    assert_ne!(shown[0], token);
+
+    let path = ws.path().join("store.db");
+    let store = roost_store::SqliteStore::open(path.to_str().expect("path"))
+        .await
+        .expect("store");
+    use roost_store::Store;
+    let found = store
+        .admin_token_by_hash(roost_domain::TokenHash::of(&token))
+        .await
+        .expect("lookup")
+        .expect("stored under its SHA-256 digest");
+    assert_eq!(found.label, "CI");
+    assert!(found.revoked_at.is_none());
+    drop(store);
+    // Neither token is anywhere in the database files in clear.
+    for entry in std::fs::read_dir(ws.path()).expect("dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        for t in [token.as_str(), shown[0]] {
+            assert!(
+                !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
+                "a token is stored in clear"
+            );
+        }
+    }
 }

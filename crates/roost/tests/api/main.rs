@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod admin;
 mod api;
 mod app_only;
 mod authorize;

@@ -246,12 +246,15 @@ async fn reset_to_a_snapshot_restores_the_export_and_exactly_its_tokens() {
 }
 
 #[tokio::test]
-async fn reset_to_empty_keeps_server_keys_and_snapshots() {
+async fn reset_to_empty_keeps_server_keys_admin_tokens_and_snapshots() {
     let app = spawn_app().await;
     let token = app.tokens(ALL_SCOPES).await;
     snapshots::save(&app.state, &name("kept"))
         .await
         .expect("save");
+    let admin = roost::admin::create_token(&app.state, "ci")
+        .await
+        .expect("admin token");
     let keys_before = app.row_counts().await["server_keys"];
     let done = snapshots::reset(&app.state, None).await.expect("reset");
     assert_eq!(done.to, None);
@@ -259,12 +262,21 @@ async fn reset_to_empty_keeps_server_keys_and_snapshots() {
     for (table, n) in &counts {
         match table.as_str() {
             "server_keys" => assert_eq!(*n, keys_before),
-            "snapshots" => assert_eq!(*n, 1),
+            "snapshots" | "admin_tokens" => assert_eq!(*n, 1, "{table}"),
             _ => assert_eq!(*n, 0, "{table} after a reset to empty"),
         }
     }
     assert_eq!(app.me(&access(&token)).await, 401);
     assert!(app.state.world.read().users.is_empty());
+    // The admin stays able to act.
+    let resp = app
+        .http
+        .get(app.url("/admin/v1/apps"))
+        .bearer_auth(admin.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     // And back.
     snapshots::reset(&app.state, Some(&name("kept")))
         .await
