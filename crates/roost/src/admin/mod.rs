@@ -5,6 +5,7 @@
 //! Each control lives in a file of its own, registered with one line in [`router`].
 
 pub mod client;
+mod snapshots;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -25,6 +26,7 @@ pub const TOKEN_PREFIX: &str = "roost_admin_";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/apps", get(list_apps))
+        .merge(snapshots::router())
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
 }
 

@@ -471,3 +471,137 @@ async fn cli_snapshot_export_and_reset_against_a_running_server() {
     assert_eq!(again.stderr, "roost: no snapshot is called `base`\n");
     poller.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The admin API.
+
+async fn admin(
+    app: &TestApp,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .request(method, app.url(&format!("/admin/v1{path}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("admin request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admin_api_snapshots_and_reset_take_effect_at_once() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let created = roost::admin::create_token(&app.state, "test")
+        .await
+        .unwrap();
+    let t = Some(created.token.expose());
+    let early = app.tokens(ALL_SCOPES).await;
+
+    // Without an admin token (or with a user's token), nothing.
+    for (m, p) in [
+        (Method::GET, "/snapshots"),
+        (Method::POST, "/snapshots"),
+        (Method::DELETE, "/snapshots/base"),
+        (Method::POST, "/reset"),
+        (Method::GET, "/export"),
+    ] {
+        let (s, b) = admin(&app, None, m.clone(), p, None).await;
+        assert_eq!(s, 401, "{m} {p}: {b}");
+        let (s, _) = admin(&app, Some(&access(&early)), m.clone(), p, None).await;
+        assert_eq!(s, 401, "{m} {p} with a user token");
+    }
+
+    let (s, b) = admin(
+        &app,
+        t,
+        Method::POST,
+        "/snapshots",
+        Some(json!({"name": "base"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["replaced"], false);
+    assert_eq!(b["counts"]["grants"], 1);
+    let (s, b) = admin(
+        &app,
+        t,
+        Method::POST,
+        "/snapshots",
+        Some(json!({"name": "base"})),
+    )
+    .await;
+    assert_eq!((s, &b["replaced"]), (200, &json!(true)), "{b}");
+    let (s, b) = admin(
+        &app,
+        t,
+        Method::POST,
+        "/snapshots",
+        Some(json!({"name": "a/b"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(b["error"], "invalid_request");
+    let (s, b) = admin(&app, t, Method::POST, "/snapshots", Some(json!({}))).await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = admin(&app, t, Method::GET, "/snapshots", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["snapshots"][0]["name"], "base");
+    let at_snapshot = export(&app).await;
+    let resp = app
+        .http
+        .get(app.url("/admin/v1/export"))
+        .bearer_auth(created.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert!(resp.text().await.unwrap() == at_snapshot);
+
+    // Changes, then a reset through this server: seen at once, no poll needed.
+    let late = app.tokens(ALL_SCOPES).await;
+    assert_eq!(app.me(&access(&late)).await, 200);
+    let (s, b) = admin(&app, t, Method::POST, "/reset", Some(json!({"to": "base"}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["to"], "base");
+    assert_eq!(b["restored"]["users"], 2);
+    assert_eq!(app.me(&access(&late)).await, 401);
+    assert_eq!(app.me(&access(&early)).await, 200);
+    assert!(export(&app).await == at_snapshot);
+
+    let (s, b) = admin(&app, t, Method::POST, "/reset", Some(json!({"to": "nope"}))).await;
+    assert_eq!(s, 404);
+    assert_eq!(b["error_description"], "no snapshot is called `nope`");
+    let (s, _) = admin(
+        &app,
+        t,
+        Method::POST,
+        "/reset",
+        Some(json!({"to": "base", "x": 1})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(export(&app).await == at_snapshot);
+
+    let (s, _) = admin(&app, t, Method::DELETE, "/snapshots/base", None).await;
+    assert_eq!(s, 200);
+    let (s, _) = admin(&app, t, Method::DELETE, "/snapshots/base", None).await;
+    assert_eq!(s, 404);
+
+    // `{"to": null}` empties the store; the admin token still works.
+    let (s, b) = admin(&app, t, Method::POST, "/reset", Some(json!({"to": null}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["to"], Value::Null);
+    assert_eq!(app.me(&access(&early)).await, 401);
+    let (s, b) = admin(&app, t, Method::GET, "/snapshots", None).await;
+    assert_eq!((s, b), (200, json!({"snapshots": []})));
+}
