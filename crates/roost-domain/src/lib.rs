@@ -11,6 +11,7 @@ pub mod pkce;
 pub mod redirect;
 pub mod scope;
 pub mod secret;
+pub mod snapshot;
 pub mod username;
 
 pub use client::{BasicCredentials, ClientId, ClientType};
@@ -19,4 +20,5 @@ pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier, PkceError, Pkce
 pub use redirect::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError, ScopeNames, ScopeSet};
 pub use secret::{Secret, TokenHash, TokenKind, constant_time_eq};
+pub use snapshot::SnapshotName;
 pub use username::{Username, UsernameError};

@@ -70,6 +70,8 @@ pub struct TopicRecord {
 #[derive(Debug, Clone, Default)]
 pub struct Content {
     pub version: i64,
+    /// How many resets the store has had (see [`crate::Store::reset`]).
+    pub resets: i64,
     pub users: Vec<crate::UserRecord>,
     pub tweets: Vec<TweetRecord>,
     pub follows: Vec<FollowRecord>,
@@ -85,6 +87,8 @@ pub struct ImportBatch {
     pub follows: Vec<FollowRecord>,
     pub spaces: Vec<SpaceRecord>,
     pub topics: Vec<TopicRecord>,
+    /// Projects, Apps, grants and tokens (an export's extension of the import format).
+    pub auth: crate::AuthState,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +101,11 @@ pub struct ImportReport {
     /// the four counts it always had.
     #[serde(skip_serializing_if = "is_zero")]
     pub topics: usize,
+    /// Apps and grants (with their tokens) of an export; reported only when there are some.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub apps: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub grants: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use roost_domain::{
-    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, SnapshotName, Snowflake, TokenHash,
+    Username,
 };
 
 pub mod content;
@@ -285,6 +286,75 @@ pub struct AccessRecord {
     pub revoked: bool,
 }
 
+/// A Project as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    pub id: Snowflake,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// An access token as stored: its digest, never the token.
+#[derive(Debug, Clone)]
+pub struct StoredAccessToken {
+    pub hash: TokenHash,
+    pub scopes: ScopeSet,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A refresh token as stored: its digest and, once rotated, its successor's.
+#[derive(Debug, Clone)]
+pub struct StoredRefreshToken {
+    pub hash: TokenHash,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub successor: Option<TokenHash>,
+}
+
+/// A grant with its token family.
+#[derive(Debug, Clone)]
+pub struct GrantRecord {
+    pub id: Snowflake,
+    pub app_id: Snowflake,
+    pub user_id: Snowflake,
+    /// The scopes under the names the client asked for them by.
+    pub scopes: ScopeNames,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub access_tokens: Vec<StoredAccessToken>,
+    pub refresh_tokens: Vec<StoredRefreshToken>,
+}
+
+/// An app-context access token (`client_credentials` on `/2/oauth2/token`): no grant, no user.
+#[derive(Debug, Clone)]
+pub struct AppTokenRecord {
+    pub app_id: Snowflake,
+    pub token: StoredAccessToken,
+}
+
+/// Who may act: Projects, Apps (with callbacks and secret digests), grants and their tokens.
+/// Sessions, authorization codes and login throttling are not part of it: they last minutes
+/// (codes) or belong to one browser (sessions).
+#[derive(Debug, Clone, Default)]
+pub struct AuthState {
+    pub projects: Vec<ProjectRecord>,
+    pub apps: Vec<AppRecord>,
+    pub app_tokens: Vec<AppTokenRecord>,
+    pub grants: Vec<GrantRecord>,
+}
+
+/// A stored snapshot, without its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub name: SnapshotName,
+    pub created_at: i64,
+    /// The document's size in bytes.
+    pub bytes: i64,
+}
+
 /// What deleting an App or a user removed with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deletion {
@@ -443,6 +513,21 @@ pub trait Store: Send + Sync + 'static {
     async fn unfollow(&self, source: Snowflake, target: Snowflake) -> Result<bool>;
     /// Writes a validated import in one transaction, upserting by id.
     async fn import(&self, batch: ImportBatch) -> Result<ImportReport>;
+
+    // Export, snapshots and reset.
+    /// Projects, Apps, grants and tokens, ordered by id (tokens by creation, then digest).
+    async fn load_auth(&self) -> Result<AuthState>;
+    /// Empties the store but for its server keys, snapshots and whatever else serves the
+    /// operator (admin tokens), writes `batch` into it, and counts the reset, all in one
+    /// transaction: a batch the database refuses leaves the store as it was.
+    async fn reset(&self, batch: ImportBatch) -> Result<ImportReport>;
+    /// Stores `document` under `name`, replacing a snapshot of that name; true if it did.
+    async fn save_snapshot(&self, name: &SnapshotName, document: &str, now: i64) -> Result<bool>;
+    /// Every snapshot, by name.
+    async fn snapshots(&self) -> Result<Vec<SnapshotInfo>>;
+    async fn snapshot(&self, name: &SnapshotName) -> Result<Option<String>>;
+    /// False when there was no such snapshot.
+    async fn delete_snapshot(&self, name: &SnapshotName) -> Result<bool>;
 
     /// Deletes what can no longer be used (expired codes, tokens, sessions, ended grants, old
     /// throttling windows). `grace_ms` keeps ended grants and used codes that long after they

@@ -21,11 +21,14 @@ use sqlx::{Row, SqlitePool};
 
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
-    AccessRecord, AdminTokenRecord, AppRecord, CleanupReport, CodeRecord, Content, Deletion,
-    FollowRecord, ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewAdminToken, NewApp,
-    NewCode, NewUser, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
-    SpaceRecord, Store, StoreError, TopicRecord, TweetRecord, UserRecord,
+    AccessRecord, AdminTokenRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport,
+    CodeRecord, Content, Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport,
+    IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, ProjectRecord,
+    RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord, SnapshotInfo,
+    SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken, TopicRecord,
+    TweetRecord, UserRecord,
 };
+use roost_domain::SnapshotName;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -46,7 +49,28 @@ const TABLES: &[&str] = &[
     "follows",
     "spaces",
     "topics",
+    "snapshots",
     "admin_tokens",
+];
+
+/// What a reset empties, children before parents (so no cascade has work left to do). Server
+/// keys, snapshots, the content version and any table not named here (admin tokens) stay.
+const RESET_TABLES: &[&str] = &[
+    "refresh_tokens",
+    "access_tokens",
+    "authorization_codes",
+    "grants",
+    "sessions",
+    "consumed_requests",
+    "login_failures",
+    "app_callbacks",
+    "apps",
+    "projects",
+    "follows",
+    "spaces",
+    "tweets",
+    "topics",
+    "users",
 ];
 
 #[derive(Debug, Clone)]
@@ -756,6 +780,212 @@ async fn upsert_space(
     .execute(&mut *tx)
     .await
     .map(drop)
+}
+
+/// Commits an import, turning a foreign-key failure into the importer's words.
+async fn commit_import(tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<()> {
+    tx.commit().await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Invalid(
+            "a record refers to a user, App or grant that is neither in the file nor in the store"
+                .into(),
+        ),
+        _ => e.into(),
+    })
+}
+
+/// Writes an import inside `tx`, upserting by id, and bumps the content version.
+async fn import_in(tx: &mut sqlx::SqliteConnection, batch: &ImportBatch) -> Result<ImportReport> {
+    // Foreign keys are checked at commit, so records may refer to each other in any order.
+    sqlx::query("PRAGMA defer_foreign_keys = ON")
+        .execute(&mut *tx)
+        .await?;
+    for (i, u) in batch.users.iter().enumerate() {
+        upsert_user(tx, u).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Invalid(format!(
+                    "users[{i}] (id {}): username `{}` belongs to another user",
+                    u.id, u.username
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+    }
+    for t in &batch.tweets {
+        upsert_tweet(tx, t).await?;
+    }
+    for f in &batch.follows {
+        sqlx::query(
+            "INSERT INTO follows (source_user_id, target_user_id, created_at, pending) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (source_user_id, target_user_id) DO UPDATE SET pending = excluded.pending",
+        )
+        .bind(f.source_user_id.get())
+        .bind(f.target_user_id.get())
+        .bind(f.created_at)
+        .bind(f.pending)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for sp in &batch.spaces {
+        upsert_space(tx, sp).await?;
+    }
+    for t in &batch.topics {
+        sqlx::query(
+            "INSERT INTO topics (id, name, description) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.description)
+        .execute(&mut *tx)
+        .await?;
+    }
+    import_auth(tx, &batch.auth).await?;
+    bump_version(tx).await?;
+    Ok(ImportReport {
+        users: batch.users.len(),
+        tweets: batch.tweets.len(),
+        follows: batch.follows.len(),
+        spaces: batch.spaces.len(),
+        topics: batch.topics.len(),
+        apps: batch.auth.apps.len(),
+        grants: batch.auth.grants.len(),
+    })
+}
+
+fn conflict(record: String, what: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let what = what.to_owned();
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::Invalid(format!(
+                "{record}: {what} belongs to another record in the store"
+            ))
+        } else {
+            e.into()
+        }
+    }
+}
+
+async fn upsert_access(
+    tx: &mut sqlx::SqliteConnection,
+    app_id: Snowflake,
+    grant: Option<(Snowflake, Snowflake)>,
+    t: &StoredAccessToken,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (token_hash, app_id, user_id, grant_id, scopes, created_at, expires_at, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO UPDATE SET app_id = excluded.app_id, \
+         user_id = excluded.user_id, grant_id = excluded.grant_id, scopes = excluded.scopes, \
+         created_at = excluded.created_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at",
+    )
+    .bind(t.hash.as_bytes())
+    .bind(app_id.get())
+    .bind(grant.map(|(_, u)| u.get()))
+    .bind(grant.map(|(g, _)| g.get()))
+    .bind(t.scopes.to_string())
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(t.revoked_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn import_auth(tx: &mut sqlx::SqliteConnection, auth: &AuthState) -> Result<()> {
+    for (i, p) in auth.projects.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at",
+        )
+        .bind(p.id.get())
+        .bind(&p.name)
+        .bind(p.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict(format!("projects[{i}] (id {})", p.id), "the name"))?;
+    }
+    for (i, a) in auth.apps.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
+             api_secret_hash, bearer_generation, created_at, auto_consent_user_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name, \
+             client_id = excluded.client_id, client_type = excluded.client_type, \
+             client_secret_hash = excluded.client_secret_hash, api_key = excluded.api_key, \
+             api_secret_hash = excluded.api_secret_hash, bearer_generation = excluded.bearer_generation, \
+             created_at = excluded.created_at, auto_consent_user_id = excluded.auto_consent_user_id",
+        )
+        .bind(a.id.get())
+        .bind(a.project_id.get())
+        .bind(&a.name)
+        .bind(a.client_id.as_str())
+        .bind(a.client_type.as_str())
+        .bind(a.client_secret_hash.as_ref().map(|h| h.as_bytes().to_vec()))
+        .bind(&a.api_key)
+        .bind(a.api_secret_hash.as_bytes())
+        .bind(a.bearer_generation)
+        .bind(a.created_at)
+        .bind(a.auto_consent_user_id.map(|u| u.get()))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict(format!("apps[{i}] (id {})", a.id), "the client id or API key"))?;
+        sqlx::query("DELETE FROM app_callbacks WHERE app_id = ?")
+            .bind(a.id.get())
+            .execute(&mut *tx)
+            .await?;
+        for (pos, cb) in a.callbacks.iter().enumerate() {
+            sqlx::query("INSERT INTO app_callbacks (app_id, position, uri) VALUES (?, ?, ?)")
+                .bind(a.id.get())
+                .bind(i64::try_from(pos).unwrap_or(i64::MAX))
+                .bind(cb.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(
+                    format!("apps[{i}] (id {})", a.id),
+                    "a callback URL",
+                ))?;
+        }
+    }
+    for t in &auth.app_tokens {
+        upsert_access(tx, t.app_id, None, &t.token).await?;
+    }
+    for g in &auth.grants {
+        sqlx::query(
+            "INSERT INTO grants (id, app_id, user_id, scopes, scope_names, created_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET app_id = excluded.app_id, \
+             user_id = excluded.user_id, scopes = excluded.scopes, scope_names = excluded.scope_names, \
+             created_at = excluded.created_at, revoked_at = excluded.revoked_at",
+        )
+        .bind(g.id.get())
+        .bind(g.app_id.get())
+        .bind(g.user_id.get())
+        .bind(g.scopes.set().to_string())
+        .bind(names_column(g.scopes))
+        .bind(g.created_at)
+        .bind(g.revoked_at)
+        .execute(&mut *tx)
+        .await?;
+        for t in &g.access_tokens {
+            upsert_access(tx, g.app_id, Some((g.id, g.user_id)), t).await?;
+        }
+        for r in &g.refresh_tokens {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at, successor_hash) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO UPDATE SET grant_id = excluded.grant_id, \
+                 created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at, \
+                 successor_hash = excluded.successor_hash",
+            )
+            .bind(r.hash.as_bytes())
+            .bind(g.id.get())
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(r.used_at)
+            .bind(r.successor.as_ref().map(|h| h.as_bytes().to_vec()))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -1540,9 +1770,10 @@ impl Store for SqliteStore {
     async fn load_content(&self) -> Result<Content> {
         // One read transaction, so the content and its version agree.
         let mut tx = self.read.begin().await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM content_version WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
+        let (version, resets): (i64, i64) =
+            sqlx::query_as("SELECT version, resets FROM content_version WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
         let users = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users"))
             .fetch_all(&mut *tx)
             .await?;
@@ -1562,6 +1793,7 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(Content {
             version,
+            resets,
             users: users.iter().map(user_from_row).collect::<Result<_>>()?,
             tweets: tweets.iter().map(tweet_from_row).collect::<Result<_>>()?,
             follows: follows.iter().map(follow_from_row).collect::<Result<_>>()?,
@@ -1648,66 +1880,200 @@ impl Store for SqliteStore {
     }
 
     async fn import(&self, batch: ImportBatch) -> Result<ImportReport> {
-        let mut tx = self.write.begin().await?;
-        // Foreign keys are checked at commit, so records may refer to each other in any order.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let report = import_in(&mut tx, &batch).await?;
+        commit_import(tx).await?;
+        Ok(report)
+    }
+
+    async fn load_auth(&self) -> Result<AuthState> {
+        // One read transaction, so the parts agree with each other.
+        let mut tx = self.read.begin().await?;
+        let projects = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProjectRecord {
+                    id: id(r, "id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
+        );
+        let mut apps = sqlx::query(&sql)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(app_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let callbacks =
+            sqlx::query("SELECT app_id, uri FROM app_callbacks ORDER BY app_id, position")
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in &callbacks {
+            let app_id = id(r, "app_id")?;
+            if let Some(a) = apps.iter_mut().find(|a| a.id == app_id) {
+                a.callbacks
+                    .push(RedirectUri::from_stored(r.try_get("uri")?));
+            }
+        }
+        let mut grants = sqlx::query(
+            "SELECT id, app_id, user_id, scopes, scope_names, created_at, revoked_at FROM grants ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(GrantRecord {
+                id: id(r, "id")?,
+                app_id: id(r, "app_id")?,
+                user_id: id(r, "user_id")?,
+                scopes: scope_names(r, "scopes", "scope_names")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+                access_tokens: Vec::new(),
+                refresh_tokens: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let index: std::collections::HashMap<Snowflake, usize> =
+            grants.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+        let mut app_tokens = Vec::new();
+        let access = sqlx::query(
+            "SELECT token_hash, app_id, grant_id, scopes, created_at, expires_at, revoked_at \
+             FROM access_tokens ORDER BY created_at, token_hash",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &access {
+            let token = StoredAccessToken {
+                hash: hash(r, "token_hash")?,
+                scopes: scopes(r, "scopes")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            };
+            match opt_id(r, "grant_id")? {
+                Some(g) => {
+                    if let Some(&i) = index.get(&g) {
+                        grants[i].access_tokens.push(token);
+                    }
+                }
+                None => app_tokens.push(AppTokenRecord {
+                    app_id: id(r, "app_id")?,
+                    token,
+                }),
+            }
+        }
+        let refresh = sqlx::query(
+            "SELECT token_hash, grant_id, created_at, expires_at, used_at, successor_hash \
+             FROM refresh_tokens ORDER BY created_at, token_hash",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &refresh {
+            let successor: Option<Vec<u8>> = r.try_get("successor_hash")?;
+            let token = StoredRefreshToken {
+                hash: hash(r, "token_hash")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+                successor: successor
+                    .map(|s| {
+                        TokenHash::from_slice(&s)
+                            .ok_or_else(|| StoreError::Other(anyhow!("successor_hash")))
+                    })
+                    .transpose()?,
+            };
+            if let Some(&i) = index.get(&id(r, "grant_id")?) {
+                grants[i].refresh_tokens.push(token);
+            }
+        }
+        tx.commit().await?;
+        Ok(AuthState {
+            projects,
+            apps,
+            app_tokens,
+            grants,
+        })
+    }
+
+    async fn reset(&self, batch: ImportBatch) -> Result<ImportReport> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("PRAGMA defer_foreign_keys = ON")
             .execute(&mut *tx)
             .await?;
-        for (i, u) in batch.users.iter().enumerate() {
-            upsert_user(&mut tx, u).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Invalid(format!(
-                        "users[{i}] (id {}): username `{}` belongs to another user",
-                        u.id, u.username
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+        for t in RESET_TABLES {
+            sqlx::query(&format!("DELETE FROM {t}"))
+                .execute(&mut *tx)
+                .await?;
         }
-        for t in &batch.tweets {
-            upsert_tweet(&mut tx, t).await?;
-        }
-        for f in &batch.follows {
-            sqlx::query(
-                "INSERT INTO follows (source_user_id, target_user_id, created_at, pending) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (source_user_id, target_user_id) DO UPDATE SET pending = excluded.pending",
-            )
-            .bind(f.source_user_id.get())
-            .bind(f.target_user_id.get())
-            .bind(f.created_at)
-            .bind(f.pending)
+        let report = import_in(&mut tx, &batch).await?;
+        sqlx::query("UPDATE content_version SET resets = resets + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
-        }
-        for sp in &batch.spaces {
-            upsert_space(&mut tx, sp).await?;
-        }
-        for t in &batch.topics {
-            sqlx::query(
-                "INSERT INTO topics (id, name, description) VALUES (?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description",
-            )
-            .bind(&t.id)
-            .bind(&t.name)
-            .bind(&t.description)
-            .execute(&mut *tx)
+        commit_import(tx).await?;
+        Ok(report)
+    }
+
+    async fn save_snapshot(&self, name: &SnapshotName, document: &str, now: i64) -> Result<bool> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM snapshots WHERE name = ?")
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
             .await?;
-        }
-        bump_version(&mut tx).await?;
-        tx.commit().await.map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Invalid(
-                "a record refers to a user that is neither in the file nor in the store".into(),
-            ),
-            _ => e.into(),
-        })?;
-        Ok(ImportReport {
-            users: batch.users.len(),
-            tweets: batch.tweets.len(),
-            follows: batch.follows.len(),
-            spaces: batch.spaces.len(),
-            topics: batch.topics.len(),
+        sqlx::query(
+            "INSERT INTO snapshots (name, document, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET document = excluded.document, created_at = excluded.created_at",
+        )
+        .bind(name.as_str())
+        .bind(document)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(existed.is_some())
+    }
+
+    async fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        sqlx::query(
+            "SELECT name, created_at, LENGTH(CAST(document AS BLOB)) AS bytes FROM snapshots ORDER BY name",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            let name: String = r.try_get("name")?;
+            Ok(SnapshotInfo {
+                name: SnapshotName::parse(&name)
+                    .map_err(|e| StoreError::Other(anyhow!("snapshot name {name:?}: {e}")))?,
+                created_at: r.try_get("created_at")?,
+                bytes: r.try_get("bytes")?,
+            })
         })
+        .collect()
+    }
+
+    async fn snapshot(&self, name: &SnapshotName) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT document FROM snapshots WHERE name = ?")
+                .bind(name.as_str())
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn delete_snapshot(&self, name: &SnapshotName) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM snapshots WHERE name = ?")
+            .bind(name.as_str())
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
     }
 
     async fn upkeep(&self) -> Result<()> {

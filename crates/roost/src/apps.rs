@@ -90,6 +90,14 @@ impl AppCache {
             .retain(|_, (a, _)| keep(a.id));
     }
 
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// Drops every entry of an App this server just changed.
     pub fn forget(&self, app_id: Snowflake) {
         self.map

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use roost_domain::ClientType;
+use roost_domain::{ClientType, SnapshotName};
 use roost_store::Store;
 
 use crate::accounts;
@@ -53,6 +53,13 @@ pub enum Command {
     /// TEST-ONLY: issue tokens without a browser
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Write the whole store as an import file (holds digests of secrets: keep it private)
+    Export(ExportArgs),
+    /// Save, list and delete named snapshots of the store
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Empty the store, or put it back to a snapshot (keeps server keys, admin tokens, snapshots)
+    Reset(ResetArgs),
     /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
@@ -88,6 +95,56 @@ pub struct TokensMint {
     pub expires_in: Option<u64>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Where to write the document; `-` (the default) is standard output
+    #[arg(default_value = "-")]
+    pub file: PathBuf,
+    /// After writing a file, print the counts as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Save the store as it is now under NAME (replacing a snapshot of that name)
+    Save(SnapshotNameArgs),
+    /// List the snapshots
+    List(JsonOnly),
+    /// Delete the snapshot NAME
+    Delete(SnapshotNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotNameArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// 1 to 64 characters of A-Z a-z 0-9 . _ -
+    #[arg(value_parser = parse_snapshot_name)]
+    pub name: SnapshotName,
+    /// Print the result as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The snapshot to restore; without it the store is emptied
+    #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+    pub to: Option<SnapshotName>,
+    /// Print the result as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_snapshot_name(s: &str) -> Result<SnapshotName, String> {
+    SnapshotName::parse(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -573,10 +630,24 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     let state = admin_state(&args.common).await?;
     let existing = state.store.load_content().await?;
-    let batch = crate::content::import::parse(&text, &existing, &state.hasher, state.now()).await?;
+    let auth = state.store.load_auth().await?;
+    let batch =
+        crate::content::import::parse(&text, &existing, &auth, &state.hasher, state.now()).await?;
     let report = state.store.import(batch).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
+    } else if report.apps > 0 || report.grants > 0 {
+        println!(
+            "Imported {} users, {} tweets, {} follows, {} spaces, {} topics, {} Apps and {} grants from {}.",
+            report.users,
+            report.tweets,
+            report.follows,
+            report.spaces,
+            report.topics,
+            report.apps,
+            report.grants,
+            args.file.display()
+        );
     } else if report.topics > 0 {
         println!(
             "Imported {} users, {} tweets, {} follows, {} spaces and {} topics from {}.",
@@ -596,6 +667,120 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             report.spaces,
             args.file.display()
         );
+    }
+    Ok(())
+}
+
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let (document, counts) = crate::content::export::export(state.store.as_ref()).await?;
+    if args.file.as_os_str() == "-" {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(document.as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    write_private(&args.file, document.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.file.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&counts)?);
+    } else {
+        println!(
+            "Exported {} users, {} tweets, {} follows, {} spaces, {} topics, {} Apps and {} grants to {}.",
+            counts.users,
+            counts.tweets,
+            counts.follows,
+            counts.spaces,
+            counts.topics,
+            counts.apps,
+            counts.grants,
+            args.file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read: an export holds digests of every secret and token.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+pub async fn snapshot_save(args: SnapshotNameArgs) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let saved = crate::snapshots::save(&state, &args.name).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&saved)?);
+    } else {
+        let c = saved.counts;
+        println!(
+            "{} snapshot {}: {} users, {} tweets, {} follows, {} spaces, {} Apps, {} grants.",
+            if saved.replaced { "Replaced" } else { "Saved" },
+            saved.name,
+            c.users,
+            c.tweets,
+            c.follows,
+            c.spaces,
+            c.apps,
+            c.grants
+        );
+    }
+    Ok(())
+}
+
+pub async fn snapshot_list(args: JsonOnly) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let list = crate::snapshots::list(&state).await?;
+    if args.json {
+        println!("{}", serde_json::json!({ "snapshots": list }));
+    } else if list.is_empty() {
+        println!("No snapshots.");
+    } else {
+        for s in &list {
+            println!("{}\t{}\t{} bytes", s.name, s.created_at, s.bytes);
+        }
+    }
+    Ok(())
+}
+
+pub async fn snapshot_delete(args: SnapshotNameArgs) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    crate::snapshots::delete(&state, &args.name).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "name": args.name.as_str(), "deleted": true })
+        );
+    } else {
+        println!("Deleted snapshot {}.", args.name);
+    }
+    Ok(())
+}
+
+pub async fn reset(args: ResetArgs) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let done = crate::snapshots::reset(&state, args.to.as_ref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        match &done.to {
+            Some(name) => println!(
+                "Reset to snapshot {name}: {} users, {} tweets, {} Apps, {} grants ({} ms).",
+                done.restored.users,
+                done.restored.tweets,
+                done.restored.apps,
+                done.restored.grants,
+                done.took_ms
+            ),
+            None => println!("Reset to an empty store ({} ms).", done.took_ms),
+        }
     }
     Ok(())
 }
@@ -818,6 +1003,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Create(a)) => users_create(a).await,
         Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
         Command::Import(a) => import(a).await,
+        Command::Export(a) => export(a).await,
+        Command::Snapshot(SnapshotCommand::Save(a)) => snapshot_save(a).await,
+        Command::Snapshot(SnapshotCommand::List(a)) => snapshot_list(a).await,
+        Command::Snapshot(SnapshotCommand::Delete(a)) => snapshot_delete(a).await,
+        Command::Reset(a) => reset(a).await,
         Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
         Command::AdminToken(AdminTokenCommand::List(a)) => admin_token_list(a).await,
         Command::AdminToken(AdminTokenCommand::Revoke(a)) => admin_token_revoke(a).await,

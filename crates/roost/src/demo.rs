@@ -88,7 +88,9 @@ pub fn space_shift_ms(now_ms: i64) -> i64 {
 pub async fn load_content(state: &AppState) -> anyhow::Result<(roost_store::ImportReport, i64)> {
     let now = state.now();
     let existing = state.store.load_content().await?;
-    let mut batch = crate::content::import::parse(DATA, &existing, &state.hasher, now).await?;
+    let auth = state.store.load_auth().await?;
+    let mut batch =
+        crate::content::import::parse(DATA, &existing, &auth, &state.hasher, now).await?;
     let shift = space_shift_ms(now);
     for s in &mut batch.spaces {
         s.created_at += shift;

@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod ratelimit;
 pub mod sandbox;
+pub mod snapshots;
 pub mod state;
 pub mod telemetry;
 pub mod web;

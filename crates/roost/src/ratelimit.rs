@@ -153,6 +153,16 @@ impl RateLimiter {
         decisions
     }
 
+    /// Drops every window: each key starts afresh (after a reset of the store).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+        }
+    }
+
     /// Drops windows that have ended (called by the cleanup job).
     pub fn prune(&self, now_ms: i64) -> usize {
         let mut removed = 0;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod client;
 pub mod sandbox;
+mod snapshots;
 pub mod tokens;
 
 use axum::Router;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens", axum::routing::post(tokens::mint))
         .merge(sandbox::router())
+        .merge(snapshots::router())
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
 }
 

@@ -266,6 +266,14 @@ impl TokenCache {
         self.retain(|p| !matches!(p, Principal::User { user_id: u, .. } if *u == user_id));
     }
 
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// Keeps the tokens whose principal `keep` accepts.
     pub fn retain(&self, keep: impl Fn(&Principal) -> bool) {
         self.map

@@ -4,12 +4,22 @@
 //! one transaction, so a file with any bad record changes nothing; the error names the record
 //! (`tweets[12] (id 1261...)`) and what is wrong with it. Re-importing the same ids updates them
 //! in place, so an import can be run again.
+//!
+//! `roost export` writes this format too, extended with what an import file from elsewhere never
+//! carries: users' `password_hash`, and `projects`, `apps` and `grants` with their tokens, all as
+//! SHA-256 digests (see `export.rs`), so that a reset to a snapshot restores who may act.
 
 use std::collections::{HashMap, HashSet};
 
-use roost_domain::{Snowflake, Username};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use roost_domain::{
+    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+};
 use roost_store::{
-    Content, FollowRecord, ImportBatch, SpaceRecord, TopicRecord, TweetRecord, UserRecord,
+    AppRecord, AppTokenRecord, AuthState, Content, FollowRecord, GrantRecord, ImportBatch,
+    ProjectRecord, SpaceRecord, StoredAccessToken, StoredRefreshToken, TopicRecord, TweetRecord,
+    UserRecord,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,7 +34,7 @@ pub enum ImportError {
     #[error("the file is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics; found key `{0}`"
+        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics (and, in an export, projects, apps, grants); found key `{0}`"
     )]
     UnknownKey(String),
     #[error("`{0}` must be an array")]
@@ -47,6 +57,8 @@ struct UserIn {
     verified_type: Option<String>,
     protected: Option<bool>,
     password: Option<String>,
+    /// An export's argon2 PHC string (never together with `password`).
+    password_hash: Option<String>,
     location: Option<String>,
     url: Option<String>,
     profile_image_url: Option<String>,
@@ -145,6 +157,67 @@ struct SpaceIn {
     scheduled_start: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectIn {
+    id: String,
+    name: String,
+    created_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppIn {
+    id: String,
+    project_id: String,
+    name: String,
+    client_id: String,
+    client_type: String,
+    client_secret_sha256: Option<String>,
+    api_key: String,
+    api_secret_sha256: String,
+    bearer_generation: Option<i64>,
+    callback_urls: Vec<String>,
+    created_at: Option<String>,
+    /// The user the App's test-only auto-consent signs in as (an export carries it).
+    auto_consent_user_id: Option<String>,
+    /// App-context access tokens (`client_credentials` on `/2/oauth2/token`).
+    tokens: Option<Vec<AccessIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessIn {
+    sha256: String,
+    scope: Option<String>,
+    created_at: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshIn {
+    sha256: String,
+    created_at: String,
+    expires_at: String,
+    used_at: Option<String>,
+    successor_sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantIn {
+    id: String,
+    app_id: String,
+    user_id: String,
+    scope: String,
+    created_at: String,
+    revoked_at: Option<String>,
+    access_tokens: Option<Vec<AccessIn>>,
+    refresh_tokens: Option<Vec<RefreshIn>>,
+}
+
 /// A record's label in errors: `users[3] (id 12)`.
 fn label(kind: &str, i: usize, id: Option<&str>) -> String {
     match id {
@@ -221,6 +294,35 @@ impl Ctx {
         Ok((w.country_codes, w.copyright.unwrap_or(false)))
     }
 
+    fn required_time(&self, field: &str, s: &str) -> Result<i64, ImportError> {
+        Ok(self.time(field, Some(s))?.unwrap_or(0))
+    }
+
+    /// A SHA-256 digest as an export writes it: 43 characters of unpadded base64url.
+    fn digest(&self, field: &str, s: &str) -> Result<TokenHash, ImportError> {
+        URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+            .and_then(|b| TokenHash::from_slice(&b))
+            .ok_or_else(|| {
+                self.err(format!(
+                    "`{field}` must be a SHA-256 digest in unpadded base64url (43 characters)"
+                ))
+            })
+    }
+
+    fn access(&self, field: &str, t: AccessIn) -> Result<StoredAccessToken, ImportError> {
+        let scope = t.scope.unwrap_or_default();
+        Ok(StoredAccessToken {
+            hash: self.digest(&format!("{field}.sha256"), &t.sha256)?,
+            scopes: ScopeSet::parse_allow_empty(&scope)
+                .map_err(|e| self.err(format!("`{field}.scope`: {e}")))?,
+            created_at: self.required_time(&format!("{field}.created_at"), &t.created_at)?,
+            expires_at: self.required_time(&format!("{field}.expires_at"), &t.expires_at)?,
+            revoked_at: self.time(&format!("{field}.revoked_at"), t.revoked_at.as_deref())?,
+        })
+    }
+
     fn ids(&self, field: &str, v: Option<&Vec<String>>) -> Result<Vec<Snowflake>, ImportError> {
         v.map_or(Ok(Vec::new()), |v| {
             v.iter().map(|s| self.id(field, s)).collect()
@@ -254,10 +356,18 @@ fn records<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
+/// The top-level keys, in the order an export writes them.
+pub const KEYS: &[&str] = &[
+    "users", "tweets", "follows", "spaces", "topics", "projects", "apps", "grants",
+];
+
 /// Parses and checks an import file against what the store already holds.
+/// `existing_auth` is what the store holds of Projects, Apps and grants, which an export's
+/// records may refer to.
 pub async fn parse(
     text: &str,
     existing: &Content,
+    existing_auth: &AuthState,
     hasher: &Hasher,
     now: i64,
 ) -> Result<ImportBatch, ImportError> {
@@ -265,10 +375,7 @@ pub async fn parse(
     let Value::Object(root) = root else {
         return Err(ImportError::Json("the top level must be an object".into()));
     };
-    if let Some(k) = root
-        .keys()
-        .find(|k| !["users", "tweets", "follows", "spaces", "topics"].contains(&k.as_str()))
-    {
+    if let Some(k) = root.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(ImportError::UnknownKey(k.clone()));
     }
     let users_in: Vec<(String, UserIn)> = records("users", &root)?;
@@ -317,14 +424,20 @@ pub async fn parse(
                 "`verified_type` [{vt}] is not one of none, blue, business, government"
             )));
         }
-        let password_hash = match u.password {
-            Some(p) if p.is_empty() || p.len() > MAX_PASSWORD_BYTES => {
-                return Err(c.err(format!(
-                    "`password` must be 1 to {MAX_PASSWORD_BYTES} bytes"
-                )));
+        let password_hash = match (u.password, u.password_hash) {
+            (Some(_), Some(_)) => {
+                return Err(c.err("`password` and `password_hash` cannot both be given"));
             }
-            Some(p) => Some(hasher.hash(p).await.map_err(|e| c.err(e.to_string()))?),
-            None => None,
+            (None, Some(h)) => Some(phc_hash(&c, h)?),
+            (p, None) => match p {
+                Some(p) if p.is_empty() || p.len() > MAX_PASSWORD_BYTES => {
+                    return Err(c.err(format!(
+                        "`password` must be 1 to {MAX_PASSWORD_BYTES} bytes"
+                    )));
+                }
+                Some(p) => Some(hasher.hash(p).await.map_err(|e| c.err(e.to_string()))?),
+                None => None,
+            },
         };
         if let Some(p) = &u.pinned_tweet_id {
             pinned.push((c.record.clone(), id, c.id("pinned_tweet_id", p)?));
@@ -636,12 +749,224 @@ pub async fn parse(
             scheduled_start: c.time("scheduled_start", s.scheduled_start.as_deref())?,
         });
     }
+    let auth = parse_auth(&root, &user_ids, existing_auth)?;
     Ok(ImportBatch {
         users,
         tweets,
         follows,
         spaces,
         topics,
+        auth,
+    })
+}
+
+/// An export's `password_hash`: an argon2 PHC string, which sign-in can check.
+fn phc_hash(c: &Ctx, h: String) -> Result<String, ImportError> {
+    let ok = argon2::password_hash::PasswordHash::new(&h).is_ok_and(|p| {
+        [
+            argon2::ARGON2ID_IDENT,
+            argon2::ARGON2I_IDENT,
+            argon2::ARGON2D_IDENT,
+        ]
+        .contains(&p.algorithm)
+    });
+    if ok {
+        Ok(h)
+    } else {
+        Err(c.err("`password_hash` is not an argon2 PHC string ($argon2id$v=19$...)"))
+    }
+}
+
+/// The export's Projects, Apps (with their app-context tokens) and grants (with their tokens).
+fn parse_auth(
+    root: &serde_json::Map<String, Value>,
+    user_ids: &HashSet<Snowflake>,
+    existing: &AuthState,
+) -> Result<AuthState, ImportError> {
+    let projects_in: Vec<(String, ProjectIn)> = records("projects", root)?;
+    let apps_in: Vec<(String, AppIn)> = records("apps", root)?;
+    let grants_in: Vec<(String, GrantIn)> = records("grants", root)?;
+
+    let mut project_names: HashMap<Snowflake, String> = existing
+        .projects
+        .iter()
+        .map(|p| (p.id, p.name.clone()))
+        .collect();
+    let mut projects = Vec::with_capacity(projects_in.len());
+    let mut seen = HashSet::new();
+    for (record, p) in projects_in {
+        let c = Ctx { record };
+        let id = c.id("id", &p.id)?;
+        if !seen.insert(id) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        if p.name.trim() != p.name || p.name.is_empty() || p.name.chars().count() > 100 {
+            return Err(c.err("`name` must be 1 to 100 characters, without spaces around"));
+        }
+        project_names.insert(id, p.name.clone());
+        projects.push(ProjectRecord {
+            id,
+            name: p.name,
+            created_at: c.time("created_at", p.created_at.as_deref())?.unwrap_or(0),
+        });
+    }
+
+    let mut app_ids: HashSet<Snowflake> = existing.apps.iter().map(|a| a.id).collect();
+    let mut apps = Vec::with_capacity(apps_in.len());
+    let mut app_tokens = Vec::new();
+    let mut seen = HashSet::new();
+    for (record, a) in apps_in {
+        let c = Ctx { record };
+        let id = c.id("id", &a.id)?;
+        if !seen.insert(id) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        let project_id = c.id("project_id", &a.project_id)?;
+        let Some(project_name) = project_names.get(&project_id).cloned() else {
+            return Err(c.err(format!(
+                "`project_id` {project_id} is not a project in the file or the store"
+            )));
+        };
+        if a.name.trim() != a.name || a.name.is_empty() || a.name.chars().count() > 100 {
+            return Err(c.err("`name` must be 1 to 100 characters, without spaces around"));
+        }
+        let client_id =
+            ClientId::parse(&a.client_id).map_err(|_| c.err("`client_id` is not a client id"))?;
+        let client_type = ClientType::parse(&a.client_type).ok_or_else(|| {
+            c.err(format!(
+                "`client_type` [{}] is not one of confidential, public",
+                a.client_type
+            ))
+        })?;
+        let client_secret_hash = match (client_type, a.client_secret_sha256) {
+            (ClientType::Confidential, Some(h)) => Some(c.digest("client_secret_sha256", &h)?),
+            (ClientType::Confidential, None) => {
+                return Err(c.err("a confidential App needs `client_secret_sha256`"));
+            }
+            (ClientType::Public, Some(_)) => {
+                return Err(c.err("a public App has no `client_secret_sha256`"));
+            }
+            (ClientType::Public, None) => None,
+        };
+        if a.api_key.is_empty()
+            || a.api_key.len() > 128
+            || !a.api_key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(c.err("`api_key` must be 1 to 128 printable ASCII characters"));
+        }
+        if a.callback_urls.is_empty() {
+            return Err(c.err("`callback_urls` must list at least one URL"));
+        }
+        let mut callbacks = Vec::with_capacity(a.callback_urls.len());
+        for u in &a.callback_urls {
+            let cb =
+                RedirectUri::parse(u).map_err(|e| c.err(format!("callback URL [{u}]: {e}")))?;
+            if callbacks.contains(&cb) {
+                return Err(c.err(format!("callback URL [{u}] is listed twice")));
+            }
+            callbacks.push(cb);
+        }
+        let bearer_generation = a.bearer_generation.unwrap_or(0);
+        if bearer_generation < 0 {
+            return Err(c.err("`bearer_generation` must not be negative"));
+        }
+        for t in a.tokens.into_iter().flatten() {
+            app_tokens.push(AppTokenRecord {
+                app_id: id,
+                token: c.access("tokens[]", t)?,
+            });
+        }
+        let auto_consent_user_id = match a.auto_consent_user_id.as_deref() {
+            None => None,
+            Some(u) => {
+                let u = c.id("auto_consent_user_id", u)?;
+                if !user_ids.contains(&u) {
+                    return Err(c.err(format!(
+                        "`auto_consent_user_id` {u} is not a user in the file or the store"
+                    )));
+                }
+                Some(u)
+            }
+        };
+        app_ids.insert(id);
+        apps.push(AppRecord {
+            id,
+            project_id,
+            project_name,
+            name: a.name,
+            client_id,
+            client_type,
+            client_secret_hash,
+            api_key: a.api_key,
+            api_secret_hash: c.digest("api_secret_sha256", &a.api_secret_sha256)?,
+            bearer_generation,
+            callbacks,
+            created_at: c.time("created_at", a.created_at.as_deref())?.unwrap_or(0),
+            auto_consent_user_id,
+        });
+    }
+
+    let mut grants = Vec::with_capacity(grants_in.len());
+    let mut seen = HashSet::new();
+    for (record, g) in grants_in {
+        let c = Ctx { record };
+        let id = c.id("id", &g.id)?;
+        if !seen.insert(id) {
+            return Err(c.err("this id appears twice in the file"));
+        }
+        let app_id = c.id("app_id", &g.app_id)?;
+        if !app_ids.contains(&app_id) {
+            return Err(c.err(format!(
+                "`app_id` {app_id} is not an App in the file or the store"
+            )));
+        }
+        let user_id = c.id("user_id", &g.user_id)?;
+        if !user_ids.contains(&user_id) {
+            return Err(c.err(format!(
+                "`user_id` {user_id} is not a user in the file or the store"
+            )));
+        }
+        let scopes =
+            ScopeNames::parse_allow_empty(&g.scope).map_err(|e| c.err(format!("`scope`: {e}")))?;
+        let access_tokens = g
+            .access_tokens
+            .into_iter()
+            .flatten()
+            .map(|t| c.access("access_tokens[]", t))
+            .collect::<Result<_, _>>()?;
+        let refresh_tokens = g
+            .refresh_tokens
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                Ok(StoredRefreshToken {
+                    hash: c.digest("refresh_tokens[].sha256", &r.sha256)?,
+                    created_at: c.required_time("refresh_tokens[].created_at", &r.created_at)?,
+                    expires_at: c.required_time("refresh_tokens[].expires_at", &r.expires_at)?,
+                    used_at: c.time("refresh_tokens[].used_at", r.used_at.as_deref())?,
+                    successor: r
+                        .successor_sha256
+                        .map(|s| c.digest("refresh_tokens[].successor_sha256", &s))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_, ImportError>>()?;
+        grants.push(GrantRecord {
+            id,
+            app_id,
+            user_id,
+            scopes,
+            created_at: c.required_time("created_at", &g.created_at)?,
+            revoked_at: c.time("revoked_at", g.revoked_at.as_deref())?,
+            access_tokens,
+            refresh_tokens,
+        });
+    }
+    Ok(AuthState {
+        projects,
+        apps,
+        app_tokens,
+        grants,
     })
 }
 

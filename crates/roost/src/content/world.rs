@@ -212,6 +212,8 @@ pub struct TweetCounts {
 #[derive(Debug, Default)]
 pub struct World {
     pub version: i64,
+    /// The store's reset count this world was loaded at.
+    pub resets: i64,
     pub users: HashMap<Snowflake, Arc<User>>,
     by_username: HashMap<String, Snowflake>,
     pub tweets: HashMap<Snowflake, Arc<Tweet>>,
@@ -237,6 +239,7 @@ impl World {
     pub fn from_content(c: Content, render_cache_size: usize) -> Self {
         let mut w = World {
             version: c.version,
+            resets: c.resets,
             fragments: Fragments::new(render_cache_size),
             ..World::default()
         };
@@ -505,8 +508,15 @@ impl SharedWorld {
 /// tokens and Apps of users and Apps that are gone (deleted elsewhere: deletions bump the
 /// content version). Returns whether anything was reloaded.
 pub async fn sync(state: &crate::state::AppState) -> Result<bool, StoreError> {
+    let resets = state.world.read().resets;
     if !state.world.refresh(state.store.as_ref()).await? {
         return Ok(false);
+    }
+    if state.world.read().resets != resets {
+        // A reset: a token may be gone although its App and user are back, so nothing cached
+        // about tokens, Apps or request counts holds any more.
+        crate::snapshots::forget_cached(state);
+        return Ok(true);
     }
     let apps: std::collections::HashSet<Snowflake> =
         state.store.app_ids().await?.into_iter().collect();

@@ -815,11 +815,23 @@ async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
     documented.sort();
     let expected = [
         ("DELETE", "/admin/v1/apps/{client_id}"),
+        ("DELETE", "/admin/v1/faults"),
+        ("DELETE", "/admin/v1/faults/{id}"),
+        ("DELETE", "/admin/v1/snapshots/{name}"),
         ("DELETE", "/admin/v1/users/{username}"),
         ("GET", "/admin/v1/apps"),
+        ("GET", "/admin/v1/apps/{client_id}/requests"),
+        ("GET", "/admin/v1/clock"),
+        ("GET", "/admin/v1/export"),
+        ("GET", "/admin/v1/faults"),
+        ("GET", "/admin/v1/snapshots"),
         ("GET", "/admin/v1/users"),
         ("PATCH", "/admin/v1/apps/{client_id}"),
         ("POST", "/admin/v1/apps"),
+        ("POST", "/admin/v1/clock"),
+        ("POST", "/admin/v1/faults"),
+        ("POST", "/admin/v1/reset"),
+        ("POST", "/admin/v1/snapshots"),
         ("POST", "/admin/v1/tokens"),
         ("POST", "/admin/v1/users"),
     ];
@@ -832,7 +844,9 @@ async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
     for (method, path) in &expected {
         let path = path
             .replace("{client_id}", "no-such-app")
-            .replace("{username}", "nobody");
+            .replace("{username}", "nobody")
+            .replace("{id}", "1")
+            .replace("{name}", "no-such-snapshot");
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let resp = app
             .http

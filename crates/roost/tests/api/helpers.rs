@@ -430,10 +430,16 @@ impl TestApp {
     /// Imports an import file (CONTRACT.md format) and makes the server see it at once.
     pub async fn import_json(&self, json: &str) -> roost_store::ImportReport {
         let existing = self.state.store.load_content().await.expect("content");
-        let batch =
-            roost::content::import::parse(json, &existing, &self.state.hasher, self.state.now())
-                .await
-                .expect("valid import file");
+        let auth = self.state.store.load_auth().await.expect("auth");
+        let batch = roost::content::import::parse(
+            json,
+            &existing,
+            &auth,
+            &self.state.hasher,
+            self.state.now(),
+        )
+        .await
+        .expect("valid import file");
         let report = self.state.store.import(batch).await.expect("import");
         self.state
             .world

@@ -388,7 +388,7 @@ fn bad_files(existing_alice: &str) -> Vec<(&'static str, Value, String)> {
     case(
         "unknown top-level key",
         &|f| f["likes"] = json!([]),
-        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics; found key `likes`".into(),
+        "the file must be one JSON object with optional keys users, tweets, follows, spaces, topics (and, in an export, projects, apps, grants); found key `likes`".into(),
     );
     case(
         "bad time",
@@ -482,6 +482,7 @@ async fn a_file_with_one_bad_record_changes_nothing_and_names_the_record() {
         let parsed = roost::content::import::parse(
             &file.to_string(),
             &existing,
+            &roost_store::AuthState::default(),
             &app.state.hasher,
             app.state.now(),
         )
