@@ -129,6 +129,9 @@ pub struct AppRecord {
     pub bearer_generation: i64,
     pub callbacks: Vec<RedirectUri>,
     pub created_at: i64,
+    /// Test-only: the user this App's authorization requests are granted for without login or
+    /// consent. `None` (the default): the browser flow as usual.
+    pub auto_consent_user_id: Option<Snowflake>,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +324,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_admin_token(&self, token: NewAdminToken) -> Result<AdminTokenRecord>;
     /// The admin token with this digest, revoked or not.
     async fn admin_token_by_hash(&self, hash: TokenHash) -> Result<Option<AdminTokenRecord>>;
+    /// Every admin token, revoked ones included, by id.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>>;
+    /// Revokes an admin token; false when there is no live token with this id.
+    async fn revoke_admin_token(&self, id: Snowflake, now: i64) -> Result<bool>;
 
     // Apps.
     async fn create_app(&self, app: NewApp) -> Result<AppRecord>;
@@ -343,6 +350,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> Result<UserRecord>;
     async fn user_by_id(&self, id: Snowflake) -> Result<Option<UserRecord>>;
     async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>>;
+    /// Every user, by id.
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
+    /// Sets (or with `None` clears) the App's auto-consent user; false when there is no such App.
+    async fn set_auto_consent(&self, app_id: Snowflake, user_id: Option<Snowflake>)
+    -> Result<bool>;
     async fn set_password_hash(&self, user_id: Snowflake, hash: &str) -> Result<()>;
     /// Deletes the user and, in the same transaction, their sessions, codes, grants, tokens,
     /// tweets, follows (both ways) and Spaces, and takes them out of other Spaces' host,

@@ -216,7 +216,7 @@ fn names_column(names: ScopeNames) -> Option<String> {
 }
 
 const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
-    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at";
+    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, a.auto_consent_user_id";
 
 const USER_COLUMNS: &str = "id, username, name, password_hash, description, location, url, profile_image_url, \
     verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, like_count, created_at, \
@@ -521,6 +521,7 @@ fn app_from_row(row: &SqliteRow) -> Result<AppRecord> {
         bearer_generation: row.try_get("bearer_generation")?,
         callbacks: Vec::new(),
         created_at: row.try_get("created_at")?,
+        auto_consent_user_id: opt_id(row, "auto_consent_user_id")?,
     })
 }
 
@@ -873,6 +874,34 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>> {
+        let rows =
+            sqlx::query("SELECT id, label, created_at, revoked_at FROM admin_tokens ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AdminTokenRecord {
+                    id: id(r, "id")?,
+                    label: r.try_get("label")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_admin_token(&self, token_id: Snowflake, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id.get())
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
         let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
@@ -933,6 +962,7 @@ impl Store for SqliteStore {
             bearer_generation: 0,
             callbacks: app.callbacks,
             created_at: app.now,
+            auto_consent_user_id: None,
         })
     }
 
@@ -1069,6 +1099,26 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_auto_consent(
+        &self,
+        app_id: Snowflake,
+        user_id: Option<Snowflake>,
+    ) -> Result<bool> {
+        let r = sqlx::query("UPDATE apps SET auto_consent_user_id = ? WHERE id = ?")
+            .bind(user_id.map(Snowflake::get))
+            .bind(app_id.get())
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn user_by_username(&self, username: &Username) -> Result<Option<UserRecord>> {

@@ -39,6 +39,8 @@ pub enum AccountError {
     BadProjectName,
     #[error("an App needs at least one --callback URL")]
     NoCallback,
+    #[error("the App type must be `confidential` or `public` (got `{0}`)")]
+    BadClientType(String),
     #[error("no App has client_id `{0}`")]
     UnknownApp(String),
     #[error("no user has the username `{0}`")]
@@ -49,6 +51,21 @@ pub enum AccountError {
     Hash(String),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl AccountError {
+    /// The input field a validation error is about (as the admin API's JSON names it).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AccountError::BadUsername(_) => Some("username"),
+            AccountError::BadName | AccountError::BadAppName => Some("name"),
+            AccountError::BadPassword => Some("password"),
+            AccountError::BadProjectName => Some("project"),
+            AccountError::NoCallback | AccountError::Callback(_) => Some("callbacks"),
+            AccountError::BadClientType(_) => Some("type"),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -281,6 +298,142 @@ pub async fn create_app(
         api_key: record.api_key.clone(),
         api_secret: api_secret.expose().to_owned(),
         record: Some(record),
+    })
+}
+
+fn default_project() -> String {
+    "Default Project".to_owned()
+}
+
+/// What `roost apps create` and `POST /admin/v1/apps` take.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppInput {
+    pub name: String,
+    #[serde(default = "default_project")]
+    pub project: String,
+    /// `confidential` or `public`.
+    #[serde(rename = "type")]
+    pub client_type: String,
+    pub callbacks: Vec<String>,
+    /// Test-only: the user this App's authorization requests are granted for, without login or
+    /// consent.
+    #[serde(default)]
+    pub auto_consent_user: Option<String>,
+}
+
+/// An App created from [`AppInput`]: what `apps create --json` prints and the admin API answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedAppOutput {
+    #[serde(flatten)]
+    pub created: CreatedApp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_consent_user: Option<String>,
+}
+
+/// Validates `input` and creates the App, with its auto-consent user if one is named (checked
+/// first, so that an unknown user creates nothing).
+pub async fn create_app_from(
+    state: &AppState,
+    input: &AppInput,
+) -> Result<CreatedAppOutput, AccountError> {
+    let client_type = ClientType::parse(input.client_type.trim())
+        .ok_or_else(|| AccountError::BadClientType(input.client_type.clone()))?;
+    let auto = match &input.auto_consent_user {
+        Some(u) => Some(find_user(state, u).await?),
+        None => None,
+    };
+    let spec = AppSpec {
+        name: &input.name,
+        project: &input.project,
+        client_type,
+        callbacks: &input.callbacks,
+        fixed: None,
+    };
+    let created = create_app(state.store.as_ref(), &state.ids, state.now(), spec).await?;
+    if let (Some(user), Some(record)) = (&auto, &created.record) {
+        state
+            .store
+            .set_auto_consent(record.id, Some(user.id))
+            .await?;
+        tracing::warn!(client_id = %record.client_id, username = %user.username, "auto_consent (test-only) is on for this App");
+    }
+    Ok(CreatedAppOutput {
+        created,
+        auto_consent_user: auto.map(|u| u.username.to_string()),
+    })
+}
+
+/// The user called `username`, or [`AccountError::UnknownUser`].
+pub async fn find_user(state: &AppState, username: &str) -> Result<UserRecord, AccountError> {
+    let name =
+        Username::parse(username).map_err(|_| AccountError::UnknownUser(username.to_owned()))?;
+    state
+        .store
+        .user_by_username(&name)
+        .await?
+        .ok_or_else(|| AccountError::UnknownUser(username.to_owned()))
+}
+
+/// The App with this client id, or [`AccountError::UnknownApp`].
+pub async fn find_app(state: &AppState, client_id: &str) -> Result<AppRecord, AccountError> {
+    state
+        .store
+        .app_by_client_id(client_id)
+        .await?
+        .ok_or_else(|| AccountError::UnknownApp(client_id.to_owned()))
+}
+
+/// Turns an App's auto-consent on for `username`, or off with `None`; the App as it now is.
+pub async fn set_auto_consent(
+    state: &AppState,
+    client_id: &str,
+    username: Option<&str>,
+) -> Result<(AppRecord, Option<UserRecord>), AccountError> {
+    let app = find_app(state, client_id).await?;
+    let user = match username {
+        Some(u) => Some(find_user(state, u).await?),
+        None => None,
+    };
+    if !state
+        .store
+        .set_auto_consent(app.id, user.as_ref().map(|u| u.id))
+        .await?
+    {
+        return Err(AccountError::UnknownApp(client_id.to_owned()));
+    }
+    state.apps.forget(app.id);
+    match &user {
+        Some(u) => {
+            tracing::warn!(client_id, username = %u.username, "auto_consent (test-only) turned on");
+        }
+        None => tracing::info!(client_id, "auto_consent turned off"),
+    }
+    let app = find_app(state, client_id).await?;
+    Ok((app, user))
+}
+
+/// What `users create --json` prints and the admin API answers for a user.
+pub fn user_json(user: &UserRecord) -> serde_json::Value {
+    serde_json::json!({"id": user.id, "username": user.username, "name": user.name})
+}
+
+/// What `apps delete --json` prints and `DELETE /admin/v1/apps/{client_id}` answers.
+pub fn app_deletion_json(app: &AppRecord, deleted: &Deletion) -> serde_json::Value {
+    serde_json::json!({
+        "app_id": deleted.id,
+        "client_id": app.client_id.as_str(),
+        "name": app.name,
+        "removed": deleted.removed,
+    })
+}
+
+/// What `users delete --json` prints and `DELETE /admin/v1/users/{username}` answers.
+pub fn user_deletion_json(user: &UserRecord, deleted: &Deletion) -> serde_json::Value {
+    serde_json::json!({
+        "id": deleted.id,
+        "username": user.username.as_str(),
+        "removed": deleted.removed,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list|delete`,
-//! `users create|delete`, `import`, `admin-token create`.
+//! `users create|delete`, `import`, `admin-token create`,
+//! and the test-only `tokens mint` and `apps set-auto-consent`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use roost_domain::ClientType;
 use roost_store::Store;
 
-use crate::accounts::{self, AppSpec};
+use crate::accounts;
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -49,6 +50,9 @@ pub enum Command {
     Users(UsersCommand),
     /// Import users, tweets, follows and spaces from a JSON file (all or nothing)
     Import(ImportArgs),
+    /// TEST-ONLY: issue tokens without a browser
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
@@ -60,9 +64,50 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Mint a grant and its tokens for a user of an App, as the consent page and the code
+    /// exchange would (refresh token with offline.access)
+    Mint(TokensMint),
+}
+
+#[derive(Debug, Args)]
+pub struct TokensMint {
+    #[command(flatten)]
+    pub common: Common,
+    /// The App's client_id
+    #[arg(long)]
+    pub app: String,
+    /// The user's username
+    #[arg(long)]
+    pub user: String,
+    /// Space-separated scopes, e.g. "tweet.read users.read offline.access"
+    #[arg(long)]
+    pub scope: String,
+    /// The access token's lifetime in seconds [default: access_token_ttl]
+    #[arg(long)]
+    pub expires_in: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminTokenCommand {
     /// Create an admin token and print it once (roost keeps only its SHA-256 digest)
     Create(AdminTokenCreate),
+    /// List admin tokens (ids and labels; the tokens themselves are never shown again)
+    List(JsonOnly),
+    /// Revoke an admin token: it is refused from the next request on
+    Revoke(AdminTokenRevoke),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminTokenRevoke {
+    #[command(flatten)]
+    pub common: Common,
+    /// The token's id (as `admin-token list` shows it)
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +167,25 @@ pub enum AppsCommand {
     List(JsonOnly),
     /// Delete an App and everything it was issued (codes, grants, tokens), at once
     Delete(AppsDelete),
+    /// TEST-ONLY: grant this App's authorization requests for a user without login or consent
+    SetAutoConsent(AppsSetAutoConsent),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["user", "off"])))]
+pub struct AppsSetAutoConsent {
+    #[command(flatten)]
+    pub common: Common,
+    /// The App's client_id
+    pub client_id: String,
+    /// The user the App's authorization requests are granted for
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Turn auto-consent off (login and consent as usual)
+    #[arg(long)]
+    pub off: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +218,9 @@ pub struct AppsCreate {
     /// A callback URL (repeat for several): https, or http on loopback
     #[arg(long = "callback", required = true)]
     pub callbacks: Vec<String>,
+    /// TEST-ONLY: grant the App's authorization requests for this user without login or consent
+    #[arg(long)]
+    pub auto_consent_user: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -170,6 +237,8 @@ pub struct JsonOnly {
 pub enum UsersCommand {
     /// Create a user who can log in
     Create(UsersCreate),
+    /// List users
+    List(JsonOnly),
     /// Delete a user with their sessions, grants, tokens, tweets, follows and Spaces, at once
     Delete(UsersDelete),
 }
@@ -292,25 +361,27 @@ async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> 
 
 pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
-    let client_type = match args.app_type {
-        AppType::Confidential => ClientType::Confidential,
-        AppType::Public => ClientType::Public,
+    let input = accounts::AppInput {
+        name: args.name.clone(),
+        project: args.project.clone(),
+        client_type: match args.app_type {
+            AppType::Confidential => ClientType::Confidential,
+            AppType::Public => ClientType::Public,
+        }
+        .as_str()
+        .to_owned(),
+        callbacks: args.callbacks.clone(),
+        auto_consent_user: args.auto_consent_user.clone(),
     };
-    let spec = AppSpec {
-        name: &args.name,
-        project: &args.project,
-        client_type,
-        callbacks: &args.callbacks,
-        fixed: None,
-    };
-    let created = accounts::create_app(state.store.as_ref(), &state.ids, state.now(), spec).await?;
+    let out = accounts::create_app_from(&state, &input).await?;
+    let created = &out.created;
     if args.json {
-        println!("{}", serde_json::to_string(&created)?);
+        println!("{}", serde_json::to_string(&out)?);
     } else {
         println!(
             "Created App `{}` ({}) in project `{}`.",
             args.name.trim(),
-            client_type,
+            input.client_type,
             args.project.trim()
         );
         println!("  client_id:     {}", created.client_id);
@@ -320,6 +391,75 @@ pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
         println!("  api_key:       {}", created.api_key);
         println!("  api_secret:    {}", created.api_secret);
         println!("Secrets are shown only now; roost keeps only their SHA-256 digests.");
+        if let Some(u) = &out.auto_consent_user {
+            println!(
+                "TEST-ONLY auto-consent is on: authorization requests of this App are granted for @{u} without login or consent."
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn apps_set_auto_consent(args: AppsSetAutoConsent) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let user = if args.off { None } else { args.user.as_deref() };
+    let (app, user) = accounts::set_auto_consent(&state, &args.client_id, user).await?;
+    let username = user.map(|u| u.username.to_string());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"client_id": app.client_id.as_str(), "auto_consent_user": username})
+        );
+    } else if let Some(u) = username {
+        println!(
+            "TEST-ONLY auto-consent is on for App `{}`: its authorization requests are granted for @{u} without login or consent.",
+            app.name
+        );
+    } else {
+        println!("Auto-consent is off for App `{}`.", app.name);
+    }
+    Ok(())
+}
+
+pub async fn users_list(args: JsonOnly) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let users = state.store.list_users().await?;
+    if args.json {
+        let users: Vec<_> = users.iter().map(accounts::user_json).collect();
+        println!("{}", serde_json::json!({ "users": users }));
+    } else if users.is_empty() {
+        println!(
+            "No users yet. Create one with: roost users create --username NAME --name DISPLAY_NAME --password PASSWORD"
+        );
+    } else {
+        for u in &users {
+            println!("{}  @{}  {}", u.id, u.username, u.name);
+        }
+    }
+    Ok(())
+}
+
+pub async fn tokens_mint(args: TokensMint) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let input = crate::admin::tokens::MintInput {
+        app: args.app,
+        user: args.user,
+        scope: args.scope,
+        expires_in: args.expires_in,
+    };
+    let t = crate::admin::tokens::mint_tokens(&state, &input).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "Minted tokens for @{} of App {} (scope `{}`).",
+            input.user, input.app, t.scope
+        );
+        println!("  access_token:  {}", t.access_token);
+        println!("  expires_in:    {} s", t.expires_in);
+        if let Some(r) = &t.refresh_token {
+            println!("  refresh_token: {r}");
+        }
     }
     Ok(())
 }
@@ -336,13 +476,17 @@ pub async fn apps_list(args: JsonOnly) -> anyhow::Result<()> {
     } else {
         for a in &listing {
             println!(
-                "{}  {}  [{}]  project `{}`  client_id {}  callbacks {}",
+                "{}  {}  [{}]  project `{}`  client_id {}  callbacks {}{}",
                 a.app_id,
                 a.name,
                 a.client_type,
                 a.project,
                 a.client_id,
-                a.callbacks.join(" ")
+                a.callbacks.join(" "),
+                a.auto_consent_user
+                    .as_ref()
+                    .map(|u| format!("  TEST-ONLY auto-consent @{u}"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -362,10 +506,7 @@ pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
     )
     .await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"id": user.id, "username": user.username, "name": user.name})
-        );
+        println!("{}", accounts::user_json(&user));
     } else {
         println!(
             "Created user @{} ({}) with id {}.",
@@ -393,15 +534,7 @@ pub async fn apps_delete(args: AppsDelete) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let (app, deleted) = accounts::delete_app(&state, &args.client_id).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "app_id": deleted.id,
-                "client_id": app.client_id.as_str(),
-                "name": app.name,
-                "removed": deleted.removed,
-            })
-        );
+        println!("{}", accounts::app_deletion_json(&app, &deleted));
     } else {
         println!(
             "Deleted App `{}` (client_id {}) and with it {}.",
@@ -420,14 +553,7 @@ pub async fn users_delete(args: UsersDelete) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let (user, deleted) = accounts::delete_user(&state, &args.username).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "id": deleted.id,
-                "username": user.username.as_str(),
-                "removed": deleted.removed,
-            })
-        );
+        println!("{}", accounts::user_deletion_json(&user, &deleted));
     } else {
         println!(
             "Deleted user @{} (id {}) and with them {}.",
@@ -492,6 +618,56 @@ pub async fn admin_token_create(args: AdminTokenCreate) -> anyhow::Result<()> {
         println!(
             "Use it as `Authorization: Bearer <token>` on /admin/v1 or as ROOST_ADMIN_TOKEN. It is shown only now; roost keeps only its SHA-256 digest."
         );
+    }
+    Ok(())
+}
+
+pub async fn admin_token_list(args: JsonOnly) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let tokens = state.store.list_admin_tokens().await?;
+    if args.json {
+        let tokens: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.id.to_string(),
+                    "label": t.label,
+                    "created_at": t.created_at,
+                    "revoked_at": t.revoked_at,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "admin_tokens": tokens }));
+    } else if tokens.is_empty() {
+        println!("No admin tokens yet. Create one with: roost admin-token create --label LABEL");
+    } else {
+        for t in &tokens {
+            let status = if t.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "live"
+            };
+            println!("{}  [{status}]  {}", t.id, t.label);
+        }
+    }
+    Ok(())
+}
+
+pub async fn admin_token_revoke(args: AdminTokenRevoke) -> anyhow::Result<()> {
+    let state = admin_state(&args.common).await?;
+    let id = roost_domain::Snowflake::parse(&args.id)
+        .map_err(|_| anyhow::anyhow!("`{}` is not an admin token id", args.id))?;
+    if !state.store.revoke_admin_token(id, state.now()).await? {
+        anyhow::bail!("no live admin token has the id {}", args.id);
+    }
+    tracing::info!(admin_token_id = %id, "admin token revoked");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": id.to_string(), "revoked": true})
+        );
+    } else {
+        println!("Revoked admin token {id}.");
     }
     Ok(())
 }
@@ -569,6 +745,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
         );
     }
+    let auto_consent: Vec<String> = state
+        .store
+        .list_apps()
+        .await?
+        .into_iter()
+        .filter(|a| a.auto_consent_user_id.is_some())
+        .map(|a| a.client_id.to_string())
+        .collect();
+    if !auto_consent.is_empty() {
+        tracing::warn!(
+            apps = %auto_consent.join(","),
+            "TEST-ONLY auto_consent is on for these Apps: their authorization requests are granted without login or consent (turn off with `roost apps set-auto-consent CLIENT_ID --off`)"
+        );
+    }
     if state.config.public_url_is_cleartext()? {
         tracing::warn!(
             public_url = %state.public_url,
@@ -622,10 +812,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(AppsCommand::Create(a)) => apps_create(a).await,
         Command::Apps(AppsCommand::List(a)) => apps_list(a).await,
         Command::Apps(AppsCommand::Delete(a)) => apps_delete(a).await,
+        Command::Apps(AppsCommand::SetAutoConsent(a)) => apps_set_auto_consent(a).await,
+        Command::Users(UsersCommand::List(a)) => users_list(a).await,
+        Command::Tokens(TokensCommand::Mint(a)) => tokens_mint(a).await,
         Command::Users(UsersCommand::Create(a)) => users_create(a).await,
         Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
         Command::Import(a) => import(a).await,
         Command::AdminToken(AdminTokenCommand::Create(a)) => admin_token_create(a).await,
+        Command::AdminToken(AdminTokenCommand::List(a)) => admin_token_list(a).await,
+        Command::AdminToken(AdminTokenCommand::Revoke(a)) => admin_token_revoke(a).await,
         Command::Clock(c) => crate::sandbox::cli::clock(c).await,
         Command::Logs(a) => crate::sandbox::cli::logs(a).await,
     }

@@ -4,8 +4,10 @@
 //!
 //! Each control lives in a file of its own, registered with one line in [`router`].
 
+pub mod accounts;
 pub mod client;
 pub mod sandbox;
+pub mod tokens;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -25,7 +27,20 @@ pub const TOKEN_PREFIX: &str = "roost_admin_";
 /// The admin API's routes, nested at `/admin/v1` by `http::router`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/apps", get(list_apps))
+        .route("/apps", get(list_apps).post(accounts::create_app))
+        .route(
+            "/apps/{client_id}",
+            axum::routing::patch(accounts::update_app).delete(accounts::delete_app),
+        )
+        .route(
+            "/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/users/{username}",
+            axum::routing::delete(accounts::delete_user),
+        )
+        .route("/tokens", axum::routing::post(tokens::mint))
         .merge(sandbox::router())
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
 }
@@ -39,6 +54,12 @@ pub enum AdminError {
     /// Bad input; the message names the field.
     #[error("{0}")]
     BadRequest(String),
+    /// Bad input in one field, named in the body's `field`.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     NotFound(String),
     /// The thing exists already (a username, a client id).
@@ -46,6 +67,48 @@ pub enum AdminError {
     Conflict(String),
     #[error("the store is unavailable")]
     Unavailable(#[from] StoreError),
+    /// A failure of roost's own (password hashing); logged, not described.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<crate::accounts::AccountError> for AdminError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as A;
+        if let Some(field) = e.field() {
+            return AdminError::Invalid {
+                field,
+                message: e.to_string(),
+            };
+        }
+        match e {
+            A::DuplicateUsername(_) => AdminError::Conflict(e.to_string()),
+            A::UnknownApp(_) | A::UnknownUser(_) => AdminError::NotFound(e.to_string()),
+            A::Store(StoreError::Conflict(what)) => {
+                AdminError::Conflict(format!("{what} already exists"))
+            }
+            A::Store(StoreError::Invalid(m)) => AdminError::BadRequest(m),
+            A::Store(other) => AdminError::Unavailable(other),
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A JSON request body; a malformed one (not JSON, a missing or mistyped field, an unknown
+/// field) is a 400 whose description is serde's, which names the field.
+pub struct AdminJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S>
+    for AdminJson<T>
+{
+    type Rejection = AdminError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AdminError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(AdminJson(v)),
+            Err(e) => Err(AdminError::BadRequest(e.body_text())),
+        }
+    }
 }
 
 impl AdminError {
@@ -55,18 +118,27 @@ impl AdminError {
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AdminError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AdminError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        if let AdminError::Unavailable(e) = &self {
-            tracing::error!(error = %e, "store error on the admin API");
+        match &self {
+            AdminError::Unavailable(e) => {
+                tracing::error!(error = %e, "store error on the admin API")
+            }
+            AdminError::Internal(e) => tracing::error!(error = %e, "failure on the admin API"),
+            _ => {}
         }
         let (status, code) = self.status_and_code();
-        let body = serde_json::json!({"error": code, "error_description": self.to_string()});
+        let mut body = serde_json::json!({"error": code, "error_description": self.to_string()});
+        if let AdminError::Invalid { field, .. } = &self {
+            body["field"] = serde_json::Value::from(*field);
+        }
         let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
@@ -157,6 +229,9 @@ pub struct AppListing {
     pub client_type: String,
     pub api_key: String,
     pub callbacks: Vec<String>,
+    /// Test-only auto-consent: the user, when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_consent_user: Option<String>,
 }
 
 impl From<roost_store::AppRecord> for AppListing {
@@ -170,19 +245,25 @@ impl From<roost_store::AppRecord> for AppListing {
             client_type: a.client_type.as_str().to_owned(),
             api_key: a.api_key,
             callbacks: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
+            auto_consent_user: None,
         }
     }
 }
 
 /// Every App, without secrets (what `roost apps list --json` prints).
 pub async fn app_listing(state: &AppState) -> Result<Vec<AppListing>, StoreError> {
-    Ok(state
-        .store
-        .list_apps()
-        .await?
-        .into_iter()
-        .map(AppListing::from)
-        .collect())
+    let apps = state.store.list_apps().await?;
+    let mut out = Vec::with_capacity(apps.len());
+    for app in apps {
+        let user = match app.auto_consent_user_id {
+            Some(id) => state.store.user_by_id(id).await?,
+            None => None,
+        };
+        let mut listing = AppListing::from(app);
+        listing.auto_consent_user = user.map(|u| u.username.to_string());
+        out.push(listing);
+    }
+    Ok(out)
 }
 
 async fn list_apps(_: AdminAuth, State(state): State<AppState>) -> Result<Response, AdminError> {

@@ -151,6 +151,65 @@ fn response(
     }
 }
 
+/// Tokens for a user of an App without a browser (`roost tokens mint`, `POST /admin/v1/tokens`).
+/// An authorization code is recorded and redeemed at once, through the same store calls as the
+/// consent page and the code exchange, so the grant and its tokens are like any other: same
+/// format, lifetimes, scopes, revocation and refresh rotation. `access_ttl` (seconds) replaces
+/// the access token's lifetime.
+pub async fn mint(
+    state: &AppState,
+    app: &roost_store::AppRecord,
+    user_id: roost_domain::Snowflake,
+    scopes: ScopeNames,
+    access_ttl: Option<u64>,
+) -> Result<TokenResponse, roost_store::StoreError> {
+    let now = state.now();
+    let code = Secret::generate(TokenKind::AuthorizationCode, now);
+    let grant_id = state.ids.next(now);
+    // Never checked: the code is redeemed here, not by a client.
+    let verifier = roost_domain::secret::random_base64url(32);
+    let redirect_uri = app
+        .callbacks
+        .first()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default();
+    state
+        .store
+        .create_code(roost_store::NewCode {
+            code_hash: code.hash(),
+            grant_id,
+            app_id: app.id,
+            user_id,
+            scopes,
+            redirect_uri,
+            code_challenge: verifier,
+            code_challenge_method: "S256".to_owned(),
+            created_at: now,
+            expires_at: now + secs(state.config.oauth.authorization_code_ttl),
+        })
+        .await?;
+    let granted = scopes.set();
+    let (access, refresh, mut issued) = new_tokens(state, now, granted, granted, now);
+    let ttl = access_ttl.unwrap_or(state.config.oauth.access_token_ttl);
+    issued.access_expires_at = now + secs(ttl);
+    match state.store.redeem_code(code.hash(), issued).await? {
+        RedeemOutcome::Issued => {}
+        RedeemOutcome::Replayed => {
+            return Err(roost_store::StoreError::Other(anyhow::anyhow!(
+                "a freshly minted code was already redeemed"
+            )));
+        }
+    }
+    tracing::info!(client_id = %app.client_id, %user_id, %grant_id, scopes = %scopes, "tokens minted without a browser (admin)");
+    Ok(TokenResponse {
+        token_type: "bearer",
+        expires_in: ttl,
+        access_token: access.expose().to_owned(),
+        scope: scopes.to_string(),
+        refresh_token: refresh.map(|r| r.expose().to_owned()),
+    })
+}
+
 async fn authorization_code(
     state: &AppState,
     params: &OAuthParams,

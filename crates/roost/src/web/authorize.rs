@@ -413,6 +413,15 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
         e: state.now() + secs(state.config.oauth.authorization_request_ttl),
         j: roost_domain::secret::random_base64url(16),
     };
+    // Test-only auto-consent: a request that passed every check above is granted for the App's
+    // configured user at once, with no page, no session and no form post.
+    if let Some(user_id) = v.app.auto_consent_user_id {
+        tracing::warn!(client_id = %v.app.client_id, %user_id, "auto_consent (test-only): authorization granted without login or consent");
+        return match issue_code(&state, &v.app, user_id, &req).await {
+            Some(loc) => redirect(&loc, StatusCode::FOUND),
+            None => unavailable_page(),
+        };
+    }
     let ctx = PageCtx {
         state: &state,
         app: &v.app,
@@ -586,28 +595,42 @@ async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Respo
         let loc = redirect_uri.with_params(&[("error", "access_denied"), ("state", &ctx.req.st)]);
         return redirect(&loc, StatusCode::SEE_OTHER);
     }
+    match issue_code(state, ctx.app, user.id, ctx.req).await {
+        Some(loc) => redirect(&loc, StatusCode::SEE_OTHER),
+        None => unavailable_page(),
+    }
+}
+
+/// Records a code granting `req` to `user_id` and gives the callback URL that carries it, or
+/// `None` when the store failed (logged).
+async fn issue_code(
+    state: &AppState,
+    app: &AppRecord,
+    user_id: roost_domain::Snowflake,
+    req: &PendingRequest,
+) -> Option<String> {
     let now = state.now();
     let code = Secret::generate(TokenKind::AuthorizationCode, now);
     let grant_id = state.ids.next(now);
     let new = NewCode {
         code_hash: code.hash(),
         grant_id,
-        app_id: ctx.app.id,
-        user_id: user.id,
-        scopes: ctx.req.s,
-        redirect_uri: ctx.req.r.clone(),
-        code_challenge: ctx.req.c.clone(),
-        code_challenge_method: ctx.req.m.clone(),
+        app_id: app.id,
+        user_id,
+        scopes: req.s,
+        redirect_uri: req.r.clone(),
+        code_challenge: req.c.clone(),
+        code_challenge_method: req.m.clone(),
         created_at: now,
         expires_at: now + secs(state.config.oauth.authorization_code_ttl),
     };
     if let Err(e) = state.store.create_code(new).await {
         tracing::error!(error = %e, "store error creating a code");
-        return unavailable_page();
+        return None;
     }
-    tracing::info!(client_id = %ctx.app.client_id, user_id = %user.id, %grant_id, scopes = %ctx.req.s, "authorization granted");
-    let loc = redirect_uri.with_params(&[("state", &ctx.req.st), ("code", code.expose())]);
-    redirect(&loc, StatusCode::SEE_OTHER)
+    tracing::info!(client_id = %app.client_id, %user_id, %grant_id, scopes = %req.s, "authorization granted");
+    let redirect_uri = RedirectUri::from_stored(req.r.clone());
+    Some(redirect_uri.with_params(&[("state", &req.st), ("code", code.expose())]))
 }
 
 async fn login(

@@ -152,3 +152,721 @@ async fn admin_client_calls_a_running_server_and_reports_refusals() {
     });
     assert!(matches!(https, Err(ClientError::BadUrl(..))));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Apps and users over the admin API
+
+/// `method path` with the admin token and an optional JSON body: status and JSON answer.
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app
+        .http
+        .request(method, app.url(&format!("/admin/v1{path}")))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("admin call");
+    let status = resp.status();
+    assert_eq!(resp.headers()["cache-control"], "no-store", "{path}");
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    let named = body["field"] == field
+        || body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains(field));
+    assert!(named, "the error names `{field}`: {body}");
+}
+
+#[tokio::test]
+async fn admin_api_creates_lists_and_deletes_apps() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let (status, created) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "CI App", "type": "confidential", "callbacks": [crate::helpers::CALLBACK]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for key in [
+        "project_id",
+        "app_id",
+        "client_id",
+        "client_secret",
+        "api_key",
+        "api_secret",
+    ] {
+        assert!(created[key].is_string(), "{key} in {created}");
+    }
+    let client_id = created["client_id"].as_str().expect("client_id");
+    // The secrets shown work: the App gets an app-only Bearer Token with them.
+    let resp = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(
+            created["api_key"].as_str().expect("key"),
+            created["api_secret"].as_str(),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("app-only");
+    assert_eq!(resp.status(), 200);
+
+    let (_, list) = call(&app, &token, Method::GET, "/apps", None).await;
+    let listed = list["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["client_id"] == client_id)
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed["project"], "Default Project");
+    assert!(listed.get("client_secret").is_none() && listed.get("api_secret").is_none());
+    assert!(listed.get("auto_consent_user").is_none(), "off: {listed}");
+
+    let (status, deleted) = call(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/apps/{client_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted["client_id"], client_id);
+    assert!(deleted["removed"].is_object(), "{deleted}");
+    let (status, again) = call(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/apps/{client_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
+    assert_eq!(again["error"], "not_found");
+}
+
+#[tokio::test]
+async fn admin_api_refuses_bad_apps_naming_the_field() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let before = app.row_counts().await;
+    let cases = [
+        (
+            serde_json::json!({"type": "public", "callbacks": [crate::helpers::CALLBACK]}),
+            "name",
+        ),
+        (
+            serde_json::json!({"name": " ", "type": "public", "callbacks": [crate::helpers::CALLBACK]}),
+            "name",
+        ),
+        (
+            serde_json::json!({"name": "A", "type": "bogus", "callbacks": [crate::helpers::CALLBACK]}),
+            "type",
+        ),
+        (
+            serde_json::json!({"name": "A", "type": "public", "callbacks": []}),
+            "callbacks",
+        ),
+        (
+            serde_json::json!({"name": "A", "type": "public", "callbacks": ["ftp://example.com/cb"]}),
+            "callbacks",
+        ),
+        (
+            serde_json::json!({"name": "A", "type": "public", "callbacks": [crate::helpers::CALLBACK], "scopes": "x"}),
+            "scopes",
+        ),
+        (
+            serde_json::json!({"name": "A", "type": "public", "callbacks": "not-a-list"}),
+            "callbacks",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = call(&app, &token, Method::POST, "/apps", Some(body)).await;
+        assert_invalid(status, &answer, field);
+    }
+    // Not JSON at all.
+    let resp = app
+        .http
+        .post(app.url("/admin/v1/apps"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A callback given twice breaks the App's uniqueness rule: a conflict.
+    let (status, dup) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "A", "type": "public",
+            "callbacks": [crate::helpers::CALLBACK, crate::helpers::CALLBACK]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{dup}");
+    assert_eq!(dup["error"], "conflict");
+    assert_eq!(app.row_counts().await, before, "bad input changes nothing");
+}
+
+#[tokio::test]
+async fn admin_api_creates_lists_and_deletes_users() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let (status, carol) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/users",
+        Some(serde_json::json!({"username": "carol", "name": "Carol", "password": "pw for carol"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carol}");
+    assert_eq!(carol["username"], "carol");
+    assert!(carol["id"].is_string());
+    assert!(carol.get("password").is_none());
+    // The API serves her at once.
+    let bearer = app.app_token().await;
+    let resp = app
+        .http
+        .get(app.url("/2/users/by/username/carol"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("lookup");
+    assert_eq!(resp.status(), 200);
+
+    let (_, list) = call(&app, &token, Method::GET, "/users", None).await;
+    let names: Vec<&str> = list["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol"], "{list}");
+
+    let (status, dup) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/users",
+        Some(serde_json::json!({"username": "Carol", "name": "Carol again"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{dup}");
+    for (body, field) in [
+        (
+            serde_json::json!({"username": "no spaces", "name": "N"}),
+            "username",
+        ),
+        (serde_json::json!({"username": "dave", "name": ""}), "name"),
+        (
+            serde_json::json!({"username": "dave", "name": "D", "password": ""}),
+            "password",
+        ),
+        (serde_json::json!({"name": "D"}), "username"),
+    ] {
+        let (status, answer) = call(&app, &token, Method::POST, "/users", Some(body)).await;
+        assert_invalid(status, &answer, field);
+    }
+
+    let (status, deleted) = call(&app, &token, Method::DELETE, "/users/carol", None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted["username"], "carol");
+    let (status, gone) = call(&app, &token, Method::DELETE, "/users/carol", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens without a browser
+
+async fn mint(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    call(app, token, reqwest::Method::POST, "/tokens", Some(body)).await
+}
+
+async fn me_username(app: &TestApp, access: &str) -> Option<String> {
+    let resp = app
+        .http
+        .get(app.url("/2/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("me");
+    if resp.status() != 200 {
+        return None;
+    }
+    let body: Value = resp.json().await.expect("json");
+    body["data"]["username"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn minted_tokens_call_the_api_refresh_and_revoke_like_exchanged_ones() {
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let (status, minted) = mint(
+        &app,
+        &token,
+        serde_json::json!({"app": app.web.client_id, "user": "alice", "scope": ALL_SCOPES}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let exchanged = app.tokens(ALL_SCOPES).await;
+    // The token endpoint's shape: same keys, same values where they do not vary.
+    let keys = |v: &Value| {
+        v.as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&minted), keys(&exchanged), "{minted} vs {exchanged}");
+    for k in ["token_type", "expires_in", "scope"] {
+        assert_eq!(minted[k], exchanged[k], "{k}");
+    }
+    let access = minted["access_token"].as_str().expect("access");
+    let decoded = |t: &str| {
+        use base64::Engine;
+        String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .expect("base64url"),
+        )
+        .expect("utf8")
+    };
+    assert!(decoded(access).ends_with(":1:1:at:1"), "X's token shape");
+    assert_eq!(me_username(&app, access).await.as_deref(), Some("alice"));
+
+    // The refresh token refreshes with the App's credentials, and rotates.
+    let refresh = minted["refresh_token"].as_str().expect("refresh");
+    let (status, rotated) = app.refresh(refresh).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_access = rotated["access_token"].as_str().expect("access");
+    assert_eq!(
+        me_username(&app, new_access).await.as_deref(),
+        Some("alice")
+    );
+    let (status, _) = app.refresh(refresh).await;
+    assert_ne!(status, 200, "a rotated refresh token is spent");
+
+    // Revocation works as for any grant.
+    let (status, minted) = mint(
+        &app,
+        &token,
+        serde_json::json!({"app": app.web.client_id, "user": "bob", "scope": "tweet.read users.read"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    assert!(
+        minted.get("refresh_token").is_none(),
+        "no offline.access: {minted}"
+    );
+    let access = minted["access_token"].as_str().expect("access");
+    assert_eq!(me_username(&app, access).await.as_deref(), Some("bob"));
+    let resp = app
+        .http
+        .post(app.url("/2/oauth2/revoke"))
+        .basic_auth(&app.web.client_id, app.web.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(crate::helpers::form(&[("token", access)]))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(me_username(&app, access).await, None, "revoked");
+}
+
+#[tokio::test]
+async fn minted_expires_in_is_honoured_on_the_manual_clock() {
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let (status, minted) = mint(
+        &app,
+        &token,
+        serde_json::json!({
+            "app": app.native.client_id, "user": "alice", "scope": "users.read tweet.read", "expires_in": 60
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    assert_eq!(minted["expires_in"], 60);
+    let access = minted["access_token"].as_str().expect("access");
+    app.clock.advance_ms(59_000);
+    assert_eq!(me_username(&app, access).await.as_deref(), Some("alice"));
+    app.clock.advance_ms(1_000);
+    assert_eq!(me_username(&app, access).await, None, "expired at 60 s");
+}
+
+#[tokio::test]
+async fn mint_refuses_unknown_apps_users_and_scopes() {
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let before = app.row_counts().await;
+    let web = app.web.client_id.as_str();
+    let (status, body) = mint(
+        &app,
+        &token,
+        serde_json::json!({"app": "no-such-app", "user": "alice", "scope": "users.read"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("no-such-app"))
+    );
+    let (status, body) = mint(
+        &app,
+        &token,
+        serde_json::json!({"app": web, "user": "nobody", "scope": "users.read"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("nobody"))
+    );
+    for (body, field) in [
+        (
+            serde_json::json!({"app": web, "user": "alice", "scope": "users.read dm.fly"}),
+            "scope",
+        ),
+        (
+            serde_json::json!({"app": web, "user": "alice", "scope": ""}),
+            "scope",
+        ),
+        (
+            serde_json::json!({"app": web, "user": "alice", "scope": "users.read", "expires_in": 0}),
+            "expires_in",
+        ),
+        (
+            serde_json::json!({"app": web, "user": "alice", "scope": "users.read", "expires_in": -5}),
+            "expires_in",
+        ),
+        (serde_json::json!({"app": web, "user": "alice"}), "scope"),
+    ] {
+        let (status, answer) = mint(&app, &token, body).await;
+        assert_invalid(status, &answer, field);
+    }
+    assert_eq!(
+        app.row_counts().await,
+        before,
+        "refused mints change nothing"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auto-consent (test-only)
+
+#[tokio::test]
+async fn auto_consent_gives_a_plain_client_a_code_without_login_or_consent() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let p = crate::helpers::AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    // Off by default: the login page.
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 200);
+
+    let path = format!("/apps/{}", app.web.client_id);
+    let (status, updated) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(serde_json::json!({"auto_consent_user": "alice"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["auto_consent_user"], "alice");
+    let (_, list) = call(&app, &token, Method::GET, "/apps", None).await;
+    let listed = list["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["client_id"] == app.web.client_id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed["auto_consent_user"], "alice", "{listed}");
+
+    // A client with no cookies that never posts a form.
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302);
+    assert!(resp.headers().get("set-cookie").is_none());
+    let location = crate::helpers::location(&resp);
+    assert!(location.starts_with(crate::helpers::CALLBACK), "{location}");
+    let q = crate::helpers::location_query(&resp);
+    assert_eq!(q.get("state").map(String::as_str), Some("state-123"));
+    let code = q.get("code").expect("code");
+    let (status, tokens) = app.exchange(code, &p.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], ALL_SCOPES);
+    let access = tokens["access_token"].as_str().expect("access");
+    assert_eq!(me_username(&app, access).await.as_deref(), Some("alice"));
+
+    // Every other check is unchanged: a wrong verifier, an unregistered callback, no PKCE.
+    let p2 = crate::helpers::AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let resp = app
+        .http
+        .get(app.authorize_url(&p2))
+        .send()
+        .await
+        .expect("authorize");
+    let code = crate::helpers::location_query(&resp)["code"].clone();
+    let (status, _) = app.exchange(&code, &p.verifier).await;
+    assert_eq!(status, 400, "PKCE still binds the code");
+    let bad_cb = crate::helpers::AuthParams::new(&app.web.client_id, ALL_SCOPES)
+        .set("redirect_uri", Some("http://127.0.0.1:9999/elsewhere"));
+    let resp = app
+        .http
+        .get(app.authorize_url(&bad_cb))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 400, "an unregistered callback gets no code");
+    let no_pkce =
+        crate::helpers::AuthParams::new(&app.web.client_id, ALL_SCOPES).set("code_challenge", None);
+    let resp = app
+        .http
+        .get(app.authorize_url(&no_pkce))
+        .send()
+        .await
+        .expect("authorize");
+    let q = crate::helpers::location_query(&resp);
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"));
+    assert!(!q.contains_key("code"));
+    let bad_scope = crate::helpers::AuthParams::new(&app.web.client_id, "users.read dm.fly");
+    let resp = app
+        .http
+        .get(app.authorize_url(&bad_scope))
+        .send()
+        .await
+        .expect("authorize");
+    let q = crate::helpers::location_query(&resp);
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_scope"));
+    // Another App is not affected.
+    let other = crate::helpers::AuthParams::new(&app.native.client_id, ALL_SCOPES);
+    let resp = app
+        .http
+        .get(app.authorize_url(&other))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the native App still shows its login page"
+    );
+
+    // Turned off: the login page again.
+    let (status, updated) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(serde_json::json!({"auto_consent_user": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["auto_consent_user"], Value::Null);
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 200);
+    // Unknown user and unknown App.
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(serde_json::json!({"auto_consent_user": "nobody"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        "/apps/no-such-app",
+        Some(serde_json::json!({"auto_consent_user": "alice"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn auto_consent_can_be_set_at_creation_and_ends_with_its_user() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let (status, created) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "Headless", "type": "public", "callbacks": [crate::helpers::CALLBACK],
+            "auto_consent_user": "bob"
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["auto_consent_user"], "bob");
+    let client_id = created["client_id"].as_str().expect("client_id");
+    let p = crate::helpers::AuthParams::new(client_id, "users.read tweet.read");
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302);
+    // An unknown auto-consent user creates nothing.
+    let before = app.row_counts().await;
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "X", "type": "public", "callbacks": [crate::helpers::CALLBACK],
+            "auto_consent_user": "nobody"
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.row_counts().await, before);
+    // Deleting bob turns auto-consent off; the App stays.
+    let (status, _) = call(&app, &token, Method::DELETE, "/users/bob", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 200, "login page again");
+}
+
+/// The admin operations roost's OpenAPI document describes, and the server serves each of them
+/// (an admin answer, not the router's 404 or 405).
+#[tokio::test]
+async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/2/openapi.json"))
+        .send()
+        .await
+        .expect("document")
+        .json()
+        .await
+        .expect("json");
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .filter(|(p, _)| p.starts_with("/admin/v1/"))
+        .flat_map(|(p, item)| {
+            item.as_object()
+                .expect("item")
+                .keys()
+                .map(|m| (m.to_ascii_uppercase(), p.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    documented.sort();
+    let expected = [
+        ("DELETE", "/admin/v1/apps/{client_id}"),
+        ("DELETE", "/admin/v1/faults"),
+        ("DELETE", "/admin/v1/faults/{id}"),
+        ("DELETE", "/admin/v1/users/{username}"),
+        ("GET", "/admin/v1/apps"),
+        ("GET", "/admin/v1/apps/{client_id}/requests"),
+        ("GET", "/admin/v1/clock"),
+        ("GET", "/admin/v1/faults"),
+        ("GET", "/admin/v1/users"),
+        ("PATCH", "/admin/v1/apps/{client_id}"),
+        ("POST", "/admin/v1/apps"),
+        ("POST", "/admin/v1/clock"),
+        ("POST", "/admin/v1/faults"),
+        ("POST", "/admin/v1/tokens"),
+        ("POST", "/admin/v1/users"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, expected);
+    let token = admin_token(&app).await;
+    for (method, path) in &expected {
+        let path = path
+            .replace("{client_id}", "no-such-app")
+            .replace("{username}", "nobody")
+            .replace("{id}", "1");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("call");
+        assert_ne!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let body: Value = resp.json().await.expect("JSON answer");
+        assert_ne!(
+            body["error_description"], "no such admin endpoint",
+            "{method} {path}"
+        );
+        // Without the token: the documented 401.
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}

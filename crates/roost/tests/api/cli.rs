@@ -2326,6 +2326,201 @@ async fn admin_token_create_prints_the_token_once_and_stores_only_its_digest() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Test-only controls: tokens without a browser, auto-consent
+
+#[tokio::test]
+async fn tokens_mint_and_auto_consent_from_the_command_line_reach_a_running_server() {
+    let ws = Workspace::new();
+    create_json(
+        &ws,
+        &[
+            "users",
+            "create",
+            "--username",
+            "alice",
+            "--name",
+            "Alice",
+            "--password",
+            "pw",
+            "--json",
+        ],
+    )
+    .await;
+    let app = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "Headless",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--auto-consent-user",
+            "alice",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(app["auto_consent_user"], "alice");
+    let client_id = app["client_id"].as_str().expect("client_id").to_owned();
+    let users = create_json(&ws, &["users", "list", "--json"]).await;
+    assert_eq!(users["users"][0]["username"], "alice");
+
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let minted = create_json(
+        &ws,
+        &[
+            "tokens",
+            "mint",
+            "--app",
+            &client_id,
+            "--user",
+            "alice",
+            "--scope",
+            SCOPES,
+            "--expires-in",
+            "600",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(minted["token_type"], "bearer");
+    assert_eq!(minted["expires_in"], 600);
+    assert_eq!(minted["scope"], SCOPES);
+    assert!(
+        minted["refresh_token"].is_string(),
+        "offline.access: {minted:?}"
+    );
+    let access = minted["access_token"].as_str().expect("access");
+    wait_me_status(&server, access, 200).await;
+
+    // Auto-consent: a plain client gets a code from the authorize URL alone.
+    let verifier = roost_domain::CodeVerifier::random();
+    let challenge = roost_domain::CodeChallenge::s256_of(&verifier);
+    let url = format!(
+        "{}?{}",
+        server.url("/i/oauth2/authorize"),
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", LOOPBACK_CALLBACK),
+            ("scope", SCOPES),
+            ("state", "s1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = plain.get(&url).send().await.expect("authorize");
+    assert_eq!(resp.status(), 302);
+    let q = location_query(&resp);
+    assert_eq!(q["state"], "s1");
+    assert!(q.contains_key("code"));
+
+    let off = create_json(
+        &ws,
+        &["apps", "set-auto-consent", &client_id, "--off", "--json"],
+    )
+    .await;
+    assert_eq!(off["auto_consent_user"], Value::Null);
+    let resp = plain.get(&url).send().await.expect("authorize");
+    assert_eq!(resp.status(), 200, "the login page again");
+    let (_, stderr) = server.stop();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("TEST-ONLY auto_consent"))
+        .unwrap_or_else(|| panic!("no start-up warning: {stderr}"));
+    assert!(line.contains("WARN") && line.contains(&client_id), "{line}");
+
+    // Errors are one line, exit 1, and change nothing.
+    for (args, reason) in [
+        (
+            vec![
+                "tokens", "mint", "--app", "nope", "--user", "alice", "--scope", SCOPES,
+            ],
+            "nope",
+        ),
+        (
+            vec![
+                "tokens", "mint", "--app", &client_id, "--user", "zed", "--scope", SCOPES,
+            ],
+            "zed",
+        ),
+        (
+            vec![
+                "tokens",
+                "mint",
+                "--app",
+                &client_id,
+                "--user",
+                "alice",
+                "--scope",
+                "bad.scope",
+            ],
+            "bad.scope",
+        ),
+        (
+            vec!["apps", "set-auto-consent", &client_id, "--user", "zed"],
+            "zed",
+        ),
+    ] {
+        let out = ws.run_db(&args).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert!(
+            out.stderr.starts_with("roost: ") && out.stderr.contains(reason),
+            "{out:?}"
+        );
+    }
+    let out = ws.run_db(&["apps", "set-auto-consent", &client_id]).await;
+    assert_eq!(out.code, Some(2), "--user or --off is required: {out:?}");
+}
+
+#[tokio::test]
+async fn a_revoked_admin_token_is_refused_by_a_running_server() {
+    let ws = Workspace::new();
+    let created = create_json(&ws, &["admin-token", "create", "--label", "ci", "--json"]).await;
+    let token = created["token"].as_str().expect("token").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let http = reqwest::Client::new();
+    let status = |t: String| {
+        let http = http.clone();
+        let url = server.url("/admin/v1/apps");
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("admin call")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(token.clone()).await, 200);
+    let listed = create_json(&ws, &["admin-token", "list", "--json"]).await;
+    assert_eq!(listed["admin_tokens"][0]["id"], id.as_str());
+    assert_eq!(listed["admin_tokens"][0]["revoked_at"], Value::Null);
+    assert!(
+        !listed.values().any(|v| v.to_string().contains(&token)),
+        "the token is never listed"
+    );
+    let revoked = create_json(&ws, &["admin-token", "revoke", &id, "--json"]).await;
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(status(token.clone()).await, 401);
+    let listed = create_json(&ws, &["admin-token", "list", "--json"]).await;
+    assert!(listed["admin_tokens"][0]["revoked_at"].is_i64());
+    let again = ws.run_db(&["admin-token", "revoke", &id]).await;
+    assert_eq!(again.code, Some(1), "{again:?}");
+    assert!(again.stderr.contains("no live admin token"), "{again:?}");
+    drop(server);
+}
+
 #[tokio::test]
 async fn test_only_clock_and_seed_are_announced_and_off_by_default() {
     let ws = Workspace::new();

@@ -1,0 +1,138 @@
+//! Apps and users over the admin API: the same functions as `roost apps ...` and
+//! `roost users ...`, with the same validation and errors.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AdminAuth, AdminError, AdminJson};
+use crate::accounts::{self, AppInput};
+use crate::state::AppState;
+
+/// `POST /admin/v1/apps`: as `roost apps create --json`, secrets shown this once.
+pub async fn create_app(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    AdminJson(input): AdminJson<AppInput>,
+) -> Result<Response, AdminError> {
+    let created = accounts::create_app_from(&state, &input).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+}
+
+/// `DELETE /admin/v1/apps/{client_id}`: as `roost apps delete --json`.
+pub async fn delete_app(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Response, AdminError> {
+    let (app, deleted) = accounts::delete_app(&state, &client_id).await?;
+    Ok(axum::Json(accounts::app_deletion_json(&app, &deleted)).into_response())
+}
+
+/// The fields `PATCH /admin/v1/apps/{client_id}` changes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppUpdate {
+    /// A username turns auto-consent on for them; `null` turns it off. Absent: unchanged.
+    #[serde(default, with = "present")]
+    pub auto_consent_user: Option<Option<String>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod present {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// `PATCH /admin/v1/apps/{client_id}`: as `roost apps set-auto-consent`; answers the App as
+/// listed, with `auto_consent_user`.
+pub async fn update_app(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    AdminJson(update): AdminJson<AppUpdate>,
+) -> Result<Response, AdminError> {
+    let (app, user) = match update.auto_consent_user {
+        Some(user) => accounts::set_auto_consent(&state, &client_id, user.as_deref()).await?,
+        None => {
+            let app = accounts::find_app(&state, &client_id).await?;
+            let user = match app.auto_consent_user_id {
+                Some(id) => state.store.user_by_id(id).await?,
+                None => None,
+            };
+            (app, user)
+        }
+    };
+    let mut listing = super::AppListing::from(app);
+    listing.auto_consent_user = user.map(|u| u.username.to_string());
+    let mut body =
+        serde_json::to_value(listing).map_err(|e| AdminError::Internal(e.to_string()))?;
+    // Always present here, `null` when off: this is the answer to changing it.
+    if body.get("auto_consent_user").is_none() {
+        body["auto_consent_user"] = serde_json::Value::Null;
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+/// What `POST /admin/v1/users` takes: `roost users create`'s fields. Without a password the
+/// user cannot sign in on the consent page, but tokens can be minted for them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    pub username: String,
+    pub name: String,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `POST /admin/v1/users`: as `roost users create --json`.
+pub async fn create_user(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    AdminJson(input): AdminJson<UserInput>,
+) -> Result<Response, AdminError> {
+    let user = accounts::create_user(
+        state.store.as_ref(),
+        &state.ids,
+        &state.hasher,
+        state.now(),
+        &input.username,
+        &input.name,
+        input.password.as_deref(),
+    )
+    .await?;
+    // The API serves users from memory: load the new one now rather than at the next poll.
+    state.world.refresh(state.store.as_ref()).await?;
+    Ok((StatusCode::CREATED, axum::Json(accounts::user_json(&user))).into_response())
+}
+
+/// `GET /admin/v1/users`: every user, as `users create --json` shows one.
+pub async fn list_users(
+    _: AdminAuth,
+    State(state): State<AppState>,
+) -> Result<Response, AdminError> {
+    let users: Vec<serde_json::Value> = state
+        .store
+        .list_users()
+        .await?
+        .iter()
+        .map(accounts::user_json)
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "users": users })).into_response())
+}
+
+/// `DELETE /admin/v1/users/{username}`: as `roost users delete --json`.
+pub async fn delete_user(
+    _: AdminAuth,
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    let (user, deleted) = accounts::delete_user(&state, &username).await?;
+    Ok(axum::Json(accounts::user_deletion_json(&user, &deleted)).into_response())
+}
