@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", axum::routing::post(tokens::mint))
         .merge(sandbox::router())
         .merge(snapshots::router())
+        .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
 }
 
@@ -64,6 +65,9 @@ pub enum AdminError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not (a JSON 405, like every other admin answer).
+    #[error("this admin endpoint does not take that method")]
+    MethodNotAllowed,
     /// The thing exists already (a username, a client id).
     #[error("{0}")]
     Conflict(String),
@@ -119,6 +123,7 @@ impl AdminError {
             AdminError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AdminError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AdminError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -876,3 +876,30 @@ async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_admin_path_gets_a_json_405() {
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let resp = app
+        .http
+        .put(app.url("/admin/v1/apps"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        allow.contains("GET") && allow.contains("POST"),
+        "allow: {allow}"
+    );
+    let body: Value = resp.json().await.expect("JSON answer");
+    assert_eq!(body["error"], "method_not_allowed", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+}
