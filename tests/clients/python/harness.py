@@ -247,7 +247,8 @@ class Roost:
             )
         return json.loads(done.stdout)
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
+        """Starts `roost serve`; `extra` are more flags (e.g. `--clock manual`)."""
         for _ in range(3):
             port = free_port()
             self.base = f"http://127.0.0.1:{port}"
@@ -264,6 +265,7 @@ class Roost:
                     self.database_url,
                     "--config",
                     str(self.config),
+                    *extra,
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
