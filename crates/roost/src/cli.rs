@@ -66,6 +66,9 @@ pub enum Command {
     /// Show or move a running server's clock (moving it needs --clock manual, test-only)
     #[command(subcommand)]
     Clock(crate::sandbox::cli::ClockCommand),
+    /// TEST-ONLY: fault rules of a running server (429, 503, 500, delays)
+    #[command(subcommand)]
+    Faults(crate::sandbox::cli::FaultsCommand),
     /// The last requests of an App on a running server (the request inspector)
     Logs(crate::sandbox::cli::LogsArgs),
 }
@@ -1012,6 +1015,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AdminToken(AdminTokenCommand::List(a)) => admin_token_list(a).await,
         Command::AdminToken(AdminTokenCommand::Revoke(a)) => admin_token_revoke(a).await,
         Command::Clock(c) => crate::sandbox::cli::clock(c).await,
+        Command::Faults(c) => crate::sandbox::cli::faults(c).await,
         Command::Logs(a) => crate::sandbox::cli::logs(a).await,
     }
 }

@@ -2604,3 +2604,68 @@ async fn clock_and_logs_commands_drive_a_running_server() {
         .assert_roost_error();
     drop(server);
 }
+
+#[tokio::test]
+async fn faults_commands_add_list_and_clear_rules_on_a_running_server() {
+    let ws = Workspace::new();
+    let created = ws.run_db(&["admin-token", "create", "--json"]).await;
+    created.assert_success();
+    let admin = created.json_object()["token"].as_str().unwrap().to_owned();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let at = |args: &[&str]| {
+        let mut cmd = ws.command(args);
+        cmd.env("ROOST_SERVER_URL", &server.base)
+            .env("ROOST_ADMIN_TOKEN", &admin);
+        cmd
+    };
+    let http = reqwest::Client::new();
+    let readyz = || async {
+        http.get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .expect("readyz")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+
+    let added = run(at(&[
+        "faults",
+        "add",
+        "--path",
+        "/readyz",
+        "--fault",
+        "unavailable",
+        "--count",
+        "1",
+        "--json",
+    ]))
+    .await;
+    added.assert_success();
+    let id = added.json_object()["id"].as_u64().expect("rule id");
+    assert_eq!(readyz().await, 503, "the rule fires once");
+    assert_eq!(readyz().await, 200, "and is spent");
+
+    let listed = run(at(&["faults", "list"])).await;
+    listed.assert_success();
+    assert!(
+        listed
+            .stdout
+            .contains(&format!("#{id} /readyz unavailable"))
+            && listed.stdout.contains("injected=1"),
+        "{}",
+        listed.stdout
+    );
+    // A bad rule is refused before any request, with the reason.
+    let bad = run(at(&["faults", "add", "--path", "/x", "--fault", "delay"])).await;
+    bad.assert_roost_error();
+    assert!(bad.stderr.contains("delay_ms"), "{}", bad.stderr);
+
+    let cleared = run(at(&["faults", "clear", &id.to_string()])).await;
+    cleared.assert_success();
+    assert!(cleared.stdout.contains("removed"), "{}", cleared.stdout);
+    let none = run(at(&["faults", "list", "--json"])).await;
+    none.assert_success();
+    assert_eq!(none.json_object()["faults"], serde_json::json!([]));
+    drop(server);
+}
