@@ -211,7 +211,7 @@ function importFile(signers) {
  * `callback`), two users who can sign in (one per kind of client, so journeys never share a
  * following list) and the imported data. Returns what the tests need and `stop()`.
  */
-export async function startRoost({ label, callback = 'http://127.0.0.1:8976/callback' }) {
+export async function startRoost({ label, callback = 'http://127.0.0.1:8976/callback', serveArgs = [] }) {
   const dir = mkdtempSync(path.join(tmpdir(), `roost-clients-${label}-`));
   const dbUrl = `sqlite://${dir}/roost.db`;
   const cli = (...args) => {
@@ -224,14 +224,14 @@ export async function startRoost({ label, callback = 'http://127.0.0.1:8976/call
   };
   const json = (...args) => JSON.parse(cli(...args, '--json'));
   try {
-    return await seedAndServe({ label, callback, dir, dbUrl, cli, json });
+    return await seedAndServe({ label, callback, dir, dbUrl, cli, json, serveArgs });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-async function seedAndServe({ label, callback, dir, dbUrl, cli, json }) {
+async function seedAndServe({ label, callback, dir, dbUrl, cli, json, serveArgs }) {
   cli('migrate');
   const project = `${label} client suite`;
   const confidential = json('apps', 'create', '--name', `${label} Web App`, '--project', project, '--type', 'confidential', '--callback', callback);
@@ -248,7 +248,7 @@ async function seedAndServe({ label, callback, dir, dbUrl, cli, json }) {
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', dbUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', dbUrl, ...serveArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d) => {
     output += d;
@@ -277,7 +277,7 @@ async function seedAndServe({ label, callback, dir, dbUrl, cli, json }) {
     throw err;
   }
   return {
-    base, callback, confidential, public: pub, users, imported, cli, log,
+    base, callback, confidential, public: pub, users, imported, cli, json, log,
     stop: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
