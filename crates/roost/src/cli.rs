@@ -933,6 +933,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "strict_rfc is on: RFC 6749 error codes, S256 only, verifiers of 43 to 128 characters"
         );
     }
+    // The config's auto-consent entries are set on their Apps, as `apps set-auto-consent` does;
+    // an App or user that does not exist stops the start with the reason.
+    for entry in &state.config.sandbox.auto_consent {
+        crate::accounts::set_auto_consent(&state, &entry.client_id, Some(&entry.user))
+            .await
+            .map_err(|e| anyhow::anyhow!("[[sandbox.auto_consent]] {}: {e}", entry.client_id))?;
+    }
     let auto_consent: Vec<String> = state
         .store
         .list_apps()

@@ -46,6 +46,17 @@ pub struct SandboxConfig {
     pub faults: Vec<FaultRule>,
     /// Requests kept per App by the request inspector; 0 turns it off. Default 200.
     pub inspector_requests: usize,
+    /// Apps whose authorization requests are granted for a user without login or consent
+    /// (test-only), set on the App when `serve` starts. Default none.
+    pub auto_consent: Vec<AutoConsent>,
+}
+
+/// One `[[sandbox.auto_consent]]` entry: the App (by client id) and the user it signs in as.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoConsent {
+    pub client_id: String,
+    pub user: String,
 }
 
 impl Default for SandboxConfig {
@@ -55,6 +66,7 @@ impl Default for SandboxConfig {
             seed: None,
             faults: Vec::new(),
             inspector_requests: 200,
+            auto_consent: Vec::new(),
         }
     }
 }

@@ -2669,3 +2669,105 @@ async fn faults_commands_add_list_and_clear_rules_on_a_running_server() {
     assert_eq!(none.json_object()["faults"], serde_json::json!([]));
     drop(server);
 }
+
+#[tokio::test]
+async fn auto_consent_from_the_config_file_is_set_at_start_up() {
+    let ws = Workspace::new();
+    create_json(
+        &ws,
+        &[
+            "users",
+            "create",
+            "--username",
+            "alice",
+            "--name",
+            "Alice",
+            "--password",
+            "pw",
+            "--json",
+        ],
+    )
+    .await;
+    let app = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "Headless",
+            "--type",
+            "public",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ],
+    )
+    .await;
+    let client_id = app["client_id"].as_str().expect("client_id").to_owned();
+    // An entry naming an App that does not exist stops the start, with the reason.
+    let wrong = write(
+        &ws,
+        "wrong.toml",
+        "[[sandbox.auto_consent]]\nclient_id = \"nope\"\nuser = \"alice\"\n",
+    );
+    let out = ws
+        .run(&[
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--database-url",
+            &ws.db_url,
+            "--config",
+            wrong.to_str().expect("path"),
+        ])
+        .await;
+    out.assert_roost_error();
+    assert!(out.stderr.contains("sandbox.auto_consent"), "{out:?}");
+
+    let config = write(
+        &ws,
+        "auto.toml",
+        &format!("[[sandbox.auto_consent]]\nclient_id = \"{client_id}\"\nuser = \"alice\"\n"),
+    );
+    let server = Server::start(
+        &ws,
+        &[
+            "--database-url",
+            &ws.db_url,
+            "--config",
+            config.to_str().expect("path"),
+        ],
+    )
+    .await;
+    let verifier = roost_domain::CodeVerifier::random();
+    let challenge = roost_domain::CodeChallenge::s256_of(&verifier);
+    let url = format!(
+        "{}?{}",
+        server.url("/i/oauth2/authorize"),
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", LOOPBACK_CALLBACK),
+            ("scope", SCOPES),
+            ("state", "cfg"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = plain.get(&url).send().await.expect("authorize");
+    assert_eq!(resp.status(), 302, "no login page, no consent page");
+    let q = location_query(&resp);
+    assert_eq!(q["state"], "cfg");
+    assert!(q.contains_key("code"));
+    let (_, stderr) = server.stop();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("TEST-ONLY auto_consent") && l.contains(&client_id)),
+        "{stderr}"
+    );
+}
