@@ -2398,25 +2398,8 @@ async fn tokens_mint_and_auto_consent_from_the_command_line_reach_a_running_serv
     wait_me_status(&server, access, 200).await;
 
     // Auto-consent: a plain client gets a code from the authorize URL alone.
-    let verifier = roost_domain::CodeVerifier::random();
-    let challenge = roost_domain::CodeChallenge::s256_of(&verifier);
-    let url = format!(
-        "{}?{}",
-        server.url("/i/oauth2/authorize"),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", LOOPBACK_CALLBACK),
-            ("scope", SCOPES),
-            ("state", "s1"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-    );
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let url = authorize_url(&server, &client_id, "s1");
+    let plain = no_redirects();
     let resp = plain.get(&url).send().await.expect("authorize");
     assert_eq!(resp.status(), 302);
     let q = location_query(&resp);
@@ -2739,25 +2722,8 @@ async fn auto_consent_from_the_config_file_is_set_at_start_up() {
         ],
     )
     .await;
-    let verifier = roost_domain::CodeVerifier::random();
-    let challenge = roost_domain::CodeChallenge::s256_of(&verifier);
-    let url = format!(
-        "{}?{}",
-        server.url("/i/oauth2/authorize"),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", LOOPBACK_CALLBACK),
-            ("scope", SCOPES),
-            ("state", "cfg"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-    );
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let url = authorize_url(&server, &client_id, "cfg");
+    let plain = no_redirects();
     let resp = plain.get(&url).send().await.expect("authorize");
     assert_eq!(resp.status(), 302, "no login page, no consent page");
     let q = location_query(&resp);
@@ -2770,4 +2736,31 @@ async fn auto_consent_from_the_config_file_is_set_at_start_up() {
             .any(|l| l.contains("TEST-ONLY auto_consent") && l.contains(&client_id)),
         "{stderr}"
     );
+}
+
+/// A valid S256 authorize URL for `client_id` on the loopback callback.
+fn authorize_url(server: &Server, client_id: &str, state: &str) -> String {
+    let verifier = roost_domain::CodeVerifier::random();
+    let challenge = roost_domain::CodeChallenge::s256_of(&verifier);
+    format!(
+        "{}?{}",
+        server.url("/i/oauth2/authorize"),
+        form(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", LOOPBACK_CALLBACK),
+            ("scope", SCOPES),
+            ("state", state),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+    )
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
