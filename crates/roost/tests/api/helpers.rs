@@ -1,5 +1,6 @@
-//! The test harness: the real application on a random loopback port, over a fresh SQLite file,
-//! with a manual clock, and a browser-like HTTP client.
+//! The test harness: the real application on a random loopback port, over a fresh SQLite file
+//! (or, with `ROOST_TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
+//! `ROOST_TEST_POSTGRES_URL` names), with a manual clock, and a browser-like HTTP client.
 
 use std::collections::BTreeMap;
 
@@ -27,10 +28,77 @@ pub struct TestApp {
     pub native: CreatedApp,
     /// A client with no cookies and no redirects, for machine endpoints.
     pub http: reqwest::Client,
+    /// The SQLite file (on PostgreSQL: a path in the test's directory that nothing uses).
     pub db_path: std::path::PathBuf,
+    /// The store's URL: `sqlite://...` or `postgres://...` (a database of this test's own).
+    pub database_url: String,
     /// How far the demo loader moved the demo's Space times (0 without the demo).
     pub demo_shift_ms: i64,
     _dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+/// Which store the integration tests run on: `ROOST_TEST_STORE=postgres` for PostgreSQL (then
+/// `ROOST_TEST_POSTGRES_URL` must name a server the tests may create databases on), else SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("ROOST_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A database of one test's own on the test PostgreSQL server, dropped with the test.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let admin_url = std::env::var("ROOST_TEST_POSTGRES_URL").expect(
+            "ROOST_TEST_STORE=postgres needs ROOST_TEST_POSTGRES_URL (scripts/test starts a throwaway server)",
+        );
+        let name = format!("roost_test_{:016x}", rand::random::<u64>());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to ROOST_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // The test's runtime is going away; drop the database from a runtime of our own.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// The application with default configuration.
@@ -62,8 +130,17 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::default();
     config.server.addr = addr.to_string();
-    config.server.database_url = format!("sqlite://{}", db_path.display());
+    let pg = if on_postgres() {
+        Some(PgDatabase::create().await)
+    } else {
+        None
+    };
+    config.server.database_url = match &pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", db_path.display()),
+    };
     tweak(&mut config);
+    let database_url = config.server.database_url.clone();
     let clock = Clock::manual(wall_clock_ms());
     let store = roost::open_store(&config).await.expect("store");
     let state = roost::build_state(config, store, clock.clone())
@@ -95,8 +172,10 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .expect("client"),
         db_path,
+        database_url,
         demo_shift_ms: 0,
         _dir: dir,
+        _pg: pg,
     }
 }
 

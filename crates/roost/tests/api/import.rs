@@ -203,7 +203,7 @@ struct Run {
 }
 
 /// `roost import [--json] FILE --database-url sqlite://DB`, with no `ROOST_*` from the outside.
-async fn roost_import(db: &Path, file: &Path, json_out: bool) -> Run {
+async fn roost_import(database_url: &str, file: &Path, json_out: bool) -> Run {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("import");
     if json_out {
@@ -211,7 +211,7 @@ async fn roost_import(db: &Path, file: &Path, json_out: bool) -> Run {
     }
     cmd.arg(file)
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(database_url)
         .env_remove("ROOST_DATABASE_URL")
         .env_remove("ROOST_CONFIG")
         .kill_on_drop(true);
@@ -293,7 +293,7 @@ async fn binary_import_prints_counts_and_is_idempotent() {
     let file = write_file(dir.path(), "good.json", &good_file().to_string());
     let before = app.row_counts().await;
 
-    let run = roost_import(&app.db_path, &file, true).await;
+    let run = roost_import(&app.database_url, &file, true).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stderr, "", "{run:?}");
     let printed: Value = serde_json::from_str(run.stdout.trim_end()).expect("one JSON object");
@@ -303,7 +303,7 @@ async fn binary_import_prints_counts_and_is_idempotent() {
     let after = app.row_counts().await;
     assert_eq!(growth(&before, &after), expected_counts);
 
-    let run = roost_import(&app.db_path, &file, true).await;
+    let run = roost_import(&app.database_url, &file, true).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         serde_json::from_str::<Value>(run.stdout.trim_end()).ok(),
@@ -321,7 +321,7 @@ async fn binary_import_prints_counts_and_is_idempotent() {
     assert_eq!(served(&app, &token).await, expected_served());
 
     // Without --json: one human line.
-    let run = roost_import(&app.db_path, &file, false).await;
+    let run = roost_import(&app.database_url, &file, false).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         run.stdout,
@@ -491,7 +491,7 @@ async fn a_file_with_one_bad_record_changes_nothing_and_names_the_record() {
         assert!(message.starts_with(&error), "{name}: {message}");
         // ...and the binary exits non-zero with it as its one line, and stores nothing.
         let path = write_file(dir.path(), "bad.json", &file.to_string());
-        let run = roost_import(&app.db_path, &path, true).await;
+        let run = roost_import(&app.database_url, &path, true).await;
         assert_eq!(run.code, Some(1), "{name}: {run:?}");
         assert_eq!(run.stdout, "", "{name}: {run:?}");
         assert_eq!(run.stderr, format!("roost: {message}\n"), "{name}");
@@ -500,7 +500,7 @@ async fn a_file_with_one_bad_record_changes_nothing_and_names_the_record() {
 
     // Not JSON at all.
     let path = write_file(dir.path(), "bad.json", "{\"users\": [");
-    let run = roost_import(&app.db_path, &path, false).await;
+    let run = roost_import(&app.database_url, &path, false).await;
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(
         run.stderr
@@ -531,7 +531,7 @@ async fn an_import_into_a_running_server_is_served_within_the_poll_interval() {
         .await
         .assert_ok(&json!({"errors": [not_found("user", "username", "newbie")]}));
 
-    let run = roost_import(&app.db_path, &file, true).await;
+    let run = roost_import(&app.database_url, &file, true).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     // The poller notices the store's new content version; give it at most 5 s.
     let started = Instant::now();
@@ -629,7 +629,7 @@ async fn the_demo_file_imports_into_an_empty_store_and_again() {
     let expected = json!({"users": len("users"), "tweets": len("tweets"),
                           "follows": len("follows"), "spaces": len("spaces")});
     let before = app.row_counts().await;
-    let run = roost_import(&app.db_path, &file, true).await;
+    let run = roost_import(&app.database_url, &file, true).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         serde_json::from_str::<Value>(run.stdout.trim_end()).ok(),
@@ -638,7 +638,7 @@ async fn the_demo_file_imports_into_an_empty_store_and_again() {
     let after = app.row_counts().await;
     assert_eq!(growth(&before, &after), expected);
 
-    let run = roost_import(&app.db_path, &file, true).await;
+    let run = roost_import(&app.database_url, &file, true).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         serde_json::from_str::<Value>(run.stdout.trim_end()).ok(),
