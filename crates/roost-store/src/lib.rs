@@ -34,13 +34,38 @@ pub enum StoreError {
     /// Data that breaks a rule the database enforces, described for the person who sent it.
     #[error("{0}")]
     Invalid(String),
+    /// The database cannot be reached, or did not answer in time: nothing was written, and the
+    /// same call may succeed later. Every surface answers it with a 503, never a 500.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Other(e.into())
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Other(e.into())
+        }
+    }
+}
+
+/// Whether an error says the database could not be reached or is going away, rather than that
+/// the statement was wrong: no connection in time, a broken connection, or a server that is
+/// shutting down or starting (PostgreSQL's SQLSTATE classes 08 and 57P).
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
