@@ -333,8 +333,19 @@ class Stack:
                 return found
             time.sleep(0.05)
 
-    def proxy_log(self) -> dict[str, dict]:
-        """request id -> the proxy's access log line, parsed."""
+    def proxy_log(self, request_ids: list[str], seconds: float = 5.0) -> dict[str, dict]:
+        """request id -> the proxy's access log line, parsed (nginx writes a line once the answer
+        has gone, so it may lag the client by a moment)."""
+        until = time.monotonic() + seconds
+        while True:
+            lines = self._proxy_lines()
+            missing = [r for r in request_ids if r not in lines]
+            if not missing or time.monotonic() > until:
+                ensure(not missing, f"the proxy did not log the requests {missing}")
+                return lines
+            time.sleep(0.05)
+
+    def _proxy_lines(self) -> dict[str, dict]:
         out = {}
         pattern = re.compile(
             r'^(?P<remote>\S+) \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>[^"]*)" (?P<status>\d+) '
@@ -471,7 +482,7 @@ def check_flow(stack: Stack) -> None:
     served = stack.served(ids)
     nodes = [served[r][0] for r in ids]
     ensure(len(set(nodes)) > 1, f"every request of the flow went to {nodes[0]}")
-    proxy = stack.proxy_log()
+    proxy = stack.proxy_log(ids)
     upstreams = {n["name"]: n["upstream"] for n in stack.nodes}
     for rid in ids:
         ensure(rid in proxy and proxy[rid]["upstream"] == upstreams[served[rid][0]],
@@ -556,7 +567,7 @@ def check_failover(stack: Stack) -> None:
                         body={"grant_type": "client_credentials"})
         ensure(r.status == 200, f"an app-only token request answered {r.status} with node3 down")
         ids.append(r.request_id)
-    proxy = stack.proxy_log()
+    proxy = stack.proxy_log(ids)
     dead = stack.nodes[2]["upstream"]
     retried = [rid for rid in ids if dead in proxy.get(rid, {}).get("upstream", "")]
     ensure(retried, "no request tried node3 after it died: nginx did not fail over")
