@@ -17,11 +17,13 @@ use roost_domain::{
 };
 
 pub mod content;
+mod postgres;
 mod sqlite;
 
 pub use content::{
     Content, FollowRecord, ImportBatch, ImportReport, SpaceRecord, TopicRecord, TweetRecord,
 };
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
