@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use roost_domain::{SnapshotName, Snowflake, TokenHash, Username};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
 use crate::{
     AccessRecord, AdminTokenRecord, AppRecord, AuthState, CleanupReport, CodeRecord, Content,
@@ -102,6 +102,20 @@ impl PgStore {
                 ("idle_in_transaction_session_timeout", ms.as_str()),
             ]);
         let where_ = format!("PostgreSQL at {}:{}", opts.get_host(), opts.get_port());
+        // One connection first, for its error: the pool would retry a refused connection
+        // until the timeout and then report only that it timed out. A server that is not
+        // there fails the start at once with the reason (the process supervisor restarts it).
+        let probe = match tokio::time::timeout(timeout, opts.connect()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(StoreError::Open(format!("{where_}: {e}"))),
+            Err(_) => {
+                return Err(StoreError::Open(format!(
+                    "{where_}: no answer within {} ms",
+                    timeout.as_millis()
+                )));
+            }
+        };
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
             .acquire_timeout(timeout)
@@ -114,9 +128,7 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect_with(opts)
-            .await
-            .map_err(|e| StoreError::Open(format!("{where_}: {e}")))?;
+            .connect_lazy_with(opts);
         Ok(Self { pool, timeout })
     }
 

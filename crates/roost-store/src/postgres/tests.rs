@@ -875,8 +875,8 @@ async fn connections_the_server_drops_are_replaced() {
     assert!(store.is_empty().await.unwrap());
 }
 
-/// A server that is not there: opening fails at once with a one-line reason naming where it
-/// looked, and no password.
+/// A server that is not there: opening fails at once with a one-line reason (the connection
+/// error, not the pool's timeout) naming where it looked, and no password.
 #[tokio::test]
 async fn an_unreachable_server_fails_to_open() {
     let port = {
@@ -894,7 +894,13 @@ async fn an_unreachable_server_fails_to_open() {
     assert!(matches!(e, StoreError::Open(_)), "{msg}");
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
     assert!(!msg.contains("hunter2") && !msg.contains('\n'), "{msg}");
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(msg.contains("refused"), "the reason: {msg}");
+    // At once: nothing listens there, so there is nothing to wait for.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     let e = crate::open("postgres://h/db?pool_size=0")
         .await
         .err()
