@@ -78,8 +78,11 @@ const DANGLING: &str =
 /// A read transaction that sees one snapshot throughout.
 const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-/// `UPDATE content_version SET version = version + 1`, inside the caller's transaction. The
-/// content writes here call it first, so the row's lock orders them (see the module docs).
+/// `UPDATE content_version SET version = version + 1`, inside the caller's transaction. Call it
+/// first, before the transaction locks any other row: every content write does, so the version
+/// row's lock orders them all (see the module docs). A transaction that takes it after locking
+/// rows (deleting an App) can deadlock with a user's deletion or a reset, which lock those
+/// rows after it.
 pub(super) async fn bump_version(tx: &mut PgConnection) -> Result<()> {
     sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1")
         .execute(&mut *tx)
@@ -370,10 +373,31 @@ async fn import_once(
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
     let mut tx = pool.begin().await?;
-    bump_version(&mut tx).await?;
-    write_batch(&mut tx, batch, pace).await?;
-    tx.commit().await?;
+    let written = async {
+        bump_version(&mut tx).await?;
+        write_batch(&mut tx, batch, pace).await
+    }
+    .await;
+    finish(tx, written).await?;
     Ok(report(batch))
+}
+
+/// Commits what was written, or rolls it back at once rather than when the connection is next
+/// used: a failed bulk attempt holds the content version's lock, which the row-by-row attempt
+/// that follows it waits for.
+async fn finish(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    written: Result<(), WriteError>,
+) -> Result<(), WriteError> {
+    match written {
+        Ok(()) => Ok(tx.commit().await?),
+        Err(e) => {
+            // If the rollback fails, the connection is gone and the database ends the
+            // transaction itself; the error worth reporting is the first one.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
 }
 
 pub(super) async fn load_auth(pool: &PgPool) -> Result<AuthState> {
@@ -506,23 +530,26 @@ async fn reset_once(
     batch: &ImportBatch,
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
-    let mut tx = pool.begin().await?;
-    // First, as every content write: the version row's lock also keeps other nodes' content
-    // writes out until the reset is done.
-    sqlx::query(
-        "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
-    )
-    .execute(&mut *tx)
-    .await?;
     // DELETE, not TRUNCATE: TRUNCATE would lock every table against readers on all nodes until
     // the commit. The statements go together, in one round trip (no parameters).
     let empty: String = RESET_TABLES
         .iter()
         .map(|t| format!("DELETE FROM {t};"))
         .collect();
-    sqlx::raw_sql(&empty).execute(&mut *tx).await?;
-    write_batch(&mut tx, batch, pace).await?;
-    tx.commit().await?;
+    let mut tx = pool.begin().await?;
+    let written = async {
+        // First, as every content write: the version row's lock also keeps other nodes'
+        // content writes out until the reset is done.
+        sqlx::query(
+            "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::raw_sql(&empty).execute(&mut *tx).await?;
+        write_batch(&mut tx, batch, pace).await
+    }
+    .await;
+    finish(tx, written).await?;
     Ok(report(batch))
 }
 
