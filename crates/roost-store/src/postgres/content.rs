@@ -13,7 +13,9 @@
 //!   transaction, so the parts (and the version) agree, as SQLite's read transaction does.
 //! - **Bulk writes.** An import writes each table with one `INSERT ... SELECT FROM UNNEST($1,
 //!   $2, ...)` (one array per column): the demo set (36 users, 409 tweets, 376 follows, 11
-//!   Spaces) is about ten statements instead of 830. When a bulk statement breaks a uniqueness
+//!   Spaces) is about ten statements instead of 830; a reset to that set took 35-65 ms so
+//!   against 190-260 ms with one prepared statement per row in the same transaction (debug
+//!   build, local server, a busy 2-core machine). When a bulk statement breaks a uniqueness
 //!   rule, PostgreSQL does not say which row did; the import then starts again row by row, in
 //!   SQLite's order, so the error names the record exactly as SQLite's does.
 //! - **Foreign keys checked at once.** PostgreSQL checks them per statement (SQLite defers them
