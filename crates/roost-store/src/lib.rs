@@ -48,10 +48,21 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_unavailable(&e) {
             StoreError::Unavailable(e.to_string())
+        } else if is_unstorable_text(&e) {
+            StoreError::Invalid(
+                "a text value holds a NUL character, which the database cannot store".to_owned(),
+            )
         } else {
             StoreError::Other(e.into())
         }
     }
+}
+
+/// PostgreSQL refusing a text value it cannot hold: NUL (SQLSTATE 22021), or a character its
+/// encoding lacks (22P05). The value came from whoever sent it, so it is their error.
+fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().is_some_and(|c| matches!(&*c, "22021" | "22P05")))
 }
 
 /// Whether an error says the database could not be reached or is going away, rather than that

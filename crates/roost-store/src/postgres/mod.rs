@@ -56,10 +56,10 @@ const TABLES: &[&str] = &[
 ];
 
 /// The key of the transaction-level advisory lock a cleanup pass runs under, so that of the
-/// nodes on one database one cleans up at a time and the others skip their turn. (The bytes
-/// spell `roostcln`; sqlx's migration lock uses a key derived from the database name, a
-/// different number.)
-pub const CLEANUP_LOCK_KEY: i64 = 0x726f_6f73_7463_6c6e;
+/// nodes on one database one cleans up at a time and the others skip their turn: the bytes of
+/// `roostcln`, 8245931984403262574. (sqlx's migration lock uses a key derived from the
+/// database name, a different number.)
+pub const CLEANUP_LOCK_KEY: i64 = i64::from_be_bytes(*b"roostcln");
 
 /// Connections per node unless the URL's `pool_size` parameter says otherwise. A node's
 /// requests mostly wait on PostgreSQL, not on a connection: a handful per core of the database
@@ -100,6 +100,9 @@ impl PgStore {
                 ("lock_timeout", ms.as_str()),
                 // A transaction left open by a stalled node would hold its row locks for ever.
                 ("idle_in_transaction_session_timeout", ms.as_str()),
+                // The server's notices ("relation ... already exists, skipping") are not news
+                // for roost's log or an admin command's stderr.
+                ("client_min_messages", "warning"),
             ]);
         let where_ = format!("PostgreSQL at {}:{}", opts.get_host(), opts.get_port());
         // One connection first, for its error: the pool would retry a refused connection
@@ -171,6 +174,21 @@ fn take_pool_size(url: &str) -> Result<(String, u32)> {
         format!("{base}?{}", rest.join("&"))
     };
     Ok((url, size))
+}
+
+/// Whether PostgreSQL can hold `s` as text: anything but NUL, which a text value cannot contain
+/// (SQLite's can). A lookup by such a value finds nothing, as it would on SQLite.
+fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
+/// A login-throttling key as stored: NUL (which a request's username may carry) and the escape
+/// character escaped, so that every key, as on SQLite, has a row of its own.
+fn key_text(key: &str) -> String {
+    if storable(key) && !key.contains('\\') {
+        return key.to_owned();
+    }
+    key.replace('\\', "\\\\").replace('\0', "\\0")
 }
 
 /// Maps a unique violation to [`StoreError::Conflict`] named `what`.
@@ -294,8 +312,12 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
+        // `SELECT 1`, from a table: as cheap (no row needs to be there), and it also proves
+        // that the schema is the one roost migrated, as SQLite's ping does.
         self.bounded(async {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            sqlx::query("SELECT 1 FROM server_keys LIMIT 1")
+                .execute(&self.pool)
+                .await?;
             Ok(())
         })
         .await
@@ -466,6 +488,9 @@ impl Store for PgStore {
     }
 
     async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
+        if !storable(client_id) {
+            return Ok(None);
+        }
         sqlx::query(&format!(
             "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.client_id = $1"
         ))
@@ -478,6 +503,9 @@ impl Store for PgStore {
     }
 
     async fn app_by_api_key(&self, api_key: &str) -> Result<Option<AppRecord>> {
+        if !storable(api_key) {
+            return Ok(None);
+        }
         sqlx::query(&format!(
             "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id WHERE a.api_key = $1"
         ))
@@ -512,6 +540,9 @@ impl Store for PgStore {
 
     async fn delete_app(&self, client_id: &str) -> Result<Option<Deletion>> {
         let mut tx = self.pool.begin().await?;
+        // The content version first, as every content write takes it (content.rs): locks in
+        // one order, so this cannot deadlock with a user's deletion or a reset.
+        content::bump_version(&mut tx).await?;
         // The row lock keeps new codes and grants of the App (their foreign keys lock it too)
         // out until the deletion commits, so the counts are what the cascade removes.
         let app: Option<i64> =
@@ -519,7 +550,11 @@ impl Store for PgStore {
                 .bind(client_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let Some(app) = app else { return Ok(None) };
+        let Some(app) = app else {
+            // Nothing deleted: the version does not move.
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let counts = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM app_callbacks WHERE app_id = $1) AS app_callbacks, \
                     (SELECT COUNT(*) FROM authorization_codes WHERE app_id = $1) AS authorization_codes, \
@@ -546,7 +581,6 @@ impl Store for PgStore {
             .bind(app)
             .execute(&mut *tx)
             .await?;
-        content::bump_version(&mut tx).await?;
         tx.commit().await?;
         Ok(Some(Deletion {
             id: Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?,
@@ -672,10 +706,11 @@ impl Store for PgStore {
     }
 
     async fn login_failures(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {
+        let keys: Vec<String> = keys.iter().map(|k| key_text(k)).collect();
         let rows = sqlx::query(
             "SELECT key, count::bigint AS count FROM login_failures WHERE key = ANY($1) AND window_start = $2",
         )
-        .bind(keys)
+        .bind(&keys)
         .bind(window_start)
         .fetch_all(&self.pool)
         .await?;
@@ -695,12 +730,13 @@ impl Store for PgStore {
     async fn record_login_failure(&self, keys: &[String], window_start: i64) -> Result<()> {
         // One statement for every key. Grouped, because ON CONFLICT DO UPDATE may touch a row
         // only once per statement; a key named twice counts twice, as one write per key would.
+        let keys: Vec<String> = keys.iter().map(|k| key_text(k)).collect();
         sqlx::query(
             "INSERT INTO login_failures (key, window_start, count) \
              SELECT k, $2, COUNT(*) FROM UNNEST($1::text[]) AS t (k) GROUP BY k \
              ON CONFLICT (key, window_start) DO UPDATE SET count = login_failures.count + excluded.count",
         )
-        .bind(keys)
+        .bind(&keys)
         .bind(window_start)
         .execute(&self.pool)
         .await?;
@@ -1006,7 +1042,15 @@ impl Store for PgStore {
     }
 
     async fn reset(&self, batch: ImportBatch) -> Result<ImportReport> {
-        content::reset(&self.pool, batch).await
+        // TEMPORARY, until content::reset's future is Send: its `raw_sql(..).execute(&mut *tx)`
+        // trips rustc's higher-ranked `Executor` bound when the trait's boxed future is checked
+        // for Send. Driven to completion on a blocking thread (where no Send is needed) instead;
+        // once content.rs is fixed this is `content::reset(&self.pool, batch).await` again.
+        let pool = self.pool.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(content::reset(&pool, batch)))
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("the reset task failed: {e}")))?
     }
 
     async fn save_snapshot(&self, name: &SnapshotName, document: &str, now: i64) -> Result<bool> {
@@ -1088,6 +1132,11 @@ mod unit {
             let e = take_pool_size(&format!("postgres://h/db?pool_size={bad}")).unwrap_err();
             assert!(matches!(e, StoreError::Open(_)), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_cleanup_lock_key_is_the_documented_number() {
+        assert_eq!(CLEANUP_LOCK_KEY, 8_245_931_984_403_262_574);
     }
 
     #[test]

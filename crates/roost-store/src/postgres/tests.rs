@@ -674,6 +674,15 @@ async fn conflicts_are_named_as_on_sqlite() {
         store.app_by_api_key("key10").await.unwrap().unwrap().id,
         sf(10)
     );
+    // A NUL from a request finds nothing (PostgreSQL's text cannot hold one), not an error.
+    assert!(
+        store
+            .app_by_client_id("client\0-a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.app_by_api_key("key1\u{0}0").await.unwrap().is_none());
     assert_eq!(
         store.app_by_id(sf(10)).await.unwrap().unwrap().project_name,
         "P"
@@ -691,6 +700,13 @@ async fn conflicts_are_named_as_on_sqlite() {
     assert!(matches!(
         store.create_app(dup_callbacks).await,
         Err(StoreError::Conflict("callback URL"))
+    ));
+    // Text PostgreSQL cannot hold is the sender's error, named as such.
+    let mut nul = new_app(13, "client-c");
+    nul.name = "a\0b".into();
+    assert!(matches!(
+        store.create_app(nul).await,
+        Err(StoreError::Invalid(m)) if m.contains("NUL")
     ));
     assert_eq!(store.app_ids().await.unwrap(), [sf(10)]);
     assert_eq!(store.list_apps().await.unwrap().len(), 1);
@@ -760,6 +776,17 @@ async fn login_failures_count_per_key_and_window() {
         store.login_failures(&[], 0).await.unwrap(),
         Vec::<i64>::new()
     );
+    // A key may carry what a login form was sent, NUL included, which PostgreSQL's text cannot
+    // hold: each still counts on its own, apart from its look-alikes.
+    let odd = [
+        "user:a\0b".to_owned(),
+        "user:a\\0b".to_owned(),
+        "user:a\\\0b".to_owned(),
+    ];
+    store.record_login_failure(&odd[..1], 0).await.unwrap();
+    store.record_login_failure(&odd[..2], 0).await.unwrap();
+    store.record_login_failure(&odd, 0).await.unwrap();
+    assert_eq!(store.login_failures(&odd, 0).await.unwrap(), [3, 2, 1]);
 }
 
 /// Sessions end at their end or idle end; touching moves the idle end forward only.
