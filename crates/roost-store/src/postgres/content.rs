@@ -375,13 +375,18 @@ async fn import_once(
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
     let mut tx = pool.begin().await?;
-    let written = async {
-        bump_version(&mut tx).await?;
-        write_batch(&mut tx, batch, pace).await
-    }
-    .await;
+    let written = import_in(&mut tx, batch, pace).await;
     finish(tx, written).await?;
     Ok(report(batch))
+}
+
+async fn import_in(
+    tx: &mut PgConnection,
+    batch: &ImportBatch,
+    pace: Pace,
+) -> Result<(), WriteError> {
+    bump_version(tx).await?;
+    write_batch(tx, batch, pace).await
 }
 
 /// Commits what was written, or rolls it back at once rather than when the connection is next
@@ -532,27 +537,36 @@ async fn reset_once(
     batch: &ImportBatch,
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
-    // DELETE, not TRUNCATE: TRUNCATE would lock every table against readers on all nodes until
-    // the commit. The statements go together, in one round trip (no parameters).
-    let empty: String = RESET_TABLES
-        .iter()
-        .map(|t| format!("DELETE FROM {t};"))
-        .collect();
     let mut tx = pool.begin().await?;
-    let written = async {
-        // First, as every content write: the version row's lock also keeps other nodes'
-        // content writes out until the reset is done.
-        sqlx::query(
-            "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::raw_sql(&empty).execute(&mut *tx).await?;
-        write_batch(&mut tx, batch, pace).await
-    }
-    .await;
+    let written = reset_in(&mut tx, batch, pace).await;
     finish(tx, written).await?;
     Ok(report(batch))
+}
+
+async fn reset_in(
+    tx: &mut PgConnection,
+    batch: &ImportBatch,
+    pace: Pace,
+) -> Result<(), WriteError> {
+    // First, as every content write: the version row's lock also keeps other nodes' content
+    // writes out until the reset is done.
+    sqlx::query(
+        "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // DELETE, not TRUNCATE: TRUNCATE would lock every table against readers on all nodes until
+    // the commit. The statements go together, in one round trip (no parameters).
+    static EMPTY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        RESET_TABLES
+            .iter()
+            .map(|t| format!("DELETE FROM {t};"))
+            .collect()
+    });
+    // A query without parameters goes as a simple query, which may hold several statements.
+    // (`sqlx::raw_sql` says the same, but its future is not `Send` enough for `async_trait`.)
+    sqlx::Executor::execute(&mut *tx, EMPTY.as_str()).await?;
+    write_batch(tx, batch, pace).await
 }
 
 pub(super) async fn save_snapshot(
