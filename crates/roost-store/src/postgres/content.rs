@@ -109,7 +109,7 @@ pub(super) async fn create_user(pool: &PgPool, user: NewUser) -> Result<UserReco
     .await;
     match r {
         Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
-        other => other?,
+        other => other.map_err(text_error)?,
     };
     tx.commit().await?;
     Ok(UserRecord {
@@ -287,7 +287,9 @@ pub(super) async fn content_version(pool: &PgPool) -> Result<i64> {
 pub(super) async fn create_tweet(pool: &PgPool, tweet: TweetRecord) -> Result<()> {
     let mut tx = pool.begin().await?;
     bump_version(&mut tx).await?;
-    upsert_tweets(&mut tx, std::slice::from_ref(&tweet)).await?;
+    upsert_tweets(&mut tx, std::slice::from_ref(&tweet))
+        .await
+        .map_err(text_error)?;
     tx.commit().await?;
     Ok(())
 }
@@ -694,7 +696,18 @@ fn plain(e: sqlx::Error) -> WriteError {
     if is_foreign_key_violation(&e) {
         WriteError::Store(StoreError::Invalid(DANGLING.into()))
     } else {
-        e.into()
+        WriteError::Store(text_error(e))
+    }
+}
+
+/// PostgreSQL's text cannot hold U+0000, which SQLite's can: such text is refused as invalid
+/// (SQLSTATE 22021), not reported as the store failing.
+fn text_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => StoreError::Invalid(
+            "text cannot contain the NUL character (U+0000) in a PostgreSQL store".into(),
+        ),
+        _ => e.into(),
     }
 }
 
@@ -1889,6 +1902,31 @@ mod tests {
             version,
             "nothing was written"
         );
+
+        // The one thing PostgreSQL refuses that SQLite takes: U+0000 in text. Refused as
+        // invalid input, with nothing written, not as a failing store.
+        let nul = TweetRecord {
+            text: "a\0b".into(),
+            ..tweet(951, 2)
+        };
+        for e in [
+            import(
+                &b.pg,
+                ImportBatch {
+                    tweets: vec![nul.clone()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+            create_tweet(&b.pg, nul).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, StoreError::Invalid(m) if m.contains("U+0000")),
+                "{e:?}"
+            );
+        }
+        assert_eq!(content_version(&b.pg).await.unwrap(), version);
         b.assert_same("after the refused imports").await;
 
         // Usernames swapped among existing users: fine in this order, as in SQLite...
