@@ -26,11 +26,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 
 use anyhow::anyhow;
-use roost_domain::{ClientId, ClientType, RedirectUri, SnapshotName, Snowflake, Username};
+use roost_domain::{SnapshotName, Snowflake, Username};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::rows::{hash, id, is_unique_violation, names_column, opt_id, scope_names, scopes};
+use super::rows::{
+    self, APP_COLUMNS, hash, id, is_unique_violation, names_column, opt_id, scope_names, scopes,
+};
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
     AppRecord, AppTokenRecord, AuthState, Content, Deletion, FollowRecord, GrantRecord,
@@ -48,9 +50,6 @@ const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, i
 
 const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
     is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
-
-const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
-    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, a.auto_consent_user_id";
 
 /// What a reset empties: SQLite's list, in SQLite's order (children before parents, so no
 /// cascade has work left to do). Server keys, snapshots, the content version and any table not
@@ -423,26 +422,15 @@ pub(super) async fn load_auth(pool: &PgPool) -> Result<AuthState> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut apps = sqlx::query(&format!(
+    // The rows module's App columns bring each App's callbacks along, in their order.
+    let apps = sqlx::query(&format!(
         "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
     ))
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(app_from_row)
+    .map(rows::app)
     .collect::<Result<Vec<_>>>()?;
-    let app_index: HashMap<Snowflake, usize> =
-        apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-    let callbacks = sqlx::query("SELECT app_id, uri FROM app_callbacks ORDER BY app_id, position")
-        .fetch_all(&mut *tx)
-        .await?;
-    for r in &callbacks {
-        if let Some(&i) = app_index.get(&id(r, "app_id")?) {
-            apps[i]
-                .callbacks
-                .push(RedirectUri::from_stored(r.try_get("uri")?));
-        }
-    }
     let mut grants = sqlx::query(
         "SELECT id, app_id, user_id, scopes, scope_names, created_at, revoked_at FROM grants ORDER BY id",
     )
@@ -1298,34 +1286,6 @@ fn topic_from_row(row: &PgRow) -> Result<TopicRecord> {
     })
 }
 
-fn app_from_row(row: &PgRow) -> Result<AppRecord> {
-    let client_id: String = row.try_get("client_id")?;
-    let client_type: String = row.try_get("client_type")?;
-    let secret: Option<Vec<u8>> = row.try_get("client_secret_hash")?;
-    Ok(AppRecord {
-        id: id(row, "id")?,
-        project_id: id(row, "project_id")?,
-        project_name: row.try_get("project_name")?,
-        name: row.try_get("name")?,
-        client_id: ClientId::parse(&client_id)
-            .map_err(|e| StoreError::Other(anyhow!("client_id: {e}")))?,
-        client_type: ClientType::parse(&client_type)
-            .ok_or_else(|| StoreError::Other(anyhow!("client_type: {client_type}")))?,
-        client_secret_hash: secret
-            .map(|s| {
-                roost_domain::TokenHash::from_slice(&s)
-                    .ok_or_else(|| StoreError::Other(anyhow!("client_secret_hash")))
-            })
-            .transpose()?,
-        api_key: row.try_get("api_key")?,
-        api_secret_hash: hash(row, "api_secret_hash")?,
-        bearer_generation: row.try_get("bearer_generation")?,
-        callbacks: Vec::new(),
-        created_at: row.try_get("created_at")?,
-        auto_consent_user_id: opt_id(row, "auto_consent_user_id")?,
-    })
-}
-
 /// These run against PostgreSQL when `ROOST_TEST_POSTGRES_URL` names a server (scripts/test
 /// starts a throwaway one), each on a database of its own, and compare every answer and the
 /// whole store afterwards with what `SqliteStore` gives for the same calls: SQLite's behaviour
@@ -1335,7 +1295,7 @@ fn app_from_row(row: &PgRow) -> Result<AppRecord> {
 mod tests {
     use std::str::FromStr;
 
-    use roost_domain::{ScopeNames, ScopeSet, TokenHash};
+    use roost_domain::{ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, TokenHash};
     use sqlx::Connection;
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
