@@ -26,11 +26,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 
 use anyhow::anyhow;
-use roost_domain::{ClientId, ClientType, RedirectUri, SnapshotName, Snowflake, Username};
+use roost_domain::{SnapshotName, Snowflake, Username};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::rows::{hash, id, is_unique_violation, names_column, opt_id, scope_names, scopes};
+use super::rows::{
+    self, APP_COLUMNS, hash, id, is_unique_violation, names_column, opt_id, scope_names, scopes,
+};
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
     AppRecord, AppTokenRecord, AuthState, Content, Deletion, FollowRecord, GrantRecord,
@@ -48,9 +50,6 @@ const TWEET_COLUMNS: &str = "id, author_id, text, created_at, conversation_id, i
 
 const SPACE_COLUMNS: &str = "id, state, title, creator_id, host_ids, speaker_ids, invited_user_ids, topic_ids, lang, \
     is_ticketed, participant_count, subscriber_count, created_at, updated_at, started_at, ended_at, scheduled_start";
-
-const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
-    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, a.auto_consent_user_id";
 
 /// What a reset empties: SQLite's list, in SQLite's order (children before parents, so no
 /// cascade has work left to do). Server keys, snapshots, the content version and any table not
@@ -109,7 +108,7 @@ pub(super) async fn create_user(pool: &PgPool, user: NewUser) -> Result<UserReco
     .await;
     match r {
         Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
-        other => other?,
+        other => other.map_err(text_error)?,
     };
     tx.commit().await?;
     Ok(UserRecord {
@@ -287,7 +286,9 @@ pub(super) async fn content_version(pool: &PgPool) -> Result<i64> {
 pub(super) async fn create_tweet(pool: &PgPool, tweet: TweetRecord) -> Result<()> {
     let mut tx = pool.begin().await?;
     bump_version(&mut tx).await?;
-    upsert_tweets(&mut tx, std::slice::from_ref(&tweet)).await?;
+    upsert_tweets(&mut tx, std::slice::from_ref(&tweet))
+        .await
+        .map_err(text_error)?;
     tx.commit().await?;
     Ok(())
 }
@@ -375,13 +376,18 @@ async fn import_once(
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
     let mut tx = pool.begin().await?;
-    let written = async {
-        bump_version(&mut tx).await?;
-        write_batch(&mut tx, batch, pace).await
-    }
-    .await;
+    let written = import_in(&mut tx, batch, pace).await;
     finish(tx, written).await?;
     Ok(report(batch))
+}
+
+async fn import_in(
+    tx: &mut PgConnection,
+    batch: &ImportBatch,
+    pace: Pace,
+) -> Result<(), WriteError> {
+    bump_version(tx).await?;
+    write_batch(tx, batch, pace).await
 }
 
 /// Commits what was written, or rolls it back at once rather than when the connection is next
@@ -416,26 +422,15 @@ pub(super) async fn load_auth(pool: &PgPool) -> Result<AuthState> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut apps = sqlx::query(&format!(
+    // The rows module's App columns bring each App's callbacks along, in their order.
+    let apps = sqlx::query(&format!(
         "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
     ))
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(app_from_row)
+    .map(rows::app)
     .collect::<Result<Vec<_>>>()?;
-    let app_index: HashMap<Snowflake, usize> =
-        apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-    let callbacks = sqlx::query("SELECT app_id, uri FROM app_callbacks ORDER BY app_id, position")
-        .fetch_all(&mut *tx)
-        .await?;
-    for r in &callbacks {
-        if let Some(&i) = app_index.get(&id(r, "app_id")?) {
-            apps[i]
-                .callbacks
-                .push(RedirectUri::from_stored(r.try_get("uri")?));
-        }
-    }
     let mut grants = sqlx::query(
         "SELECT id, app_id, user_id, scopes, scope_names, created_at, revoked_at FROM grants ORDER BY id",
     )
@@ -532,27 +527,36 @@ async fn reset_once(
     batch: &ImportBatch,
     pace: Pace,
 ) -> Result<ImportReport, WriteError> {
-    // DELETE, not TRUNCATE: TRUNCATE would lock every table against readers on all nodes until
-    // the commit. The statements go together, in one round trip (no parameters).
-    let empty: String = RESET_TABLES
-        .iter()
-        .map(|t| format!("DELETE FROM {t};"))
-        .collect();
     let mut tx = pool.begin().await?;
-    let written = async {
-        // First, as every content write: the version row's lock also keeps other nodes'
-        // content writes out until the reset is done.
-        sqlx::query(
-            "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::raw_sql(&empty).execute(&mut *tx).await?;
-        write_batch(&mut tx, batch, pace).await
-    }
-    .await;
+    let written = reset_in(&mut tx, batch, pace).await;
     finish(tx, written).await?;
     Ok(report(batch))
+}
+
+async fn reset_in(
+    tx: &mut PgConnection,
+    batch: &ImportBatch,
+    pace: Pace,
+) -> Result<(), WriteError> {
+    // First, as every content write: the version row's lock also keeps other nodes' content
+    // writes out until the reset is done.
+    sqlx::query(
+        "UPDATE content_version SET version = version + 1, resets = resets + 1 WHERE id = 1",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // DELETE, not TRUNCATE: TRUNCATE would lock every table against readers on all nodes until
+    // the commit. The statements go together, in one round trip (no parameters).
+    static EMPTY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        RESET_TABLES
+            .iter()
+            .map(|t| format!("DELETE FROM {t};"))
+            .collect()
+    });
+    // A query without parameters goes as a simple query, which may hold several statements.
+    // (`sqlx::raw_sql` says the same, but its future is not `Send` enough for `async_trait`.)
+    sqlx::Executor::execute(&mut *tx, EMPTY.as_str()).await?;
+    write_batch(tx, batch, pace).await
 }
 
 pub(super) async fn save_snapshot(
@@ -680,7 +684,18 @@ fn plain(e: sqlx::Error) -> WriteError {
     if is_foreign_key_violation(&e) {
         WriteError::Store(StoreError::Invalid(DANGLING.into()))
     } else {
-        e.into()
+        WriteError::Store(text_error(e))
+    }
+}
+
+/// PostgreSQL's text cannot hold U+0000, which SQLite's can: such text is refused as invalid
+/// (SQLSTATE 22021), not reported as the store failing.
+fn text_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => StoreError::Invalid(
+            "text cannot contain the NUL character (U+0000) in a PostgreSQL store".into(),
+        ),
+        _ => e.into(),
     }
 }
 
@@ -1271,34 +1286,6 @@ fn topic_from_row(row: &PgRow) -> Result<TopicRecord> {
     })
 }
 
-fn app_from_row(row: &PgRow) -> Result<AppRecord> {
-    let client_id: String = row.try_get("client_id")?;
-    let client_type: String = row.try_get("client_type")?;
-    let secret: Option<Vec<u8>> = row.try_get("client_secret_hash")?;
-    Ok(AppRecord {
-        id: id(row, "id")?,
-        project_id: id(row, "project_id")?,
-        project_name: row.try_get("project_name")?,
-        name: row.try_get("name")?,
-        client_id: ClientId::parse(&client_id)
-            .map_err(|e| StoreError::Other(anyhow!("client_id: {e}")))?,
-        client_type: ClientType::parse(&client_type)
-            .ok_or_else(|| StoreError::Other(anyhow!("client_type: {client_type}")))?,
-        client_secret_hash: secret
-            .map(|s| {
-                roost_domain::TokenHash::from_slice(&s)
-                    .ok_or_else(|| StoreError::Other(anyhow!("client_secret_hash")))
-            })
-            .transpose()?,
-        api_key: row.try_get("api_key")?,
-        api_secret_hash: hash(row, "api_secret_hash")?,
-        bearer_generation: row.try_get("bearer_generation")?,
-        callbacks: Vec::new(),
-        created_at: row.try_get("created_at")?,
-        auto_consent_user_id: opt_id(row, "auto_consent_user_id")?,
-    })
-}
-
 /// These run against PostgreSQL when `ROOST_TEST_POSTGRES_URL` names a server (scripts/test
 /// starts a throwaway one), each on a database of its own, and compare every answer and the
 /// whole store afterwards with what `SqliteStore` gives for the same calls: SQLite's behaviour
@@ -1308,7 +1295,7 @@ fn app_from_row(row: &PgRow) -> Result<AppRecord> {
 mod tests {
     use std::str::FromStr;
 
-    use roost_domain::{ScopeNames, ScopeSet, TokenHash};
+    use roost_domain::{ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, TokenHash};
     use sqlx::Connection;
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -1875,6 +1862,31 @@ mod tests {
             version,
             "nothing was written"
         );
+
+        // The one thing PostgreSQL refuses that SQLite takes: U+0000 in text. Refused as
+        // invalid input, with nothing written, not as a failing store.
+        let nul = TweetRecord {
+            text: "a\0b".into(),
+            ..tweet(951, 2)
+        };
+        for e in [
+            import(
+                &b.pg,
+                ImportBatch {
+                    tweets: vec![nul.clone()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+            create_tweet(&b.pg, nul).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, StoreError::Invalid(m) if m.contains("U+0000")),
+                "{e:?}"
+            );
+        }
+        assert_eq!(content_version(&b.pg).await.unwrap(), version);
         b.assert_same("after the refused imports").await;
 
         // Usernames swapped among existing users: fine in this order, as in SQLite...
