@@ -1042,15 +1042,7 @@ impl Store for PgStore {
     }
 
     async fn reset(&self, batch: ImportBatch) -> Result<ImportReport> {
-        // TEMPORARY, until content::reset's future is Send: its `raw_sql(..).execute(&mut *tx)`
-        // trips rustc's higher-ranked `Executor` bound when the trait's boxed future is checked
-        // for Send. Driven to completion on a blocking thread (where no Send is needed) instead;
-        // once content.rs is fixed this is `content::reset(&self.pool, batch).await` again.
-        let pool = self.pool.clone();
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || runtime.block_on(content::reset(&pool, batch)))
-            .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("the reset task failed: {e}")))?
+        content::reset(&self.pool, batch).await
     }
 
     async fn save_snapshot(&self, name: &SnapshotName, document: &str, now: i64) -> Result<bool> {
