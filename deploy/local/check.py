@@ -292,12 +292,14 @@ class Stack:
     app: dict
     users: dict
     nodes: list[dict]
+    pg_dir: str = ""  # the throwaway PostgreSQL the run started, if it did
     access_token: str = ""  # the flow's, for the failover checks
 
     @classmethod
     def load(cls, path: Path) -> "Stack":
         s = json.loads(path.read_text())
-        return cls(s["public_url"], s["cacert"], Path(s["proxy_access_log"]), s["app"], s["users"], s["nodes"])
+        return cls(s["public_url"], s["cacert"], Path(s["proxy_access_log"]), s["app"], s["users"],
+                   s["nodes"], s.get("pg_dir", ""))
 
     def client(self, source: str) -> Client:
         return Client(self.public_url, source, self.cacert)
@@ -551,6 +553,48 @@ def check_login_throttling(stack: Stack, attempt: int = 0) -> None:
           f"(also with a forged X-Forwarded-For, through the proxy or straight to a node); {other} signs in")
 
 
+def check_database_outage(stack: Stack) -> None:
+    """PostgreSQL killed: the nodes' own 503s reach the client unchanged and are not retried on
+    another node (they would answer the same) nor count against the node; PostgreSQL back: every
+    node serves again, with no restart."""
+    pg = ["scripts/pg-throwaway"]
+    app = stack.app
+    basic = base64.b64encode(f"{app['client_id']}:{app['client_secret']}".encode()).decode()
+    api = stack.client("127.0.0.9")
+    subprocess.run(pg + ["kill", stack.pg_dir], check=True, capture_output=True)
+    ids = []
+    try:
+        for _ in range(3):
+            r = api.request("GET", "/readyz")
+            ensure(r.status == 503, f"/readyz with PostgreSQL down answered {r.status}")
+            ids.append(r.request_id)
+            r = api.request("POST", "/2/oauth2/token", headers={"Authorization": f"Basic {basic}"},
+                            body={"grant_type": "authorization_code", "code": "x" * 40,
+                                  "redirect_uri": CALLBACK, "code_verifier": "v" * 43})
+            ensure(r.status == 503 and r.json().get("error") == "temporarily_unavailable"
+                   and r.header("retry-after"),
+                   f"the token endpoint with PostgreSQL down answered {r.status}: {r.text}")
+            ids.append(r.request_id)
+    finally:
+        subprocess.run(pg + ["restart", stack.pg_dir], check=True, capture_output=True)
+    proxy = stack.proxy_log(ids)
+    tried = {rid: proxy[rid]["upstream"] for rid in ids}
+    ensure(all("," not in u for u in tried.values()),
+           f"nginx passed a node's 503 on to another node: {sorted(tried.values())}")
+    served = stack.served(ids)
+    ensure(len({served[r][0] for r in ids}) == 3, "the 503s did not come from every node")
+    until = time.monotonic() + 20
+    ready = 0
+    while ready < 6:
+        ensure(time.monotonic() < until, "the nodes did not serve again after PostgreSQL came back")
+        r = api.request("GET", "/readyz")
+        ready = ready + 1 if r.status == 200 else 0
+        if r.status != 200:
+            time.sleep(0.2)
+    print("  database outage: PostgreSQL killed → every node's own 503 reaches the client as roost sent "
+          "it, tried on one node only; PostgreSQL restarted → all nodes ready again, none restarted")
+
+
 def check_failover(stack: Stack) -> None:
     """A node that dies is skipped; when none is left, clients get 503s in roost's shapes."""
     api = stack.client("127.0.0.9")
@@ -617,6 +661,8 @@ def check_stack(path: Path, keep_nodes: bool) -> None:
     check_forwarded_for(stack)
     check_login_throttling(stack)
     if not keep_nodes:
+        if stack.pg_dir:
+            check_database_outage(stack)
         check_failover(stack)
     for node, line in stack.log_lines():
         ensure("panicked" not in json.dumps(line), f"{node} panicked: {line}")
