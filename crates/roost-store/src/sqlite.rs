@@ -24,9 +24,9 @@ use crate::{
     AccessRecord, AdminTokenRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport,
     CodeRecord, Content, Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport,
     IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, ProjectRecord, RateDelta,
-    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord, SnapshotInfo,
-    SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken, TopicRecord,
-    TweetRecord, UserRecord,
+    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
+    SnapshotInfo, SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken,
+    TopicRecord, TweetRecord, UserRecord,
 };
 use roost_domain::SnapshotName;
 
@@ -2366,7 +2366,11 @@ mod tests {
             .add_rate_counts(&[delta("b", 100, 3), delta("a", 0, 1)])
             .await
             .unwrap();
-        assert_eq!(got, vec![window(100, 3), window(0, 1)], "in the order asked");
+        assert_eq!(
+            got,
+            vec![window(100, 3), window(0, 1)],
+            "in the order asked"
+        );
         let got = store.add_rate_counts(&[delta("b", 150, 2)]).await.unwrap();
         assert_eq!(got, vec![window(100, 5)]);
         // A read only.

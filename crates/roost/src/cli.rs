@@ -1000,7 +1000,9 @@ fn limits_shown(state: &crate::state::AppState) -> String {
     match state.limits.mode() {
         _ if !r.enabled => "off".to_owned(),
         crate::ratelimit::Mode::Memory => "memory".to_owned(),
-        crate::ratelimit::Mode::Store => format!("store (flushed every {} ms)", r.flush_interval_ms),
+        crate::ratelimit::Mode::Store => {
+            format!("store (flushed every {} ms)", r.flush_interval_ms)
+        }
         crate::ratelimit::Mode::Redis => format!(
             "redis {}",
             redact_url(r.redis_url.as_deref().unwrap_or_default())

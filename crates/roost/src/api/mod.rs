@@ -221,7 +221,11 @@ async fn count(
             window_ms: DAY_MS,
         });
     }
-    let mut d = state.limits.check_all(&checks, state.now()).await?.into_iter();
+    let mut d = state
+        .limits
+        .check_all(&checks, state.now())
+        .await?
+        .into_iter();
     let Some(main) = d.next() else {
         return Ok(None);
     };

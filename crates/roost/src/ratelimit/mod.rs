@@ -60,7 +60,7 @@ pub struct Key {
 
 impl Key {
     /// The window's name in a shared store: the scope never contains `|`, so this is unique.
-    fn shared_name(&self) -> String {
+    pub fn shared_name(&self) -> String {
         format!("{}|{}", self.scope, self.subject)
     }
 }
@@ -76,6 +76,18 @@ struct Window {
     pending: u64,
     /// Flushes that will still read the window back (store only; see [`REFRESH_FLUSHES`]).
     refresh: u8,
+}
+
+impl Window {
+    /// Whether a request at `now_ms` belongs in this window. A time a little before its start
+    /// does: concurrent requests read the clock before they take the lock, so one that read it
+    /// first may come second (and another node that began the window may run a little ahead).
+    /// Only a clock that moved back by more than a window starts one afresh.
+    fn holds(&self, now_ms: i64, len_ms: i64) -> bool {
+        self.len_ms == len_ms
+            && now_ms < self.start_ms + self.len_ms
+            && now_ms >= self.start_ms - self.len_ms
+    }
 }
 
 /// One window a request is counted in.
@@ -242,10 +254,8 @@ impl RateLimiter {
         order.sort_unstable();
         order.dedup();
         // Locked in index order, so two requests never wait on each other's locks.
-        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Key, Window>>)> = order
-            .iter()
-            .map(|i| (*i, lock(&self.shards[*i])))
-            .collect();
+        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Key, Window>>)> =
+            order.iter().map(|i| (*i, lock(&self.shards[*i]))).collect();
         let mut decisions = Vec::with_capacity(checks.len());
         for (c, shard) in checks.iter().zip(&shards) {
             let Some((_, map)) = guards.iter_mut().find(|(i, _)| i == shard) else {
@@ -263,7 +273,7 @@ impl RateLimiter {
                 Some(w) => w,
                 None => map.entry(c.key.clone()).or_insert(fresh),
             };
-            if now_ms >= w.start_ms + w.len_ms || now_ms < w.start_ms || w.len_ms != c.window_ms {
+            if !w.holds(now_ms, c.window_ms) {
                 *w = fresh;
             }
             if shared {
@@ -475,6 +485,17 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_read_the_clock_before_the_window_began_is_counted_in_it() {
+        let rl = RateLimiter::default();
+        assert!(rl.check_now(key("u"), 2, 1000, 500).allowed);
+        let d = rl.check_now(key("u"), 2, 1000, 499);
+        assert_eq!((d.allowed, d.remaining, d.reset_ms), (true, 0, 1500));
+        assert!(!rl.check_now(key("u"), 2, 1000, 498).allowed);
+        // A clock that went back by more than a window starts afresh.
+        assert!(rl.check_now(key("u"), 2, 1000, -501).allowed);
+    }
+
+    #[test]
     fn prune_drops_ended_windows_each_by_its_own_length() {
         let rl = RateLimiter::default();
         rl.check_now(key("a"), 1, 1000, 0);
@@ -540,7 +561,10 @@ mod tests {
         // B began its window later, and knows nothing of A's requests yet.
         for t in 0..2 {
             let d = b.check_now(key("u"), 10, 900_000, 500 + t);
-            assert_eq!((d.remaining, d.reset_ms), (9 - u64::try_from(t).unwrap(), 900_500));
+            assert_eq!(
+                (d.remaining, d.reset_ms),
+                (9 - u64::try_from(t).unwrap(), 900_500)
+            );
         }
         assert_eq!(a.flush(600).await.unwrap(), 1);
         assert_eq!(b.flush(600).await.unwrap(), 1);
@@ -551,7 +575,11 @@ mod tests {
             b.check_now(key("u"), 10, 900_000, 800),
         );
         assert_eq!((da.remaining, da.reset_ms), (4, 900_100));
-        assert_eq!((db.remaining, db.reset_ms), (4, 900_100), "A's start, the first flushed");
+        assert_eq!(
+            (db.remaining, db.reset_ms),
+            (4, 900_100),
+            "A's start, the first flushed"
+        );
         a.flush(900).await.unwrap();
         b.flush(900).await.unwrap();
         a.flush(900).await.unwrap();
@@ -605,7 +633,10 @@ mod tests {
         // At the end both begin again.
         assert!(a.check_now(key("u"), 1, 1000, 1000).allowed);
         a.flush(1001).await.unwrap();
-        assert!(b.check_now(key("u"), 1, 1000, 1002).allowed, "not flushed yet");
+        assert!(
+            b.check_now(key("u"), 1, 1000, 1002).allowed,
+            "not flushed yet"
+        );
         b.flush(1003).await.unwrap();
         a.flush(1003).await.unwrap();
         assert!(!a.check_now(key("u"), 1, 1000, 1004).allowed);

@@ -33,7 +33,8 @@ for i = 1, n do
   local len = tonumber(ARGV[2 * i + 1])
   local w = redis.call('HMGET', KEYS[i], 's', 'l', 'c')
   local s, l, c = tonumber(w[1]), tonumber(w[2]), tonumber(w[3])
-  if s == nil or l ~= len or c == nil or now >= s + len or now < s then
+  -- A time a little before the start is in the window (see Window::holds).
+  if s == nil or l ~= len or c == nil or now >= s + len or now < s - len then
     s, c = now, 0
     redis.call('HSET', KEYS[i], 's', s, 'l', len, 'c', 0)
     redis.call('PEXPIRE', KEYS[i], len + keep)
