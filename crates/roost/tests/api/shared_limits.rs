@@ -266,6 +266,51 @@ async fn memory_mode_counts_per_node_and_writes_nothing_to_the_store() {
     assert_eq!(app.row_counts().await["rate_windows"], 0);
 }
 
+/// One sign-in with a wrong password (or the right one) on the node at `base`: the status.
+async fn sign_in(app: &TestApp, base: &str, username: &str, password: &str) -> u16 {
+    let b = browser();
+    let p = AuthParams::new(&app.web.client_id, "tweet.read");
+    let page = b
+        .get(format!("{base}/i/oauth2/authorize?{}", p.query()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token").expect("csrf_token");
+    let request = hidden(&page, "request").expect("request");
+    b.post(format!("{base}/i/oauth2/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf_token", &csrf),
+            ("request", &request),
+            ("username", username),
+            ("password", password),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sec_j04_failed_logins_spread_over_two_nodes_hit_the_one_node_limit() {
+    let app = spawn_app().await;
+    let (peer, _) = spawn_peer(&app).await;
+    let limit = app.state.config.login.max_failures_per_user;
+    for i in 0..limit {
+        let base = if i % 2 == 0 { &app.base } else { &peer };
+        assert_eq!(sign_in(&app, base, "alice", "wrong").await, 401, "{i}");
+    }
+    // The limit is the total over both nodes: neither checks the right password now.
+    for base in [&app.base, &peer] {
+        assert_eq!(sign_in(&app, base, "alice", PASSWORD).await, 429, "{base}");
+    }
+    assert_eq!(sign_in(&app, &peer, "bob", PASSWORD).await, 303);
+}
+
 /// Polls `base` until its answer is a 429 (nothing more is counted then), at most 5 s.
 async fn wait_refused(http: &reqwest::Client, base: &str, token: &str) -> Answer {
     let started = Instant::now();
@@ -520,7 +565,7 @@ fn on_redis(url: &str, limit: u64) -> impl FnOnce(&mut Config) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_admits_exactly_the_limit_across_two_nodes_under_concurrency() {
+async fn sec_j04_redis_admits_exactly_the_limit_across_two_nodes_under_concurrency() {
     let redis = TestRedis::shared_or_own().await;
     let app = spawn_app_with(on_redis(&redis.url, 25)).await;
     let (peer, _peer_state) = spawn_peer(&app).await;
