@@ -2338,22 +2338,6 @@ mod tests {
         assert_eq!(row.get::<i64, _>(1), row.get::<i64, _>(2));
     }
 
-    fn delta(key: &str, window_start: i64, admitted: i64) -> RateDelta {
-        RateDelta {
-            key: key.to_owned(),
-            window_start,
-            window_ms: 1000,
-            admitted,
-        }
-    }
-
-    fn window(window_start: i64, count: i64) -> RateWindow {
-        RateWindow {
-            window_start,
-            count,
-        }
-    }
-
     #[tokio::test]
     async fn rate_windows_add_up_keep_the_first_start_and_drop_what_ended() {
         let dir = tempfile::tempdir().unwrap();
@@ -2361,45 +2345,8 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        // Two nodes began the same window at different moments: the first flush's start stays.
-        let got = store
-            .add_rate_counts(&[delta("b", 100, 3), delta("a", 0, 1)])
-            .await
-            .unwrap();
-        assert_eq!(
-            got,
-            vec![window(100, 3), window(0, 1)],
-            "in the order asked"
-        );
-        let got = store.add_rate_counts(&[delta("b", 150, 2)]).await.unwrap();
-        assert_eq!(got, vec![window(100, 5)]);
-        // A read only.
-        let got = store.add_rate_counts(&[delta("b", 150, 0)]).await.unwrap();
-        assert_eq!(got, vec![window(100, 5)]);
-        // A delta of a window that ended before the stored one began is dropped ...
-        let got = store.add_rate_counts(&[delta("b", -900, 7)]).await.unwrap();
-        assert_eq!(got, vec![window(100, 5)]);
-        // ... and one that begins after the stored window ended starts the next window.
-        let got = store.add_rate_counts(&[delta("b", 1100, 1)]).await.unwrap();
-        assert_eq!(got, vec![window(1100, 1)]);
-        // Another length (the configuration changed): a new window.
-        let longer = RateDelta {
-            window_ms: 5000,
-            ..delta("b", 1200, 2)
-        };
-        assert_eq!(
-            store.add_rate_counts(&[longer]).await.unwrap(),
-            vec![window(1200, 2)]
-        );
-        // Many keys at once: more than one statement's worth.
-        let many: Vec<RateDelta> = (0..600).map(|i| delta(&format!("k{i}"), 0, i)).collect();
-        let got = store.add_rate_counts(&many).await.unwrap();
-        assert!(got.iter().zip(0..).all(|(w, i)| *w == window(0, i)));
-        // Ended windows are cleaned up; live ones stay.
-        let report = store.cleanup(1000, 0).await.unwrap();
-        assert_eq!(report.rows["rate_windows"], 601, "a and k0..k599");
-        let counts = store.row_counts().await.unwrap();
-        assert_eq!(counts["rate_windows"], 1);
+        crate::rate::conformance::windows_add_up_keep_the_first_start_and_drop_what_ended(&store)
+            .await;
     }
 
     #[tokio::test]
@@ -2410,30 +2357,11 @@ mod tests {
         let first = SqliteStore::open(path).await.unwrap();
         first.migrate().await.unwrap();
         let second = SqliteStore::open(path).await.unwrap();
-        let flushes = |store: SqliteStore| {
-            tokio::spawn(async move {
-                for i in 0..50 {
-                    store
-                        .add_rate_counts(&[delta("shared", i, 1), delta("other", 0, 2)])
-                        .await
-                        .unwrap();
-                }
-            })
-        };
-        let tasks = [
-            flushes(first.clone()),
-            flushes(second.clone()),
-            flushes(first.clone()),
-            flushes(second),
-        ];
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let got = first
-            .add_rate_counts(&[delta("shared", 0, 0), delta("other", 0, 0)])
-            .await
-            .unwrap();
-        assert_eq!(got, vec![window(0, 200), window(0, 400)]);
+        crate::rate::conformance::no_update_is_lost_under_concurrent_flushes(
+            std::sync::Arc::new(first),
+            std::sync::Arc::new(second),
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -143,8 +143,7 @@ async fn access_token(app: &TestApp) -> String {
 }
 
 #[tokio::test]
-async fn store_shared_window_from_two_nodes_overshoots_within_the_bound_and_counts_every_admission()
-{
+async fn sec_j04_api_window_shared_through_the_store_overshoots_within_the_bound_and_counts_all() {
     let app = spawn_app_with(|c| {
         c.rate_limits.shared = SharedLimits::Store;
         limit_me(c, 20);
@@ -401,7 +400,7 @@ async fn blast_two_servers(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_serve_processes_on_one_file_share_a_window_through_the_store() {
+async fn two_serve_processes_on_one_database_share_a_window_through_the_store() {
     let ws = Workspace::new();
     let config = write(
         &ws,
@@ -703,4 +702,24 @@ async fn two_serve_processes_with_redis_url_admit_exactly_the_limit() {
         "{stderr}"
     );
     second.stop();
+}
+
+#[tokio::test]
+async fn a_client_id_with_nul_counts_in_a_window_of_its_own_through_the_store() {
+    let app = spawn_app_with(|c| c.rate_limits.shared = SharedLimits::Store).await;
+    // HTTP Basic halves are percent-decoded: `a%00b` names the client `a<NUL>b`.
+    for client in ["a%00b", "a\\0b"] {
+        let (status, body, _) = app
+            .token(
+                client,
+                Some("secret"),
+                &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+            )
+            .await;
+        assert_eq!(status, 401, "{body}");
+    }
+    // The address and the two clients: every window reaches the store, PostgreSQL included
+    // (whose text cannot hold NUL).
+    assert_eq!(app.state.limits.flush(app.state.now()).await.unwrap(), 3);
+    assert_eq!(app.row_counts().await["rate_windows"], 3);
 }
