@@ -18,6 +18,7 @@ use roost_domain::{
 
 pub mod content;
 mod postgres;
+mod rate;
 mod sqlite;
 
 pub use content::{
@@ -411,6 +412,27 @@ pub struct Deletion {
     pub removed: BTreeMap<&'static str, u64>,
 }
 
+/// What one node admitted in a shared rate-limit window since it last flushed that window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateDelta {
+    /// The window's key: what is limited, and for whom.
+    pub key: String,
+    /// When the window began, as the node knows it (Unix ms).
+    pub window_start: i64,
+    pub window_ms: i64,
+    /// Requests admitted since the last flush; 0 only reads the window back.
+    pub admitted: i64,
+}
+
+/// A shared rate-limit window as it stands after a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    /// The start every node adopts (Unix ms).
+    pub window_start: i64,
+    /// Requests admitted in it by every node, as flushed so far.
+    pub count: i64,
+}
+
 /// What a cleanup pass removed, by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -576,9 +598,19 @@ pub trait Store: Send + Sync + 'static {
     /// False when there was no such snapshot.
     async fn delete_snapshot(&self, name: &SnapshotName) -> Result<bool>;
 
+    /// Adds what this node admitted to the shared rate-limit windows, atomically with respect
+    /// to other nodes' flushes (no lost updates), in one transaction, and returns each window as
+    /// it now stands, in the order of `deltas` (whose keys are distinct). Per key: a window that
+    /// did not exist, or whose stored window ended before the delta's began (or has another
+    /// length), starts with the delta's start and count; a delta whose window ended before the
+    /// stored one began is dropped (those requests were in a window that is over); otherwise
+    /// the count grows by the delta and the stored start stays, so every node ends up with the
+    /// start of the first flush.
+    async fn add_rate_counts(&self, deltas: &[RateDelta]) -> Result<Vec<RateWindow>>;
+
     /// Deletes what can no longer be used (expired codes, tokens, sessions, ended grants, old
-    /// throttling windows). `grace_ms` keeps ended grants and used codes that long after they
-    /// end, so that a late code replay is still recognised.
+    /// throttling windows, ended rate-limit windows). `grace_ms` keeps ended grants and used
+    /// codes that long after they end, so that a late code replay is still recognised.
     async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport>;
 
     /// Background upkeep a serving process runs often (every few hundred milliseconds): for

@@ -34,6 +34,10 @@ pub struct Common {
     /// TOML file with tunables (see the README's configuration reference)
     #[arg(long, env = "ROOST_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Redis server for rate-limit counts shared by several nodes: redis://HOST[:PORT][/DB]
+    /// [default: none; counts in the store on PostgreSQL, in memory on SQLite]
+    #[arg(long, env = "ROOST_REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +413,9 @@ pub fn load_config(common: &Common) -> anyhow::Result<Config> {
     };
     if let Some(url) = &common.database_url {
         config.server.database_url = url.clone();
+    }
+    if let Some(url) = &common.redis_url {
+        config.rate_limits.redis_url = Some(url.clone());
     }
     Ok(config)
 }
@@ -966,20 +973,41 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::cleanup::spawn(state.clone());
     crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());
-    tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), "roost is listening");
+    crate::ratelimit::spawn_flusher(state.clone());
+    tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), rate_limits = %limits_shown(&state), "roost is listening");
     if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
     let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
     crate::http::serve(
-        crate::http::router(state),
+        crate::http::router(state.clone()),
         listener,
         header_read_timeout,
         shutdown_signal(),
     )
     .await?;
+    // What this node admitted since its last flush still counts on the other nodes.
+    if let Err(e) = state.limits.flush(state.now()).await {
+        tracing::warn!(error = %e, "the last rate-limit counts did not reach the store");
+    }
     tracing::info!("roost stopped");
     Ok(())
+}
+
+/// Where the rate-limit counts live, for the start-up line (a Redis URL without its password).
+fn limits_shown(state: &crate::state::AppState) -> String {
+    let r = &state.config.rate_limits;
+    match state.limits.mode() {
+        _ if !r.enabled => "off".to_owned(),
+        crate::ratelimit::Mode::Memory => "memory".to_owned(),
+        crate::ratelimit::Mode::Store => {
+            format!("store (flushed every {} ms)", r.flush_interval_ms)
+        }
+        crate::ratelimit::Mode::Redis => format!(
+            "redis {}",
+            redact_url(r.redis_url.as_deref().unwrap_or_default())
+        ),
+    }
 }
 
 async fn shutdown_signal() {

@@ -140,6 +140,30 @@ pub struct RateLimitConfig {
     pub oauth_per_address: u64,
     /// Seconds. Default 60.
     pub oauth_window: u64,
+    /// Where window counts live: `auto` (default: `redis` when `redis_url` is set, `store` on
+    /// PostgreSQL, else `memory`), `memory` (this process only, exact on one node), `store`
+    /// (shared by every node on the database, flushed every `flush_interval_ms`) or `redis`.
+    pub shared: SharedLimits,
+    /// Milliseconds between flushes of this node's counts to the store (`store` only): 1 to
+    /// 1000. Default 250.
+    pub flush_interval_ms: u64,
+    /// A Redis server that holds the counts, exact across nodes: `redis://[:PASSWORD@]HOST
+    /// [:PORT][/DB]` or `unix:///PATH`. Default none. Flag `--redis-url`, env `ROOST_REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// Milliseconds a rate-limited request waits for Redis (connecting included); then it is
+    /// answered 503. Default 1000.
+    pub redis_timeout_ms: u64,
+}
+
+/// `rate_limits.shared`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedLimits {
+    #[default]
+    Auto,
+    Memory,
+    Store,
+    Redis,
 }
 
 impl Default for RateLimitConfig {
@@ -151,6 +175,46 @@ impl Default for RateLimitConfig {
             oauth_per_client: 3000,
             oauth_per_address: 6000,
             oauth_window: 60,
+            shared: SharedLimits::Auto,
+            flush_interval_ms: 250,
+            redis_url: None,
+            redis_timeout_ms: 1000,
+        }
+    }
+}
+
+/// Where the counts of a configuration live, once `auto` is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitSharing {
+    Memory,
+    Store,
+    Redis(String),
+}
+
+impl RateLimitConfig {
+    /// `shared` resolved against the database URL and `redis_url`.
+    pub fn sharing(&self, database_url: &str) -> Result<LimitSharing, ConfigError> {
+        let postgres =
+            database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+        match (self.shared, &self.redis_url) {
+            (SharedLimits::Auto | SharedLimits::Redis, Some(url)) => {
+                Ok(LimitSharing::Redis(url.clone()))
+            }
+            (SharedLimits::Redis, None) => Err(ConfigError::Invalid(
+                "rate_limits.shared = \"redis\" needs rate_limits.redis_url (or --redis-url)"
+                    .into(),
+            )),
+            (other, Some(_)) => Err(ConfigError::Invalid(format!(
+                "rate_limits.redis_url is set but rate_limits.shared = \"{}\"; leave `shared` at \"auto\" or set it to \"redis\"",
+                if other == SharedLimits::Memory {
+                    "memory"
+                } else {
+                    "store"
+                }
+            ))),
+            (SharedLimits::Auto, None) if postgres => Ok(LimitSharing::Store),
+            (SharedLimits::Auto | SharedLimits::Memory, None) => Ok(LimitSharing::Memory),
+            (SharedLimits::Store, None) => Ok(LimitSharing::Store),
         }
     }
 }
@@ -556,6 +620,18 @@ impl Config {
                 "rate_limits.endpoints: `{k}` is not an endpoint roost serves (keys look like \"GET /2/users/:id\")"
             )));
         }
+        let r = &self.rate_limits;
+        if r.flush_interval_ms == 0 || r.flush_interval_ms > 1000 {
+            return Err(ConfigError::Invalid(
+                "rate_limits.flush_interval_ms must be 1 to 1000 milliseconds".into(),
+            ));
+        }
+        if r.redis_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "rate_limits.redis_timeout_ms must be at least 1".into(),
+            ));
+        }
+        r.sharing(&self.server.database_url)?;
         self.socket_addr()?;
         self.public_url()?;
         Ok(())
@@ -731,6 +807,44 @@ mod tests {
             Config::from_toml_str("[rate_limits.endpoints]\n\"POST /2/tweets\" = { daily = 1 }\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn shared_limits_follow_the_store_unless_told_and_redis_wins_when_given() {
+        let sharing = |toml: &str, db: &str| {
+            let mut c = Config::from_toml_str(toml)?;
+            c.server.database_url = db.to_owned();
+            c.validate()?;
+            c.rate_limits.sharing(db)
+        };
+        let pg = "postgres://roost@db/roost";
+        let lite = "sqlite://roost.db";
+        assert_eq!(sharing("", lite).unwrap(), LimitSharing::Memory);
+        assert_eq!(sharing("", pg).unwrap(), LimitSharing::Store);
+        assert_eq!(
+            sharing("[rate_limits]\nshared = \"store\"\n", lite).unwrap(),
+            LimitSharing::Store
+        );
+        assert_eq!(
+            sharing("[rate_limits]\nshared = \"memory\"\n", pg).unwrap(),
+            LimitSharing::Memory
+        );
+        let redis = "[rate_limits]\nredis_url = \"redis://127.0.0.1:6379\"\n";
+        assert_eq!(
+            sharing(redis, pg).unwrap(),
+            LimitSharing::Redis("redis://127.0.0.1:6379".into())
+        );
+        for bad in [
+            "[rate_limits]\nshared = \"redis\"\n",
+            "[rate_limits]\nshared = \"memory\"\nredis_url = \"redis://h\"\n",
+            "[rate_limits]\nshared = \"cluster\"\n",
+            "[rate_limits]\nflush_interval_ms = 0\n",
+            "[rate_limits]\nflush_interval_ms = 1001\n",
+            "[rate_limits]\nredis_timeout_ms = 0\n",
+        ] {
+            assert!(sharing(bad, lite).is_err(), "{bad}");
+        }
+        assert_eq!(Config::default().rate_limits.flush_interval_ms, 250);
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub async fn build_state(
     );
     let ids = SnowflakeGenerator::new(sandbox::worker_id(config.sandbox.seed));
     let sandbox = sandbox::Sandbox::new(&config.sandbox);
+    let limits = rate_limiter(&config, &store, clock.now_ms()).await?;
     Ok(AppState::new(Inner {
         store,
         secure_cookies: public.scheme() == "https",
@@ -85,7 +86,36 @@ pub async fn build_state(
         public_origin,
         world,
         tokens,
-        limits: ratelimit::RateLimiter::default(),
+        limits,
         apps: apps::AppCache::new(1000),
     }))
+}
+
+/// The rate limiter `rate_limits.shared` asks for.
+async fn rate_limiter(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    now: i64,
+) -> anyhow::Result<ratelimit::RateLimiter> {
+    use config::LimitSharing;
+    Ok(
+        match config.rate_limits.sharing(&config.server.database_url)? {
+            LimitSharing::Memory => ratelimit::RateLimiter::in_memory(),
+            LimitSharing::Store => ratelimit::RateLimiter::shared_through_store(store.clone()),
+            LimitSharing::Redis(url) => {
+                // Drawn once per database, so every node on it counts under the same keys and
+                // other deployments on the same Redis never do.
+                let mut candidate = [0u8; 8];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut candidate);
+                let stored = store
+                    .server_key("rate_limit_namespace", &candidate, now)
+                    .await?;
+                let namespace: String = stored.iter().map(|b| format!("{b:02x}")).collect();
+                let timeout = std::time::Duration::from_millis(config.rate_limits.redis_timeout_ms);
+                ratelimit::RateLimiter::shared_through_redis(ratelimit::RedisWindows::new(
+                    &url, &namespace, timeout,
+                )?)
+            }
+        },
+    )
 }

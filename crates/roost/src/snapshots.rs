@@ -131,6 +131,11 @@ pub async fn reset(state: &AppState, to: Option<&SnapshotName>) -> Result<Reset,
         }
     };
     let restored = state.store.reset(batch).await?;
+    // The store's own windows went with the reset; those on Redis go now. The reset stands if
+    // Redis cannot be reached: its windows then end as usual.
+    if let Err(e) = state.limits.clear_shared().await {
+        tracing::warn!(error = %e, "after the reset, the rate-limit windows on Redis could not be dropped");
+    }
     let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     crate::content::world::sync(state).await?;
     // The poller may have run the reload between the commit and the line above, and be about

@@ -62,6 +62,7 @@ const RESET_TABLES: &[&str] = &[
     "sessions",
     "consumed_requests",
     "login_failures",
+    "rate_windows",
     "app_callbacks",
     "apps",
     "projects",

@@ -26,8 +26,8 @@ use sqlx::{ConnectOptions, Connection, PgPool, Row};
 use crate::{
     AccessRecord, AdminTokenRecord, AppRecord, AuthState, CleanupReport, CodeRecord, Content,
     Deletion, FollowRecord, ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewAdminToken,
-    NewApp, NewCode, NewUser, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation,
-    SessionRecord, SnapshotInfo, Store, StoreError, TweetRecord, UserRecord,
+    NewApp, NewCode, NewUser, RateDelta, RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated,
+    Rotation, SessionRecord, SnapshotInfo, Store, StoreError, TweetRecord, UserRecord,
 };
 use rows::{APP_COLUMNS, id, is_unique_violation, names_column, opt_id, scope_names, scopes};
 
@@ -53,6 +53,7 @@ const TABLES: &[&str] = &[
     "topics",
     "snapshots",
     "admin_tokens",
+    "rate_windows",
 ];
 
 /// The key of the transaction-level advisory lock a cleanup pass runs under, so that of the
@@ -186,7 +187,7 @@ fn storable(s: &str) -> bool {
     !s.contains('\0')
 }
 
-/// A login-throttling key as stored: NUL (which a request's username may carry) and the escape
+/// A login-throttling or rate-limit key as stored: NUL (which a request's username may carry) and the escape
 /// character escaped, so that every key, as on SQLite, has a row of its own.
 fn key_text(key: &str) -> String {
     if storable(key) && !key.contains('\\') {
@@ -287,6 +288,12 @@ const CLEANUP_STEPS: &[Step] = &[
               WHERE c.used_at IS NOT NULL AND c.used_at < $1 \
               AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id) LIMIT 1000)",
         at: |_, cutoff| cutoff,
+    },
+    Step {
+        table: "rate_windows",
+        sql: "DELETE FROM rate_windows WHERE key IN (SELECT key FROM rate_windows \
+              WHERE window_start + window_ms <= $1 LIMIT 1000)",
+        at: |now, _| now,
     },
 ];
 
@@ -745,6 +752,52 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn add_rate_counts(&self, deltas: &[RateDelta]) -> Result<Vec<RateWindow>> {
+        // One statement for the whole flush, so it is its own transaction. Its rows go in the
+        // order of the arrays (WITH ORDINALITY), sorted by key: concurrent flushes of several
+        // nodes lock the rows they share in the same order and cannot deadlock.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "INSERT INTO rate_windows (key, window_start, window_ms, count) \
+                 SELECT k, s, m, c FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+                 WITH ORDINALITY AS t (k, s, m, c, n) ORDER BY n {}",
+                crate::rate::upsert_conflict_clause()
+            )
+        });
+        // A key holds what a request named (a client id may carry NUL): escaped as the login
+        // keys are, so that every key is storable and keeps a row of its own.
+        let deltas: Vec<RateDelta> = deltas
+            .iter()
+            .map(|d| RateDelta {
+                key: key_text(&d.key),
+                ..d.clone()
+            })
+            .collect();
+        let sorted = crate::rate::in_key_order(&deltas);
+        let keys: Vec<&str> = sorted.iter().map(|d| d.key.as_str()).collect();
+        let starts: Vec<i64> = sorted.iter().map(|d| d.window_start).collect();
+        let lengths: Vec<i64> = sorted.iter().map(|d| d.window_ms).collect();
+        let admitted: Vec<i64> = sorted.iter().map(|d| d.admitted).collect();
+        let rows = sqlx::query(SQL.as_str())
+            .bind(&keys)
+            .bind(&starts)
+            .bind(&lengths)
+            .bind(&admitted)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut returned = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            returned.insert(
+                row.try_get::<String, _>("key")?,
+                RateWindow {
+                    window_start: row.try_get("window_start")?,
+                    count: row.try_get("count")?,
+                },
+            );
+        }
+        crate::rate::in_delta_order(&deltas, returned)
     }
 
     async fn create_code(&self, code: NewCode) -> Result<()> {

@@ -1021,3 +1021,22 @@ async fn tls_with_verify_full() {
     let _ = std::fs::remove_file(&other);
     assert!(matches!(e, StoreError::Open(_)), "{e:?}");
 }
+
+/// The shared rate-limit windows behave as on SQLite.
+#[tokio::test]
+async fn rate_windows_add_up_keep_the_first_start_and_drop_what_ended() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    crate::rate::conformance::windows_add_up_keep_the_first_start_and_drop_what_ended(&store).await;
+}
+
+/// Two nodes' pools flushing the same windows at once, in opposite key orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_windows_lose_no_update_and_do_not_deadlock_under_concurrent_flushes() {
+    let db = TestDb::create().await;
+    crate::rate::conformance::no_update_is_lost_under_concurrent_flushes(
+        Arc::new(db.store().await),
+        Arc::new(db.store().await),
+    )
+    .await;
+}

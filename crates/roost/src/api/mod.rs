@@ -54,7 +54,14 @@ async fn authenticate_and_count(
         Some((scope, limit)) => (Some((scope, limit)), kind_refused(&limit, &principal)),
         None => (None, None),
     };
-    let windows = limit.and_then(|(scope, l)| count(state, scope, &l, &principal));
+    let windows = match limit {
+        Some((scope, l)) => match count(state, scope, &l, &principal).await {
+            Ok(w) => w,
+            // The shared counters cannot be reached: refused, as when the store cannot be.
+            Err(e) => return error::ApiError::Unavailable(e.into()).into_response(),
+        },
+        None => None,
+    };
     let attribution = crate::sandbox::attribution(&principal, endpoint.map(|e| e.0));
     let mut resp = if let Some(w) = &windows
         && !w.allowed()
@@ -154,15 +161,15 @@ const DAY_MS: i64 = 86_400_000;
 /// Counts the request in its pool's windows. A kind of token the endpoint has no pool for
 /// (an app-only token on a user-context endpoint) is counted per App against the endpoint's
 /// other number, so that its refusal carries the headers too.
-fn count(
+async fn count(
     state: &AppState,
     scope: &'static str,
     limit: &crate::config::EndpointLimit,
     principal: &principal::Principal,
-) -> Option<Windows> {
+) -> Result<Option<Windows>, crate::ratelimit::LimitError> {
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
-        return None;
+        return Ok(None);
     }
     let (own, other, subject, app_id) = match principal {
         principal::Principal::User {
@@ -177,7 +184,9 @@ fn count(
             (limit.app, limit.user, format!("a{app_id}"), *app_id)
         }
     };
-    let n = own.or(other)?;
+    let Some(n) = own.or(other) else {
+        return Ok(None);
+    };
     // A refused kind of token is counted in its pool only, not in the secondary windows of the
     // requests the endpoint serves.
     let (per_second, app_24h) = match own {
@@ -212,13 +221,19 @@ fn count(
             window_ms: DAY_MS,
         });
     }
-    let mut d = state.limits.check_all(&checks, state.now()).into_iter();
-    let main = d.next()?;
-    Some(Windows {
+    let mut d = state
+        .limits
+        .check_all(&checks, state.now())
+        .await?
+        .into_iter();
+    let Some(main) = d.next() else {
+        return Ok(None);
+    };
+    Ok(Some(Windows {
         main,
         per_second: per_second.and_then(|_| d.next()),
         app_day: app_24h.and_then(|_| d.next()),
-    })
+    }))
 }
 
 /// X's wire on every API answer: never cached (the answers are per token), JSON bodies are

@@ -163,9 +163,13 @@ pub async fn token(
         Err(e) => return param_error(e, "app-only token request refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
-        tracing::info!("app-only token request refused: too many requests");
-        return code_99();
+    match super::throttle(&state, client, super::token::client_key(&params)).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            tracing::info!("app-only token request refused: too many requests");
+            return code_99();
+        }
+        Err(e) => return unavailable(&state, e.into()),
     }
     if params.get("grant_type") != Some("client_credentials") {
         tracing::info!("app-only token request refused: grant_type must be client_credentials");
@@ -193,9 +197,13 @@ pub async fn invalidate(
         Err(e) => return param_error(e, "invalidate_token refused"),
     };
     // X answers requests that come too often with code 99 as well.
-    if super::throttle(&state, client, super::token::client_key(&params)).is_some() {
-        tracing::info!("invalidate_token refused: too many requests");
-        return code_99();
+    match super::throttle(&state, client, super::token::client_key(&params)).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            tracing::info!("invalidate_token refused: too many requests");
+            return code_99();
+        }
+        Err(e) => return unavailable(&state, e.into()),
     }
     let app = match authenticate(&state, &params).await {
         Ok(app) => app,

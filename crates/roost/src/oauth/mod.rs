@@ -13,41 +13,54 @@ use std::net::IpAddr;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::ratelimit::{Decision, Key};
+use crate::ratelimit::{Decision, Key, LimitError};
 use crate::state::AppState;
 
 /// Limits token, revoke and app-only requests per client and per client address (checklist
-/// K1), before any credential is checked. Returns the refusing decision when over a limit.
-pub fn throttle(state: &AppState, addr: IpAddr, client: Option<&str>) -> Option<Decision> {
+/// K1), before any credential is checked. Returns the refusing decision when over a limit, and
+/// an error when the shared counters cannot be reached (the caller answers 503).
+pub async fn throttle(
+    state: &AppState,
+    addr: IpAddr,
+    client: Option<&str>,
+) -> Result<Option<Decision>, LimitError> {
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
-        return None;
+        return Ok(None);
     }
     let window = token::secs(cfg.oauth_window);
     let now = state.now();
-    let by_addr = state.limits.check(
-        Key {
-            scope: "oauth:address",
-            subject: addr.to_string(),
-        },
-        cfg.oauth_per_address,
-        window,
-        now,
-    );
+    let by_addr = state
+        .limits
+        .check(
+            Key {
+                scope: "oauth:address",
+                subject: addr.to_string(),
+            },
+            cfg.oauth_per_address,
+            window,
+            now,
+        )
+        .await?;
     if !by_addr.allowed {
-        return Some(by_addr);
+        return Ok(Some(by_addr));
     }
-    let client = client?;
-    let by_client = state.limits.check(
-        Key {
-            scope: "oauth:client",
-            subject: client.chars().take(128).collect(),
-        },
-        cfg.oauth_per_client,
-        window,
-        now,
-    );
-    (!by_client.allowed).then_some(by_client)
+    let Some(client) = client else {
+        return Ok(None);
+    };
+    let by_client = state
+        .limits
+        .check(
+            Key {
+                scope: "oauth:client",
+                subject: client.chars().take(128).collect(),
+            },
+            cfg.oauth_per_client,
+            window,
+            now,
+        )
+        .await?;
+    Ok((!by_client.allowed).then_some(by_client))
 }
 
 /// The endpoints a browser-based public App calls, which CORS may open to listed origins.

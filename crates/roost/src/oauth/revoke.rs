@@ -39,7 +39,10 @@ async fn run(
 ) -> Result<(), TokenError> {
     let params = params?;
     // Guessing tokens through revocation is throttled like the token endpoint (E7).
-    if let Some(d) = super::throttle(state, client, super::token::client_key(&params)) {
+    if let Some(d) = super::throttle(state, client, super::token::client_key(&params))
+        .await
+        .map_err(|e| TokenError::Unavailable(e.into()))?
+    {
         return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
     }
     let app = authenticate(state, &params).await?;

@@ -71,7 +71,10 @@ async fn issue(
     app_id: &mut Option<roost_domain::Snowflake>,
 ) -> Result<TokenResponse, TokenError> {
     let params = params?;
-    if let Some(d) = super::throttle(state, client, client_key(&params)) {
+    if let Some(d) = super::throttle(state, client, client_key(&params))
+        .await
+        .map_err(|e| TokenError::Unavailable(e.into()))?
+    {
         return Err(TokenError::TooManyRequests(d.retry_after(state.now())));
     }
     let grant = GrantType::parse(params.get("grant_type"))?;

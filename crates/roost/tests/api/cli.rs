@@ -30,24 +30,24 @@ const SCOPES: &str = "tweet.read users.read offline.access";
 /// A fresh directory and a fresh database of the run's store (on SQLite a file in that
 /// directory); commands run with the directory as working directory, so nothing lands in the
 /// repository even if a default path were used.
-struct Workspace {
+pub(crate) struct Workspace {
     db: crate::helpers::ScratchDb,
-    db_url: String,
+    pub(crate) db_url: String,
 }
 
 impl Workspace {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let db = crate::helpers::ScratchDb::new_blocking();
         let db_url = db.url.clone();
         Self { db, db_url }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.db.dir()
     }
 
     /// `roost ARGS` with a clean environment (no inherited `ROOST_*`).
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
             .current_dir(self.path())
@@ -59,6 +59,7 @@ impl Workspace {
             .env_remove("ROOST_SEED")
             .env_remove("ROOST_SERVER_URL")
             .env_remove("ROOST_ADMIN_TOKEN")
+            .env_remove("ROOST_REDIS_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -265,14 +266,14 @@ fn free_port() -> u16 {
 }
 
 /// A `roost serve` child process that answers `/healthz`.
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     process: ChildGuard,
 }
 
 impl Server {
     /// Starts `roost serve --addr 127.0.0.1:<free port> EXTRA` and waits until it is healthy.
-    async fn start(ws: &Workspace, extra: &[&str]) -> Server {
+    pub(crate) async fn start(ws: &Workspace, extra: &[&str]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut args = vec!["serve", "--addr", &addr];
         args.extend(extra);
@@ -332,12 +333,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Kills the server and returns everything it wrote to stdout and stderr.
-    fn stop(mut self) -> (String, String) {
+    pub(crate) fn stop(mut self) -> (String, String) {
         let _ = self.process.child.kill();
         let _ = self.process.child.wait();
         self.process.take_output()
@@ -1138,7 +1139,7 @@ async fn serve_on_a_port_already_taken_fails_with_a_reason() {
     drop(taken);
 }
 
-fn write(ws: &Workspace, name: &str, contents: &str) -> PathBuf {
+pub(crate) fn write(ws: &Workspace, name: &str, contents: &str) -> PathBuf {
     let path = ws.path().join(name);
     std::fs::write(&path, contents).expect("write config");
     path
@@ -1922,7 +1923,7 @@ async fn wait_me_status(server: &Server, token: &str, status: u16) {
     }
 }
 
-async fn create_json(ws: &Workspace, args: &[&str]) -> Map<String, Value> {
+pub(crate) async fn create_json(ws: &Workspace, args: &[&str]) -> Map<String, Value> {
     let out = ws.run_db(args).await;
     out.assert_success();
     out.json_object()

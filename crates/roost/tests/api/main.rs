@@ -29,6 +29,7 @@ mod render_cache;
 mod revoke;
 mod sandbox;
 mod server_keys;
+mod shared_limits;
 mod snapshots;
 mod spaces;
 mod storage;
