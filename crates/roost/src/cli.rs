@@ -603,7 +603,7 @@ pub async fn apps_delete(args: AppsDelete) -> anyhow::Result<()> {
             removed_summary(&deleted.removed)
         );
         println!(
-            "Servers on this database refuse its tokens at their next content poll (1 s by default; at most token_cache_ttl)."
+            "Servers on this database refuse its tokens within 1 s (they follow the store's invalidation feed)."
         );
     }
     Ok(())
@@ -622,7 +622,7 @@ pub async fn users_delete(args: UsersDelete) -> anyhow::Result<()> {
             removed_summary(&deleted.removed)
         );
         println!(
-            "Servers on this database refuse their tokens at their next content poll (1 s by default; at most token_cache_ttl)."
+            "Servers on this database refuse their tokens within 1 s (they follow the store's invalidation feed)."
         );
     }
     Ok(())
@@ -966,6 +966,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::cleanup::spawn(state.clone());
     crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());
+    crate::cluster::spawn(state.clone()).await;
     tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), "roost is listening");
     if demo_ready {
         println!("{}", crate::demo::banner(&state));

@@ -7,6 +7,7 @@ pub mod api;
 pub mod apps;
 pub mod cleanup;
 pub mod cli;
+pub mod cluster;
 pub mod clock;
 pub mod config;
 pub mod content;
