@@ -38,7 +38,7 @@
 
 use std::time::{Duration, Instant};
 
-use roost_store::{InvalidationPage, Invalidated, StoreError};
+use roost_store::{Invalidated, InvalidationPage, StoreError};
 
 use crate::state::AppState;
 

@@ -265,7 +265,9 @@ impl TokenCache {
     /// Records that a read of the feed that began at `read_began` reached its head, and every
     /// entry it returned has been applied.
     pub fn mark_caught_up(&self, read_began: Instant) {
-        let ms = read_began.saturating_duration_since(self.origin).as_millis();
+        let ms = read_began
+            .saturating_duration_since(self.origin)
+            .as_millis();
         let ms = u64::try_from(ms).unwrap_or(u64::MAX - 1) + 1;
         self.caught_up_at.fetch_max(ms, Ordering::AcqRel);
     }
@@ -359,5 +361,59 @@ impl TokenCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn cached(user: i64) -> Cached {
+        Cached {
+            principal: Principal::User {
+                user_id: Snowflake::from_i64(user).expect("id"),
+                app_id: Snowflake::from_i64(1).expect("id"),
+                scopes: ScopeSet::default(),
+            },
+            expires_at: i64::MAX,
+            grant_id: Some(Snowflake::from_i64(7).expect("id")),
+        }
+    }
+
+    #[test]
+    fn nothing_is_trusted_before_the_feed_was_read_or_long_after() {
+        let cache = TokenCache::new(10, 60_000);
+        let h = TokenHash::of("t");
+        cache.put(h, cached(2), 0, cache.epoch());
+        assert!(cache.get(&h, 1).is_none(), "no read of the feed yet");
+        cache.mark_caught_up(Instant::now());
+        assert!(cache.get(&h, 1).is_some());
+        // A read that began longer ago than the bound does not make the cache trusted.
+        let old = Instant::now()
+            .checked_sub(crate::cluster::STALENESS_BOUND + Duration::from_millis(10))
+            .expect("the machine has been up for more than a second");
+        let stale = TokenCache {
+            origin: old,
+            ..TokenCache::new(10, 60_000)
+        };
+        stale.put(h, cached(2), 0, stale.epoch());
+        stale.mark_caught_up(old);
+        assert!(!stale.is_trusted());
+        assert!(stale.get(&h, 1).is_none());
+    }
+
+    #[test]
+    fn a_lookup_that_raced_an_invalidation_is_not_cached() {
+        let cache = TokenCache::new(10, 60_000);
+        cache.mark_caught_up(Instant::now());
+        let h = TokenHash::of("t");
+        let seen = cache.epoch();
+        // The feed drops the grant while the lookup is at the store.
+        cache.forget_grant(Snowflake::from_i64(7).expect("id"));
+        cache.put(h, cached(2), 0, seen);
+        assert!(cache.get(&h, 1).is_none());
+        cache.put(h, cached(2), 0, cache.epoch());
+        assert!(cache.get(&h, 1).is_some());
     }
 }

@@ -19,6 +19,7 @@ mod flow;
 mod follows;
 mod hardening;
 mod import;
+mod invalidation;
 mod oauth2_client;
 mod openapi;
 mod openapi_roost;
