@@ -654,6 +654,11 @@ pub trait Store: Send + Sync + 'static {
     /// entry.
     async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport>;
 
+    /// Closes the store's connections, waiting for the ones in use to be given back. Every
+    /// later call fails with [`StoreError::Unavailable`]: `serve` closes its store at shutdown,
+    /// and tests use it to take the database away from a running server.
+    async fn close(&self);
+
     /// Background upkeep a serving process runs often (every few hundred milliseconds): for
     /// SQLite, copying the write-ahead log back into the database file, so that no request's
     /// commit has to stop and do it.

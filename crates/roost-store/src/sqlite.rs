@@ -2147,6 +2147,11 @@ impl Store for SqliteStore {
         Ok(InvalidationPage { head, entries })
     }
 
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
     async fn upkeep(&self) -> Result<()> {
         // A commit that takes the log past SQLite's 1000 pages checkpoints it inline, with the
         // write connection held. Done here first, from a read connection's thread (another core

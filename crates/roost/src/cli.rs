@@ -972,6 +972,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("{}", crate::demo::banner(&state));
     }
     let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
+    let store = state.store.clone();
+    let database_timeout = Duration::from_secs(state.config.server.database_timeout);
     crate::http::serve(
         crate::http::router(state),
         listener,
@@ -979,6 +981,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await?;
+    // The requests in flight are done; hand the connections back to the database cleanly.
+    let _ = tokio::time::timeout(database_timeout, store.close()).await;
     tracing::info!("roost stopped");
     Ok(())
 }
