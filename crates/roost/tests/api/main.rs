@@ -23,6 +23,7 @@ mod invalidation;
 mod oauth2_client;
 mod openapi;
 mod openapi_roost;
+mod outage;
 mod quirks;
 mod rate_limits;
 mod refresh;
