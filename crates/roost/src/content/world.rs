@@ -474,7 +474,9 @@ impl SharedWorld {
         let _guard = self.writes.lock().await;
         let before = self.read().version;
         let out = store_write.await?;
-        let after = store.content_version().await?;
+        // The write is committed: it is answered as done even if the store goes away now. An
+        // unknown version leaves the world's as it was, so the poller reloads once it can.
+        let after = store.content_version().await.ok();
         let mut w = self
             .world
             .write()
@@ -482,7 +484,9 @@ impl SharedWorld {
         apply(&mut w, &out);
         // Any change can show in any rendered object (counts, mentions, pinned tweets).
         w.fragments.clear();
-        if after == before + 1 {
+        if let Some(after) = after
+            && after == before + 1
+        {
             w.version = after;
         }
         Ok(out)
