@@ -381,6 +381,81 @@ async fn sec_j03_three_nodes_refuse_what_one_of_them_revoked_within_1s() {
     assert!(!cluster.logs().contains("panicked"), "{}", cluster.logs());
 }
 
+/// J1's journey: no step needs the node that served the one before.
+#[tokio::test]
+async fn sec_j01_no_sticky_sessions_login_consent_redeem_refresh_replay_on_alternate_nodes() {
+    let app = spawn_app().await;
+    let cluster = Cluster::start(&app.database_url, 2).await;
+    let (a, b) = (cluster.base(0), cluster.base(1));
+    let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let cookie = sign_in(a, &p).await;
+    let (status, consent) = authorize_page(b, &p, &cookie).await;
+    assert_eq!(status, 200);
+    let csrf = hidden(&consent, "csrf_token").expect("the consent page on B");
+    let sealed = hidden(&consent, "request").expect("request");
+    let resp = post_page(
+        b,
+        &cookie,
+        &[
+            ("csrf_token", &csrf),
+            ("request", &sealed),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let code = location_query(&resp).get("code").cloned().expect("code");
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let (status, tokens) = post_basic(a, "/2/oauth2/token", web_creds(&app), &fields).await;
+    assert_eq!(status, 200, "redeemed on A: {tokens}");
+    let (status, refreshed) = post_basic(
+        b,
+        "/2/oauth2/token",
+        web_creds(&app),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", str_of(&tokens, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "refreshed on B: {refreshed}");
+    let access = str_of(&refreshed, "access_token");
+    assert_eq!(me_at(b, access).await, 200);
+    let (status, _) = post_basic(a, "/2/oauth2/token", web_creds(&app), &fields).await;
+    let replayed = Instant::now();
+    assert_eq!(status, 400, "the replay on A is detected");
+    all_answer_within(&[a, b], replayed, 401, |n| async move {
+        me_at(&n, access).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sec_j02_two_nodes_racing_to_refresh_one_token_one_wins() {
+    let app = spawn_app().await;
+    let cluster = Cluster::start(&app.database_url, 2).await;
+    for round in 0..6 {
+        let tokens = app.tokens(ALL_SCOPES).await;
+        let fields = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", str_of(&tokens, "refresh_token")),
+        ];
+        let creds = web_creds(&app);
+        let ((sa, ba), (sb, bb)) = tokio::join!(
+            post_basic(cluster.base(0), "/2/oauth2/token", creds, &fields),
+            post_basic(cluster.base(1), "/2/oauth2/token", creds, &fields),
+        );
+        let mut statuses = [sa, sb];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 400], "round {round}: {ba} {bb}");
+    }
+}
+
 #[tokio::test]
 async fn sec_j02_two_nodes_racing_to_redeem_one_code_one_wins() {
     let app = spawn_app().await;
