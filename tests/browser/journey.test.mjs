@@ -44,8 +44,11 @@ function freePort() {
   });
 }
 
+// SQLite, or PostgreSQL with ROOST_TEST_STORE=postgres; set in `before`, once `dir` exists.
+let dbUrl;
+
 function roostCli(...args) {
-  return execFileSync(BIN, [...args, '--database-url', `sqlite://${dir}/roost.db`], { encoding: 'utf8' });
+  return execFileSync(BIN, [...args, '--database-url', dbUrl], { encoding: 'utf8' });
 }
 
 async function waitForHealth(url, ms = 20000) {
@@ -81,6 +84,7 @@ function authorizeUrl(state, challenge) {
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(path.join(tmpdir(), 'roost-browser-'));
+  dbUrl = execFileSync(path.join(ROOT, 'scripts/test-database-url'), [dir], { encoding: 'utf8' }).trim();
   callbackServer = http.createServer((req, res) => {
     const url = new URL(req.url, callbackBase);
     if (url.pathname === '/frame') {
@@ -105,7 +109,7 @@ before(async () => {
 
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  roost = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', `sqlite://${dir}/roost.db`], {
+  roost = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', dbUrl], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

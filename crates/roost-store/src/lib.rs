@@ -17,11 +17,13 @@ use roost_domain::{
 };
 
 pub mod content;
+mod postgres;
 mod sqlite;
 
 pub use content::{
     Content, FollowRecord, ImportBatch, ImportReport, SpaceRecord, TopicRecord, TweetRecord,
 };
+pub use postgres::{CLEANUP_LOCK_KEY, DEFAULT_POOL_SIZE, PgStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,15 +48,30 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_unavailable(&e) {
             StoreError::Unavailable(e.to_string())
+        } else if is_unstorable_text(&e) {
+            StoreError::Invalid(
+                "a text value holds a NUL character, which the database cannot store".to_owned(),
+            )
         } else {
             StoreError::Other(e.into())
         }
     }
 }
 
+/// PostgreSQL refusing a text value it cannot hold: NUL (SQLSTATE 22021), or a character its
+/// encoding lacks (22P05). The value came from whoever sent it, so it is their error.
+fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().is_some_and(|c| matches!(&*c, "22021" | "22P05")))
+}
+
 /// Whether an error says the database could not be reached or is going away, rather than that
 /// the statement was wrong: no connection in time, a broken connection, or a server that is
-/// shutting down or starting (PostgreSQL's SQLSTATE classes 08 and 57P).
+/// shutting down or starting (PostgreSQL's SQLSTATE classes 08 and 57P). On PostgreSQL also
+/// what the store's own bounds end a call with (`statement_timeout`: 57014, `lock_timeout`:
+/// 55P03), a server out of connections or resources (class 53), and a transaction the server
+/// rolled back to break a deadlock or a serialization conflict (40001, 40P01): in each case
+/// nothing was written, and the same call may succeed a moment later.
 fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -62,9 +79,14 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        // SQLite's codes are numbers; only PostgreSQL's five-character SQLSTATEs are meant.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.len() == 5
+                && (c.starts_with("08")
+                    || c.starts_with("57P")
+                    || c.starts_with("53")
+                    || matches!(&*c, "57014" | "55P03" | "40001" | "40P01"))
+        }),
         _ => false,
     }
 }
@@ -80,7 +102,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// How long a store call waits for a connection or a lock unless told otherwise.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Opens the store a database URL names: `sqlite://PATH` (created if missing, mode 0600).
+/// Opens the store a database URL names: `sqlite://PATH` (created if missing, mode 0600) or
+/// `postgres://...` / `postgresql://...` (see [`PgStore::open_with`]).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     open_with(url, DEFAULT_TIMEOUT).await
 }
@@ -97,9 +120,8 @@ pub async fn open_with(
         let store = SqliteStore::open_with(path, timeout).await?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(StoreError::Open(
-            "PostgreSQL is not supported by this build yet; use sqlite://PATH".to_owned(),
-        ))
+        let store = PgStore::open_with(url, timeout).await?;
+        Ok(std::sync::Arc::new(store))
     } else {
         Err(StoreError::Open(format!(
             "unsupported database URL `{}`: use sqlite://PATH or postgres://...",

@@ -32,7 +32,7 @@ use roost_domain::SnapshotName;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const TABLES: &[&str] = &[
+pub(crate) const TABLES: &[&str] = &[
     "server_keys",
     "projects",
     "apps",

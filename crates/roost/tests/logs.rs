@@ -195,14 +195,24 @@ async fn sec_g07_server_keys_never_reach_the_log() {
         assert_eq!(resp.status(), 200);
     }
 
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
-        .await
-        .unwrap();
-    let keys: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT name, value FROM server_keys")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let keys: Vec<(String, Vec<u8>)> = {
+        use sqlx::Connection;
+        let sql = "SELECT name, value FROM server_keys";
+        match app.store_kind {
+            StoreKind::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&app.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+            }
+            StoreKind::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&app.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+            }
+        }
+    };
     assert_eq!(keys.len(), 3);
     let logs = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
     assert!(logs.contains("roost"), "the journey was logged");

@@ -213,7 +213,8 @@ function importFile(signers) {
  */
 export async function startRoost({ label, callback = 'http://127.0.0.1:8976/callback', serveArgs = [] }) {
   const dir = mkdtempSync(path.join(tmpdir(), `roost-clients-${label}-`));
-  const dbUrl = `sqlite://${dir}/roost.db`;
+  // SQLite, or PostgreSQL with ROOST_TEST_STORE=postgres.
+  const dbUrl = execFileSync(path.join(ROOT, 'scripts/test-database-url'), [dir], { encoding: 'utf8' }).trim();
   const cli = (...args) => {
     try {
       return execFileSync(BIN, [...args, '--database-url', dbUrl], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

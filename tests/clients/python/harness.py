@@ -223,7 +223,8 @@ oauth_per_address = 100000
 
 
 class Roost:
-    """One `roost serve` over a fresh SQLite file, and the CLI on the same file."""
+    """One `roost serve` over a fresh database (SQLite, or PostgreSQL with ROOST_TEST_STORE=postgres:
+    scripts/test-database-url), and the CLI on the same database."""
 
     def __init__(self) -> None:
         if not BIN.is_file():
@@ -231,7 +232,12 @@ class Roost:
                 f"no roost binary at {BIN}: run `cargo build --bin roost` or set ROOST_BIN"
             )
         self.dir = Path(tempfile.mkdtemp(prefix="roost-clients-python-"))
-        self.database_url = f"sqlite://{self.dir / 'roost.db'}"
+        self.database_url = subprocess.run(
+            [str(ROOT / "scripts" / "test-database-url"), str(self.dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         self.config = self.dir / "roost.toml"
         self.config.write_text(CONFIG)
         self.log_path = self.dir / "roost.log"

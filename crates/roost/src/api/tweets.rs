@@ -374,6 +374,11 @@ pub async fn create(
         }
         Some(_) => return Err(body_problem("$.text: must be a string")),
     };
+    if text.contains('\0') {
+        // Never in a post's text; and PostgreSQL's text type cannot hold it, so the store
+        // would refuse it on one store and keep it on the other.
+        return Err(body_problem("$.text: must not contain U+0000"));
+    }
     if text.chars().count() > MAX_TEXT_CHARS {
         // X's 400, as tweepy reports it ("400 Bad Request\nYour Tweet text is too long. ...").
         return Err(body_problem(

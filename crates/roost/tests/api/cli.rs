@@ -27,22 +27,23 @@ const SCOPES: &str = "tweet.read users.read offline.access";
 // ---------------------------------------------------------------------------------------------
 // Running the binary
 
-/// A fresh directory with a database URL inside it; commands run with it as working directory,
-/// so nothing lands in the repository even if a default path were used.
+/// A fresh directory and a fresh database of the run's store (on SQLite a file in that
+/// directory); commands run with the directory as working directory, so nothing lands in the
+/// repository even if a default path were used.
 struct Workspace {
-    dir: tempfile::TempDir,
+    db: crate::helpers::ScratchDb,
     db_url: String,
 }
 
 impl Workspace {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db_url = format!("sqlite://{}", dir.path().join("store.db").display());
-        Self { dir, db_url }
+        let db = crate::helpers::ScratchDb::new_blocking();
+        let db_url = db.url.clone();
+        Self { db, db_url }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.db.dir()
     }
 
     /// `roost ARGS` with a clean environment (no inherited `ROOST_*`).
@@ -1432,6 +1433,71 @@ async fn concurrent_first_use_of_a_fresh_database_succeeds() {
     }
 }
 
+/// `roost migrate` several times and `roost serve`, all started at once on a fresh database:
+/// every one succeeds and the schema is applied once. On PostgreSQL sqlx's migrator holds an
+/// advisory lock (`pg_advisory_lock`) while it migrates, so the processes take turns and the
+/// later ones find nothing to do. SQLite has no such lock in sqlx: each migration runs in one
+/// transaction with its bookkeeping row, SQLite's write lock lets one process commit it, and a
+/// process whose attempt failed because another got there first retries (SqliteStore::migrate).
+/// Applied once: one bookkeeping row per migration, all successful, and the migration that
+/// inserts `content_version`'s single row (a primary key) did not run twice.
+#[tokio::test]
+async fn concurrent_migrate_and_serve_on_a_fresh_database_apply_the_schema_once() {
+    let migrations: Vec<i64> = {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../roost-store/migrations/sqlite"
+        );
+        let mut v: Vec<i64> = std::fs::read_dir(dir)
+            .expect("migrations")
+            .map(|e| {
+                let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+                name.split('_')
+                    .next()
+                    .expect("version")
+                    .parse()
+                    .expect("number")
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    for round in 0..3 {
+        let ws = Workspace::new();
+        let runs: Vec<_> = (0..5)
+            .map(|_| {
+                let cmd = ws.command(&["migrate", "--database-url", &ws.db_url]);
+                tokio::task::spawn_blocking(move || run_blocking(cmd))
+            })
+            .collect();
+        let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+        for r in runs {
+            let out = r.await.expect("run task");
+            out.assert_success();
+            assert!(
+                out.stdout.starts_with("Migrations applied"),
+                "round {round}: {out:?}"
+            );
+        }
+        let ready = reqwest::get(server.url("/readyz")).await.expect("readyz");
+        assert_eq!(ready.status(), 200, "round {round}");
+
+        let dump = crate::storage::db::dump_url(&ws.db_url).await;
+        let applied: Vec<(i64, i64)> = dump
+            .table("_sqlx_migrations")
+            .iter()
+            .map(|row| match (&row["version"], &row["success"]) {
+                (crate::storage::db::Cell::Int(v), crate::storage::db::Cell::Int(ok)) => (*v, *ok),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected: Vec<(i64, i64)> = migrations.iter().map(|v| (*v, 1)).collect();
+        assert_eq!(applied, expected, "round {round}");
+        assert_eq!(dump.table("content_version").len(), 1, "round {round}");
+        drop(server);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Transport expectations at startup (checklist I8) and the log as an operator reads it
 
@@ -1752,7 +1818,7 @@ async fn sec_a03_callback_registration_rules() {
     let ws = Workspace::new();
     // The first command that opens the store also creates the server keys.
     assert_eq!(ws.apps_list().await["apps"], Value::Array(vec![]));
-    let db = ws.path().join("store.db");
+    let db = ws.db_url.clone();
     let create = |callback: &str| {
         vec![
             "apps".to_owned(),
@@ -1787,7 +1853,7 @@ async fn sec_a03_callback_registration_rules() {
         ("myapp:/cb", "scheme"),
     ];
     for (callback, reason) in refused {
-        let before = crate::storage::db::dump_file(&db).await;
+        let before = crate::storage::db::dump_url(&db).await;
         let args = create(callback);
         let out = ws
             .run_db(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -1799,7 +1865,7 @@ async fn sec_a03_callback_registration_rules() {
             "{callback}: wants `{reason}`: {out:?}"
         );
         assert_eq!(
-            crate::storage::db::dump_file(&db).await,
+            crate::storage::db::dump_url(&db).await,
             before,
             "{callback}: refused, yet the store changed"
         );
@@ -2310,11 +2376,7 @@ async fn admin_token_create_prints_the_token_once_and_stores_only_its_digest() {
     );
     assert_ne!(shown[0], token);
 
-    let path = ws.path().join("store.db");
-    let store = roost_store::SqliteStore::open(path.to_str().expect("path"))
-        .await
-        .expect("store");
-    use roost_store::Store;
+    let store = roost_store::open(&ws.db_url).await.expect("store");
     let found = store
         .admin_token_by_hash(roost_domain::TokenHash::of(&token))
         .await
@@ -2323,7 +2385,13 @@ async fn admin_token_create_prints_the_token_once_and_stores_only_its_digest() {
     assert_eq!(found.label, "CI");
     assert!(found.revoked_at.is_none());
     drop(store);
-    // Neither token is anywhere in the database files in clear.
+    // Neither token is in any cell of the store in clear...
+    let dump = crate::storage::db::dump_url(&ws.db_url).await;
+    for t in [token.as_str(), shown[0]] {
+        let found = dump.find_bytes(t.as_bytes());
+        assert!(found.is_empty(), "a token is stored in clear: {found:?}");
+    }
+    // ... nor in the files of the workspace (SQLite's database files).
     for entry in std::fs::read_dir(ws.path()).expect("dir") {
         let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
         for t in [token.as_str(), shown[0]] {

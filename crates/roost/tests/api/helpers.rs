@@ -1,6 +1,9 @@
 //! The test harness: the real application on a random loopback port, over a fresh SQLite file
 //! (or, with `ROOST_TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
 //! `ROOST_TEST_POSTGRES_URL` names), with a manual clock, and a browser-like HTTP client.
+//! Tests of SQLite itself ask for it (`spawn_sqlite_app`, `start_sqlite`), so they run in the
+//! PostgreSQL run too; a test that needs another database of its own gets a `ScratchDb` of the
+//! run's store.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +35,8 @@ pub struct TestApp {
     pub db_path: std::path::PathBuf,
     /// The store's URL: `sqlite://...` or `postgres://...` (a database of this test's own).
     pub database_url: String,
+    /// Which store the server runs on.
+    pub store_kind: StoreKind,
     /// How far the demo loader moved the demo's Space times (0 without the demo).
     pub demo_shift_ms: i64,
     _dir: tempfile::TempDir,
@@ -42,6 +47,88 @@ pub struct TestApp {
 /// `ROOST_TEST_POSTGRES_URL` must name a server the tests may create databases on), else SQLite.
 pub fn on_postgres() -> bool {
     std::env::var("ROOST_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The two stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+impl StoreKind {
+    /// The store this run's tests use unless a test asks for one (`ROOST_TEST_STORE`).
+    pub fn of_run() -> Self {
+        if on_postgres() {
+            StoreKind::Postgres
+        } else {
+            StoreKind::Sqlite
+        }
+    }
+}
+
+/// A fresh, empty database for a test of its own (another process's, another store's), dropped
+/// with the value: on SQLite a file in a directory of its own, on PostgreSQL a database of its
+/// own on the test server.
+pub struct ScratchDb {
+    pub url: String,
+    dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+impl ScratchDb {
+    /// A database of this run's store.
+    pub async fn new() -> Self {
+        let kind = StoreKind::of_run();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = match kind {
+            StoreKind::Sqlite => None,
+            StoreKind::Postgres => Some(PgDatabase::create().await),
+        };
+        Self {
+            url: match &pg {
+                Some(db) => db.url.clone(),
+                None => format!("sqlite://{}", dir.path().join("store.db").display()),
+            },
+            dir,
+            _pg: pg,
+        }
+    }
+
+    /// [`ScratchDb::new`] for code that cannot await (it blocks the calling thread meanwhile).
+    pub fn new_blocking() -> Self {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(Self::new())
+        })
+        .join()
+        .expect("scratch database")
+    }
+
+    /// The directory the SQLite file is in (on PostgreSQL too: an empty one of the test's own).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// A connection to a test server's database from outside the server, to break or lock the
+/// store under it the way another process or an operator could.
+pub enum Outside {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Outside {
+    pub async fn exec(&mut self, sql: &str) {
+        match self {
+            Outside::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(drop),
+            Outside::Postgres(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(drop),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 /// A database of one test's own on the test PostgreSQL server, dropped with the test.
@@ -108,7 +195,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// The application with configuration changed by `tweak` (e.g. `c.oauth.strict_rfc = true`).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let app = start(tweak).await;
+    spawn_app_on(StoreKind::of_run(), tweak).await
+}
+
+/// [`spawn_app_with`] on SQLite whatever the run's store: for tests of SQLite itself (its
+/// files, their modes, its locks), which run in the PostgreSQL run too.
+pub async fn spawn_sqlite_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(StoreKind::Sqlite, tweak).await
+}
+
+async fn spawn_app_on(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let app = start_on(kind, tweak).await;
     create_user(&app.state, "alice", "Alice Example").await;
     create_user(&app.state, "bob", "Bob Example").await;
     app.state
@@ -121,6 +218,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// The server with its two Apps and no users (e.g. for a file that brings its own).
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    start_on(StoreKind::of_run(), tweak).await
+}
+
+async fn start_on(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_path = dir.path().join("roost.db");
@@ -130,10 +231,9 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::default();
     config.server.addr = addr.to_string();
-    let pg = if on_postgres() {
-        Some(PgDatabase::create().await)
-    } else {
-        None
+    let pg = match kind {
+        StoreKind::Postgres => Some(PgDatabase::create().await),
+        StoreKind::Sqlite => None,
     };
     config.server.database_url = match &pg {
         Some(db) => db.url.clone(),
@@ -175,6 +275,7 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .expect("client"),
         db_path,
         database_url,
+        store_kind: kind,
         demo_shift_ms: 0,
         _dir: dir,
         _pg: pg,
@@ -501,6 +602,28 @@ impl TestApp {
         counts.remove("invalidations");
         counts
     }
+
+    /// A connection of the test's own to the server's database (see [`Outside`]).
+    pub async fn outside(&self) -> Outside {
+        use sqlx::Connection;
+        match self.store_kind {
+            StoreKind::Sqlite => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&self.db_path)
+                    .busy_timeout(std::time::Duration::from_secs(5));
+                Outside::Sqlite(
+                    sqlx::SqliteConnection::connect_with(&opts)
+                        .await
+                        .expect("open the database"),
+                )
+            }
+            StoreKind::Postgres => Outside::Postgres(
+                sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect to the database"),
+            ),
+        }
+    }
 }
 
 pub fn form(fields: &[(&str, &str)]) -> String {
@@ -615,6 +738,11 @@ pub async fn spawn_peer(app: &TestApp) -> (String, AppState) {
         std::future::pending(),
     ));
     (state.public_url.clone(), state)
+}
+
+/// [`spawn_app`] on SQLite whatever the run's store (see [`spawn_sqlite_app_with`]).
+pub async fn spawn_sqlite_app() -> TestApp {
+    spawn_sqlite_app_with(|_| {}).await
 }
 
 /// The application with the demo data set loaded instead of the harness's users: log in as

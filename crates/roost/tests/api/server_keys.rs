@@ -9,7 +9,7 @@ use roost::clock::Clock;
 use roost::config::Config;
 
 use crate::helpers::*;
-use crate::storage::db::{Cell, dump_file, snapshot};
+use crate::storage::db::{Cell, dump_url, snapshot};
 
 /// name → key bytes, as stored.
 fn stored_keys(dump: &crate::storage::db::Dump) -> BTreeMap<String, Vec<u8>> {
@@ -24,20 +24,19 @@ fn stored_keys(dump: &crate::storage::db::Dump) -> BTreeMap<String, Vec<u8>> {
 
 #[tokio::test]
 async fn sec_g07_keys_are_random_256_bit_values_made_on_first_start_and_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("keys.db");
+    let db = ScratchDb::new().await;
     let mut config = Config::default();
-    config.server.database_url = format!("sqlite://{}", db.display());
+    config.server.database_url = db.url.clone();
     let store = roost::open_store(&config).await.unwrap();
     assert!(
-        stored_keys(&dump_file(&db).await).is_empty(),
+        stored_keys(&dump_url(&db.url).await).is_empty(),
         "migrations make no keys"
     );
 
     let first = roost::build_state(config.clone(), store.clone(), Clock::manual(0))
         .await
         .unwrap();
-    let keys = stored_keys(&dump_file(&db).await);
+    let keys = stored_keys(&dump_url(&db.url).await);
     assert_eq!(
         keys.keys().map(String::as_str).collect::<Vec<_>>(),
         ["app_bearer", "refresh_rotation", "web"]
@@ -53,23 +52,24 @@ async fn sec_g07_keys_are_random_256_bit_values_made_on_first_start_and_kept() {
         "Debug shows no key byte"
     );
 
-    // A restart, and a second process on the same file, keep the keys made first.
+    // A restart, and a second process on the same database, keep the keys made first.
     drop(first);
     for _ in 0..2 {
         let store = roost::open_store(&config).await.unwrap();
         roost::build_state(config.clone(), store, Clock::manual(0))
             .await
             .unwrap();
-        assert_eq!(stored_keys(&dump_file(&db).await), keys);
+        assert_eq!(stored_keys(&dump_url(&db.url).await), keys);
     }
     // Another database gets keys of its own.
+    let other_db = ScratchDb::new().await;
     let mut other = config.clone();
-    other.server.database_url = format!("sqlite://{}", dir.path().join("other.db").display());
+    other.server.database_url = other_db.url.clone();
     let other_store = roost::open_store(&other).await.unwrap();
     roost::build_state(other, other_store, Clock::manual(0))
         .await
         .unwrap();
-    let other_keys = stored_keys(&dump_file(&dir.path().join("other.db")).await);
+    let other_keys = stored_keys(&dump_url(&other_db.url).await);
     for (name, key) in &keys {
         assert_ne!(&other_keys[name], key, "{name}");
     }

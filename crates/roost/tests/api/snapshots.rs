@@ -67,13 +67,15 @@ fn access(t: &Value) -> String {
     t["access_token"].as_str().expect("access_token").to_owned()
 }
 
-/// A fresh, empty, migrated store on its own file, with nothing in it.
-async fn empty_store() -> (tempfile::TempDir, std::sync::Arc<dyn roost_store::Store>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("other.db").display());
-    let store = roost_store::open(&url).await.expect("open");
+/// A fresh, empty, migrated store of its own (of the run's kind), with nothing in it.
+async fn empty_store() -> (
+    crate::helpers::ScratchDb,
+    std::sync::Arc<dyn roost_store::Store>,
+) {
+    let db = crate::helpers::ScratchDb::new().await;
+    let store = roost_store::open(&db.url).await.expect("open");
     store.migrate().await.expect("migrate");
-    (dir, store)
+    (db, store)
 }
 
 #[tokio::test]
@@ -369,11 +371,11 @@ struct Run {
     stderr: String,
 }
 
-async fn roost(db: &std::path::Path, args: &[&str]) -> Run {
+async fn roost(database_url: &str, args: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"));
     cmd.args(args)
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(database_url)
         .env_remove("ROOST_DATABASE_URL")
         .env_remove("ROOST_CONFIG")
         .kill_on_drop(true);
@@ -407,7 +409,7 @@ async fn until_refused(app: &TestApp, token: &str) {
 async fn cli_snapshot_export_and_reset_against_a_running_server() {
     let app = spawn_app_with(|c| c.content.poll_interval_ms = 50).await;
     let poller = roost::content::world::spawn_poller(app.state.clone());
-    let db = app.db_path.clone();
+    let db = app.database_url.clone();
     let early = app.tokens(ALL_SCOPES).await;
 
     let saved = json_line(&roost(&db, &["snapshot", "save", "base", "--json"]).await);
@@ -455,10 +457,11 @@ async fn cli_snapshot_export_and_reset_against_a_running_server() {
     assert!(export(&app).await == at_snapshot);
 
     // `import` of the export into an empty store gives the same export.
-    let other = dir.path().join("other.db");
-    let imported = json_line(&roost(&other, &["import", file.to_str().unwrap(), "--json"]).await);
+    let other_db = crate::helpers::ScratchDb::new().await;
+    let other = other_db.url.as_str();
+    let imported = json_line(&roost(other, &["import", file.to_str().unwrap(), "--json"]).await);
     assert_eq!(imported["apps"], 2);
-    assert!(roost(&other, &["export"]).await.stdout == at_snapshot);
+    assert!(roost(other, &["export"]).await.stdout == at_snapshot);
 
     // Reset to empty, and delete the snapshot.
     let out = roost(&db, &["reset"]).await;

@@ -312,15 +312,27 @@ pub async fn other_web_app(app: &TestApp) -> CreatedApp {
     .await
 }
 
-/// Everything the database files hold (main file, WAL and shared memory), as raw bytes: a value
-/// stored in any table, in any form SQLite keeps text, shows up here.
-pub fn database_bytes(app: &TestApp) -> Vec<u8> {
+/// Everything the store holds, as raw bytes: on SQLite the database files (main file, WAL and
+/// shared memory), where a value stored in any table shows up in any form SQLite keeps text,
+/// old page versions included; on PostgreSQL, whose files belong to the server, every cell of
+/// every table.
+pub async fn database_bytes(app: &TestApp) -> Vec<u8> {
     let mut all = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut path = app.db_path.clone().into_os_string();
-        path.push(suffix);
-        if let Ok(bytes) = std::fs::read(&path) {
-            all.extend_from_slice(&bytes);
+    match app.store_kind {
+        StoreKind::Sqlite => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = app.db_path.clone().into_os_string();
+                path.push(suffix);
+                if let Ok(bytes) = std::fs::read(&path) {
+                    all.extend_from_slice(&bytes);
+                }
+            }
+        }
+        StoreKind::Postgres => {
+            for (_, _, cell) in crate::storage::db::snapshot(app).await.cells() {
+                all.extend(cell.bytes());
+                all.push(0);
+            }
         }
     }
     all
@@ -349,7 +361,7 @@ async fn sec_b01_codes_stored_only_as_digests() {
     let random = decoded.split(':').next().expect("random part");
     assert!(random.len() >= 43, "{decoded}");
 
-    let dump = database_bytes(&app);
+    let dump = database_bytes(&app).await;
     // The dump method sees stored rows: the client_id and the code's digest are there...
     assert!(contains_bytes(&dump, app.web.client_id.as_bytes()));
     assert!(contains_bytes(&dump, TokenHash::of(&code).as_bytes()));
@@ -374,7 +386,7 @@ async fn sec_b01_codes_stored_only_as_digests() {
     // Still true once the code has been redeemed.
     let r = redeem(&app, &app.web, &code, &p.verifier).await;
     assert_tokens(&app, &r, ALL_SCOPES, true);
-    let dump = database_bytes(&app);
+    let dump = database_bytes(&app).await;
     for secret in [
         code.as_str(),
         random,

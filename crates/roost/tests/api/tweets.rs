@@ -584,6 +584,17 @@ async fn refused_creates_say_why_and_create_nothing() {
         a.body
     );
 
+    // U+0000 is valid JSON but no text of a post (and PostgreSQL cannot store it): the same
+    // 400 on both stores, not a store failure.
+    post_json(
+        app,
+        &d.alice,
+        "/2/tweets",
+        &json!({"text": "nul \u{0} inside"}),
+    )
+    .await
+    .assert_invalid(bad_body("$.text: must not contain U+0000"));
+
     // Too long: X's 400 as clients report it ("400 Bad Request\nYour Tweet text is too long.
     // ..."). roost counts characters against 280 (no weighting of URLs or emoji).
     post_json(app, &d.alice, "/2/tweets", &json!({"text": "y".repeat(281)}))

@@ -1,5 +1,8 @@
-//! The SQLite file read directly (read-only, beside the running server): every table dumped
-//! cell by cell, for secret searches (G2, G3) and for "nothing changed in the store" checks.
+//! The database read directly (beside the running server): every table dumped cell by cell,
+//! for secret searches (G2, G3) and for "nothing changed in the store" checks. A SQLite file is
+//! opened read-only; on PostgreSQL the dump is one read-only transaction, and its cells take
+//! SQLite's storage classes (integers and booleans as `Int`, `bytea` as `Blob`, text as
+//! `Text`, anything else as its text), so that tests read both dumps alike.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -117,9 +120,86 @@ pub async fn dump_file(path: &Path) -> Dump {
     Dump(out)
 }
 
+/// Dumps every table of the database `url` names (`sqlite://...` or `postgres://...`).
+pub async fn dump_url(url: &str) -> Dump {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => dump_file(Path::new(path)).await,
+        None => dump_postgres(url).await,
+    }
+}
+
+async fn dump_postgres(url: &str) -> Dump {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the database");
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SET TRANSACTION READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .expect("read only");
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text, c.data_type::text            FROM information_schema.columns c JOIN information_schema.tables t              ON t.table_schema = c.table_schema AND t.table_name = c.table_name           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'           ORDER BY c.table_name, c.ordinal_position",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .expect("list columns");
+    let mut tables: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (t, c, ty) in columns {
+        tables.entry(t).or_default().push((c, ty));
+    }
+    let mut out = BTreeMap::new();
+    for (t, cols) in tables {
+        let select: Vec<String> = cols
+            .iter()
+            .map(|(c, ty)| match ty.as_str() {
+                "bigint" | "integer" | "smallint" => format!("\"{c}\"::bigint"),
+                "boolean" => format!("\"{c}\"::int::bigint"),
+                "bytea" | "text" => format!("\"{c}\""),
+                _ => format!("\"{c}\"::text"),
+            })
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM \"{t}\" ORDER BY 1, 2",
+            select.join(", ")
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .expect("dump table");
+        let rows = rows
+            .iter()
+            .map(|row| {
+                cols.iter()
+                    .enumerate()
+                    .map(|(i, (c, ty))| {
+                        let cell = match ty.as_str() {
+                            "bigint" | "integer" | "smallint" | "boolean" => row
+                                .try_get::<Option<i64>, _>(i)
+                                .expect("int")
+                                .map_or(Cell::Null, Cell::Int),
+                            "bytea" => row
+                                .try_get::<Option<Vec<u8>>, _>(i)
+                                .expect("bytes")
+                                .map_or(Cell::Null, Cell::Blob),
+                            _ => row
+                                .try_get::<Option<String>, _>(i)
+                                .expect("text")
+                                .map_or(Cell::Null, Cell::Text),
+                        };
+                        (c.clone(), cell)
+                    })
+                    .collect()
+            })
+            .collect();
+        out.insert(t, rows);
+    }
+    tx.rollback().await.expect("end the read");
+    Dump(out)
+}
+
 /// The whole store of a running test app.
 pub async fn snapshot(app: &TestApp) -> Dump {
-    dump_file(&app.db_path).await
+    dump_url(&app.database_url).await
 }
 
 /// Asserts that the store is exactly as it was (same rows, same values).
