@@ -14,7 +14,7 @@ CREATE TABLE invalidation_head (
 INSERT INTO invalidation_head (id, seq) VALUES (1, 0);
 
 CREATE TABLE invalidations (
-    seq         INTEGER PRIMARY KEY,
+    seq         BIGINT PRIMARY KEY,
     kind        TEXT NOT NULL,
     subject     TEXT NOT NULL,
     created_at  BIGINT NOT NULL
