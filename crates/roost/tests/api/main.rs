@@ -16,6 +16,7 @@ mod cluster;
 mod constant_time;
 mod deletion;
 mod demo_smoke;
+mod fault;
 mod flow;
 mod follows;
 mod hardening;
