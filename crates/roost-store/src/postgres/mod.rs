@@ -114,17 +114,21 @@ impl PgStore {
         let (url, pool_size) = take_pool_size(url)?;
         let ms = timeout.as_millis().max(1).to_string();
         let opts = PgConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?
-            .application_name("roost")
-            .options([
-                ("statement_timeout", ms.as_str()),
-                ("lock_timeout", ms.as_str()),
-                // A transaction left open by a stalled node would hold its row locks for ever.
-                ("idle_in_transaction_session_timeout", ms.as_str()),
-                // The server's notices ("relation ... already exists, skipping") are not news
-                // for roost's log or an admin command's stderr.
-                ("client_min_messages", "warning"),
-            ]);
+            .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+        // `roost` in pg_stat_activity, unless the URL names the node (`application_name=node1`).
+        let opts = match opts.get_application_name() {
+            Some(_) => opts,
+            None => opts.application_name("roost"),
+        };
+        let opts = opts.options([
+            ("statement_timeout", ms.as_str()),
+            ("lock_timeout", ms.as_str()),
+            // A transaction left open by a stalled node would hold its row locks for ever.
+            ("idle_in_transaction_session_timeout", ms.as_str()),
+            // The server's notices ("relation ... already exists, skipping") are not news
+            // for roost's log or an admin command's stderr.
+            ("client_min_messages", "warning"),
+        ]);
         let where_ = format!("PostgreSQL at {}:{}", opts.get_host(), opts.get_port());
         // One connection first, for its error: the pool would retry a refused connection
         // until the timeout and then report only that it timed out. A server that is not

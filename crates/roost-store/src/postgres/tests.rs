@@ -1114,3 +1114,72 @@ async fn cleanup_prunes_the_feed_but_keeps_its_head() {
         }
     );
 }
+
+/// Managed PostgreSQL services insist on TLS: libpq's `sslmode` and `sslrootcert` in the URL
+/// work, and the connections are then encrypted (the server's own view, `pg_stat_ssl`).
+#[tokio::test]
+async fn tls_with_verify_full() {
+    let db = TestDb::create().await;
+    let mut admin = db.conn().await;
+    let on: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        on, "on",
+        "this test needs a server with TLS on (scripts/pg-throwaway makes one)"
+    );
+    let server_cert: String = sqlx::query_scalar("SHOW ssl_cert_file")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    // scripts/pg-throwaway's CA lies beside the server's certificate.
+    let cert = std::path::Path::new(&server_cert).with_file_name("ca.crt");
+    let cert = cert.display();
+    let name = format!("roost_tls_{:08x}", rand_u64() as u32);
+    let url = format!(
+        "{}?sslmode=verify-full&sslrootcert={cert}&application_name={name}",
+        db.url
+    );
+    let store = PgStore::open_with(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+    let (connections, encrypted): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+         JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(connections > 0);
+    assert_eq!(
+        encrypted, connections,
+        "every connection of the store is TLS"
+    );
+
+    // A certificate the server's does not chain to is refused at open, with the reason.
+    let other = std::env::temp_dir().join(format!("{name}.crt"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout", "/dev/null", "-out"])
+        .arg(&other)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let wrong = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        db.url,
+        other.display()
+    );
+    let e = PgStore::open_with(&wrong, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    let _ = std::fs::remove_file(&other);
+    assert!(matches!(e, StoreError::Open(_)), "{e:?}");
+}

@@ -413,7 +413,10 @@ async fn sec_j06_postgres_killed_under_traffic_gives_clean_503s_and_the_nodes_re
     for marker in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
         assert!(!logs.contains(marker), "`{marker}` in the logs: {logs}");
     }
-    assert!(logs.contains("503"), "the outage is in the request log: {logs}");
+    assert!(
+        logs.contains("503"),
+        "the outage is in the request log: {logs}"
+    );
 
     // Nothing half-written: what was answered 201 is stored, what was answered 503 is not, and
     // the code whose exchange failed was not used up.
