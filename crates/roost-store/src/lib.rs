@@ -433,6 +433,88 @@ pub struct RateWindow {
     pub count: i64,
 }
 
+/// What the nodes on a store must stop trusting in their caches: one entry of the
+/// invalidation feed, written by the store method that makes the change, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidated {
+    /// One access token was revoked.
+    AccessToken(TokenHash),
+    /// A grant was revoked, with every token of its family (revocation, a replayed code,
+    /// refresh-token reuse).
+    Grant(Snowflake),
+    /// The App's app-only Bearer Token moved to a new generation: its app-only and app-context
+    /// tokens.
+    AppTokens(Snowflake),
+    /// The App was deleted: every token issued to it.
+    App(Snowflake),
+    /// The user was deleted: every token issued for them.
+    User(Snowflake),
+    /// Anything may have changed (a reset, an import of tokens, an entry this build cannot
+    /// read): nothing cached holds.
+    Everything,
+}
+
+impl Invalidated {
+    /// The `kind` and `subject` columns of the feed's row.
+    pub fn to_row(&self) -> (&'static str, String) {
+        use base64::Engine;
+        match self {
+            Invalidated::AccessToken(h) => (
+                "access_token",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.as_bytes()),
+            ),
+            Invalidated::Grant(id) => ("grant", id.to_string()),
+            Invalidated::AppTokens(id) => ("app_tokens", id.to_string()),
+            Invalidated::App(id) => ("app", id.to_string()),
+            Invalidated::User(id) => ("user", id.to_string()),
+            Invalidated::Everything => ("everything", String::new()),
+        }
+    }
+
+    /// Reads a feed row back. A row this build does not understand (written by a newer one, or
+    /// damaged) invalidates everything: dropping too much from a cache costs lookups, keeping
+    /// too much would serve a revoked token.
+    pub fn from_row(kind: &str, subject: &str) -> Self {
+        use base64::Engine;
+        let id = || {
+            subject
+                .parse::<i64>()
+                .ok()
+                .and_then(|i| Snowflake::from_i64(i).ok())
+        };
+        let parsed = match kind {
+            "access_token" => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(subject)
+                .ok()
+                .and_then(|b| TokenHash::from_slice(&b))
+                .map(Invalidated::AccessToken),
+            "grant" => id().map(Invalidated::Grant),
+            "app_tokens" => id().map(Invalidated::AppTokens),
+            "app" => id().map(Invalidated::App),
+            "user" => id().map(Invalidated::User),
+            _ => None,
+        };
+        parsed.unwrap_or(Invalidated::Everything)
+    }
+}
+
+/// One entry of the invalidation feed: its place in commit order and what it invalidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidationEntry {
+    pub seq: i64,
+    pub what: Invalidated,
+}
+
+/// A read of the invalidation feed (see [`Store::invalidations_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvalidationPage {
+    /// The last seq assigned when the read began (0: none yet). Rows up to it were committed
+    /// before the read; a row at or below it that is missing was pruned.
+    pub head: i64,
+    /// The entries after the reader's cursor, by seq, at most the limit asked for.
+    pub entries: Vec<InvalidationEntry>,
+}
+
 /// What a cleanup pass removed, by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -608,10 +690,28 @@ pub trait Store: Send + Sync + 'static {
     /// start of the first flush.
     async fn add_rate_counts(&self, deltas: &[RateDelta]) -> Result<Vec<RateWindow>>;
 
+    /// The invalidation feed after `after`: the head (read first) and at most `limit` entries
+    /// with a greater seq, by seq. Seqs are assigned in commit order without gaps, so a reader
+    /// that applied everything up to its cursor misses nothing by asking for what follows.
+    async fn invalidations_since(&self, after: i64, limit: u32) -> Result<InvalidationPage>;
+
+    /// Returns when the feed may have new entries, or after `max` at the latest. The default
+    /// just sleeps (the caller polls); PostgreSQL wakes on the `NOTIFY` its writers send.
+    async fn wait_for_invalidation(&self, max: std::time::Duration) {
+        tokio::time::sleep(max).await;
+    }
+
     /// Deletes what can no longer be used (expired codes, tokens, sessions, ended grants, old
     /// throttling windows, ended rate-limit windows). `grace_ms` keeps ended grants and used
-    /// codes that long after they end, so that a late code replay is still recognised.
+    /// codes that long after they end, so that a late code replay is still recognised, and
+    /// invalidation-feed entries that long (by the database's clock), so that a node cut off for
+    /// less catches up entry by entry.
     async fn cleanup(&self, now: i64, grace_ms: i64) -> Result<CleanupReport>;
+
+    /// Closes the store's connections, waiting for the ones in use to be given back. Every
+    /// later call fails with [`StoreError::Unavailable`]: `serve` closes its store at shutdown,
+    /// and tests use it to take the database away from a running server.
+    async fn close(&self);
 
     /// Background upkeep a serving process runs often (every few hundred milliseconds): for
     /// SQLite, copying the write-ahead log back into the database file, so that no request's

@@ -23,10 +23,10 @@ use crate::content::{join_ids, split_ids, split_list};
 use crate::{
     AccessRecord, AdminTokenRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport,
     CodeRecord, Content, Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport,
-    IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, ProjectRecord, RateDelta,
-    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
-    SnapshotInfo, SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken,
-    TopicRecord, TweetRecord, UserRecord,
+    Invalidated, InvalidationEntry, InvalidationPage, IssuedPair, IssuedTokens, NewAdminToken,
+    NewApp, NewCode, NewUser, ProjectRecord, RateDelta, RateWindow, RedeemOutcome, RefreshRecord,
+    Result, Rotated, Rotation, SessionRecord, SnapshotInfo, SpaceRecord, Store, StoreError,
+    StoredAccessToken, StoredRefreshToken, TopicRecord, TweetRecord, UserRecord,
 };
 use roost_domain::SnapshotName;
 
@@ -52,6 +52,7 @@ pub(crate) const TABLES: &[&str] = &[
     "snapshots",
     "admin_tokens",
     "rate_windows",
+    "invalidations",
 ];
 
 /// What a reset empties, children before parents (so no cascade has work left to do). Server
@@ -497,11 +498,18 @@ impl SqliteStore {
         grant_id: Snowflake,
         now: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id.get())
-            .execute(&mut *tx)
-            .await?;
+        let revoked =
+            sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(grant_id.get())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        // A grant revoked before had its tokens revoked then, and a revoked grant issues none,
+        // so only the first revocation has news for the other nodes' caches.
+        if revoked > 0 {
+            record_invalidation(tx, Invalidated::Grant(grant_id)).await?;
+        }
         sqlx::query(
             "UPDATE access_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
         )
@@ -660,6 +668,27 @@ async fn count_rows(
         out.insert(*table, u64::try_from(n).unwrap_or(0));
     }
     Ok(out)
+}
+
+/// Appends to the invalidation feed inside the transaction that makes the change. The update of
+/// the head row takes the write lock (SQLite has one writer at a time anyway), so seqs follow
+/// commit order with no gaps; a rolled-back transaction takes its seq back with it.
+async fn record_invalidation(tx: &mut sqlx::SqliteConnection, what: Invalidated) -> Result<()> {
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE invalidation_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut *tx)
+            .await?;
+    let (kind, subject) = what.to_row();
+    sqlx::query(
+        "INSERT INTO invalidations (seq, kind, subject, created_at) \
+         VALUES (?, ?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+    )
+    .bind(seq)
+    .bind(kind)
+    .bind(subject)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn bump_version(tx: &mut sqlx::SqliteConnection) -> Result<()> {
@@ -843,6 +872,11 @@ async fn import_in(tx: &mut sqlx::SqliteConnection, batch: &ImportBatch) -> Resu
         .await?;
     }
     import_auth(tx, &batch.auth).await?;
+    // Imported tokens and grants may be revoked versions of cached ones.
+    let auth = &batch.auth;
+    if !(auth.apps.is_empty() && auth.app_tokens.is_empty() && auth.grants.is_empty()) {
+        record_invalidation(tx, Invalidated::Everything).await?;
+    }
     bump_version(tx).await?;
     Ok(ImportReport {
         users: batch.users.len(),
@@ -1267,21 +1301,26 @@ impl Store for SqliteStore {
             .bind(app)
             .execute(&mut *tx)
             .await?;
+        let app = Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?;
+        record_invalidation(&mut tx, Invalidated::App(app)).await?;
         bump_version(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(Deletion {
-            id: Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?,
-            removed,
-        }))
+        Ok(Some(Deletion { id: app, removed }))
     }
 
     async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("UPDATE apps SET bearer_generation = bearer_generation + 1 WHERE id = ? AND bearer_generation = ?")
             .bind(app_id.get())
             .bind(expected)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_invalidation(&mut tx, Invalidated::AppTokens(app_id)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
@@ -1438,12 +1477,11 @@ impl Store for SqliteStore {
             .bind(user)
             .execute(&mut *tx)
             .await?;
+        let user = Snowflake::from_i64(user).map_err(|e| StoreError::Other(e.into()))?;
+        record_invalidation(&mut tx, Invalidated::User(user)).await?;
         bump_version(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(Deletion {
-            id: Snowflake::from_i64(user).map_err(|e| StoreError::Other(e.into()))?,
-            removed,
-        }))
+        Ok(Some(Deletion { id: user, removed }))
     }
 
     async fn create_session(
@@ -1769,15 +1807,21 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_access_token(&self, h: TokenHash, app_id: Snowflake, now: i64) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query(
             "UPDATE access_tokens SET revoked_at = ? WHERE token_hash = ? AND app_id = ? AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(h.as_bytes())
         .bind(app_id.get())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_invalidation(&mut tx, Invalidated::AccessToken(h)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn revoke_refresh_token(
@@ -2048,6 +2092,7 @@ impl Store for SqliteStore {
                 .await?;
         }
         let report = import_in(&mut tx, &batch).await?;
+        record_invalidation(&mut tx, Invalidated::Everything).await?;
         sqlx::query("UPDATE content_version SET resets = resets + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -2111,6 +2156,37 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn invalidations_since(&self, after: i64, limit: u32) -> Result<InvalidationPage> {
+        // The head first: an entry it covers that the next query does not return was pruned.
+        let head: i64 = sqlx::query_scalar("SELECT seq FROM invalidation_head WHERE id = 1")
+            .fetch_one(&self.read)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, kind, subject FROM invalidations WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        let entries = rows
+            .iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                let subject: String = r.try_get("subject")?;
+                Ok(InvalidationEntry {
+                    seq: r.try_get("seq")?,
+                    what: Invalidated::from_row(&kind, &subject),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(InvalidationPage { head, entries })
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
     async fn upkeep(&self) -> Result<()> {
         // A commit that takes the log past SQLite's 1000 pages checkpoints it inline, with the
         // write connection held. Done here first, from a read connection's thread (another core
@@ -2172,6 +2248,13 @@ impl Store for SqliteStore {
                 "DELETE FROM authorization_codes WHERE code_hash IN (SELECT c.code_hash FROM authorization_codes c WHERE c.used_at IS NOT NULL AND c.used_at < ? \
                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id) LIMIT 1000)",
                 cutoff,
+            ),
+            // By the database's clock, like the rows' own `created_at`.
+            (
+                "invalidations",
+                "DELETE FROM invalidations WHERE seq IN (SELECT seq FROM invalidations \
+                WHERE created_at <= CAST(unixepoch('subsec') * 1000 AS INTEGER) - ? LIMIT 1000)",
+                grace_ms,
             ),
         ];
         let mut report = CleanupReport::default();
@@ -2336,6 +2419,286 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(row.get::<i64, _>(1), row.get::<i64, _>(2));
+    }
+
+    fn sf(i: i64) -> Snowflake {
+        Snowflake::from_i64(i).unwrap()
+    }
+
+    async fn feed_store(dir: &tempfile::TempDir) -> (SqliteStore, String) {
+        let path = dir.path().join("feed.db").to_str().unwrap().to_owned();
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, path)
+    }
+
+    /// An App (id 10), a user (id 20) and `grants` grants (ids 100...) with one access token
+    /// each, `[n; 32]` for grant `100 + n`.
+    async fn feed_fixture(store: &SqliteStore, grants: u8) {
+        store
+            .create_app(NewApp {
+                id: sf(10),
+                new_project_id: sf(11),
+                project_name: "P".into(),
+                name: "A".into(),
+                client_id: ClientId::generate(),
+                client_type: ClientType::Confidential,
+                client_secret_hash: Some(TokenHash::of("s")),
+                api_key: "key".into(),
+                api_secret_hash: TokenHash::of("as"),
+                callbacks: vec![RedirectUri::parse("http://127.0.0.1/cb").unwrap()],
+                now: 0,
+            })
+            .await
+            .unwrap();
+        store
+            .create_user(NewUser {
+                id: sf(20),
+                username: Username::parse("alice").unwrap(),
+                name: "Alice".into(),
+                password_hash: None,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        for n in 0..grants {
+            let code = TokenHash::of(&format!("code{n}"));
+            store
+                .create_code(NewCode {
+                    code_hash: code,
+                    grant_id: sf(100 + i64::from(n)),
+                    app_id: sf(10),
+                    user_id: sf(20),
+                    scopes: ScopeNames::parse("tweet.read").unwrap(),
+                    redirect_uri: "http://127.0.0.1/cb".into(),
+                    code_challenge: "c".into(),
+                    code_challenge_method: "plain".into(),
+                    created_at: 0,
+                    expires_at: i64::MAX,
+                })
+                .await
+                .unwrap();
+            let tokens = IssuedTokens {
+                access_hash: TokenHash([n; 32]),
+                access_expires_at: i64::MAX,
+                access_scopes: ScopeSet::parse("tweet.read").unwrap(),
+                refresh: None,
+                now: 1,
+            };
+            assert_eq!(
+                store.redeem_code(code, tokens).await.unwrap(),
+                RedeemOutcome::Issued
+            );
+        }
+    }
+
+    fn whats(page: &InvalidationPage) -> Vec<Invalidated> {
+        page.entries.iter().map(|e| e.what).collect()
+    }
+
+    /// Every revocation a node caches the opposite of writes its feed entry in its own
+    /// transaction; a call that changes nothing writes none.
+    #[tokio::test]
+    async fn revocations_write_the_invalidation_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = feed_store(&dir).await;
+        feed_fixture(&store, 3).await;
+        let empty = store.invalidations_since(0, 100).await.unwrap();
+        assert_eq!(empty, InvalidationPage::default(), "issuing writes nothing");
+
+        assert!(
+            store
+                .revoke_access_token(TokenHash([0; 32]), sf(10), 5)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_access_token(TokenHash([0; 32]), sf(10), 5)
+                .await
+                .unwrap(),
+            "already revoked"
+        );
+        assert!(
+            !store
+                .revoke_access_token(TokenHash([1; 32]), sf(99), 5)
+                .await
+                .unwrap(),
+            "another App's token"
+        );
+        store.revoke_grant(sf(101), 6).await.unwrap();
+        store.revoke_grant(sf(101), 7).await.unwrap();
+        // A replayed code revokes its grant.
+        let replay = IssuedTokens {
+            access_hash: TokenHash([9; 32]),
+            access_expires_at: i64::MAX,
+            access_scopes: ScopeSet::parse("tweet.read").unwrap(),
+            refresh: None,
+            now: 8,
+        };
+        assert_eq!(
+            store
+                .redeem_code(TokenHash::of("code2"), replay)
+                .await
+                .unwrap(),
+            RedeemOutcome::Replayed
+        );
+        assert!(!store.bump_bearer_generation(sf(10), 5).await.unwrap());
+        assert!(store.bump_bearer_generation(sf(10), 0).await.unwrap());
+        let page = store.invalidations_since(0, 100).await.unwrap();
+        assert_eq!(
+            whats(&page),
+            vec![
+                Invalidated::AccessToken(TokenHash([0; 32])),
+                Invalidated::Grant(sf(101)),
+                Invalidated::Grant(sf(102)),
+                Invalidated::AppTokens(sf(10)),
+            ]
+        );
+        assert_eq!(page.head, 4);
+        let seqs: Vec<i64> = page.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+        // Reading on from a cursor, and a limit.
+        let page = store.invalidations_since(2, 1).await.unwrap();
+        assert_eq!(
+            (page.head, whats(&page)),
+            (4, vec![Invalidated::Grant(sf(102))])
+        );
+
+        store
+            .delete_user(&Username::parse("alice").unwrap())
+            .await
+            .unwrap();
+        let app = store.app_by_id(sf(10)).await.unwrap().unwrap();
+        store.delete_app(app.client_id.as_str()).await.unwrap();
+        store.reset(ImportBatch::default()).await.unwrap();
+        let page = store.invalidations_since(4, 100).await.unwrap();
+        assert_eq!(
+            whats(&page),
+            vec![
+                Invalidated::User(sf(20)),
+                Invalidated::App(sf(10)),
+                Invalidated::Everything,
+            ]
+        );
+        assert_eq!(page.head, 7);
+    }
+
+    /// A transaction that fails after taking a seq gives it back: the feed has no holes, so a
+    /// reader can tell a pruned entry from one not yet committed.
+    #[tokio::test]
+    async fn a_rolled_back_revocation_leaves_no_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = feed_store(&dir).await;
+        feed_fixture(&store, 2).await;
+        {
+            let mut tx = store.write.begin().await.unwrap();
+            record_invalidation(&mut tx, Invalidated::Grant(sf(100)))
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+        }
+        store.revoke_grant(sf(101), 1).await.unwrap();
+        let page = store.invalidations_since(0, 100).await.unwrap();
+        assert_eq!(page.head, 1);
+        assert_eq!(page.entries[0].seq, 1);
+        assert_eq!(page.entries[0].what, Invalidated::Grant(sf(101)));
+    }
+
+    /// Writers in two processes (two stores on one file) at once: every revocation gets its
+    /// own seq, and the seqs are 1..=n with none missing.
+    #[tokio::test]
+    async fn concurrent_writers_get_consecutive_seqs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, path) = feed_store(&dir).await;
+        feed_fixture(&a, 40).await;
+        let b = SqliteStore::open(&path).await.unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for n in 0..40u8 {
+            let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+            set.spawn(async move {
+                if n % 4 < 2 {
+                    store
+                        .revoke_access_token(TokenHash([n; 32]), sf(10), 1)
+                        .await
+                        .unwrap();
+                } else {
+                    store.revoke_grant(sf(100 + i64::from(n)), 1).await.unwrap();
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+        let page = b.invalidations_since(0, 1000).await.unwrap();
+        assert_eq!(page.head, 40);
+        let seqs: Vec<i64> = page.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+        let distinct: std::collections::HashSet<String> = page
+            .entries
+            .iter()
+            .map(|e| format!("{:?}", e.what))
+            .collect();
+        assert_eq!(distinct.len(), 40);
+    }
+
+    /// Cleanup prunes entries older than the grace by the database's clock; the head stays, so
+    /// a reader behind it can tell that it missed some.
+    #[tokio::test]
+    async fn cleanup_prunes_the_feed_but_keeps_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = feed_store(&dir).await;
+        feed_fixture(&store, 2).await;
+        store.revoke_grant(sf(100), 1).await.unwrap();
+        store.revoke_grant(sf(101), 1).await.unwrap();
+        let kept = store.cleanup(0, 3_600_000).await.unwrap();
+        assert_eq!(kept.rows.get("invalidations"), Some(&0), "within the grace");
+        assert_eq!(
+            store
+                .invalidations_since(0, 10)
+                .await
+                .unwrap()
+                .entries
+                .len(),
+            2
+        );
+        let pruned = store.cleanup(0, 0).await.unwrap();
+        assert_eq!(pruned.rows.get("invalidations"), Some(&2));
+        let page = store.invalidations_since(0, 10).await.unwrap();
+        assert_eq!(
+            page,
+            InvalidationPage {
+                head: 2,
+                entries: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn feed_rows_read_back_and_unknown_ones_invalidate_everything() {
+        for what in [
+            Invalidated::AccessToken(TokenHash([7; 32])),
+            Invalidated::Grant(sf(1)),
+            Invalidated::AppTokens(sf(2)),
+            Invalidated::App(sf(3)),
+            Invalidated::User(sf(4)),
+            Invalidated::Everything,
+        ] {
+            let (kind, subject) = what.to_row();
+            assert_eq!(Invalidated::from_row(kind, &subject), what);
+        }
+        for (kind, subject) in [
+            ("session", "x"),
+            ("grant", "not a number"),
+            ("grant", "-5"),
+            ("access_token", "c2hvcnQ"),
+        ] {
+            assert_eq!(
+                Invalidated::from_row(kind, subject),
+                Invalidated::Everything,
+                "{kind} {subject}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -610,7 +610,7 @@ pub async fn apps_delete(args: AppsDelete) -> anyhow::Result<()> {
             removed_summary(&deleted.removed)
         );
         println!(
-            "Servers on this database refuse its tokens at their next content poll (1 s by default; at most token_cache_ttl)."
+            "Servers on this database refuse its tokens within 1 s (they follow the store's invalidation feed)."
         );
     }
     Ok(())
@@ -629,7 +629,7 @@ pub async fn users_delete(args: UsersDelete) -> anyhow::Result<()> {
             removed_summary(&deleted.removed)
         );
         println!(
-            "Servers on this database refuse their tokens at their next content poll (1 s by default; at most token_cache_ttl)."
+            "Servers on this database refuse their tokens within 1 s (they follow the store's invalidation feed)."
         );
     }
     Ok(())
@@ -974,11 +974,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());
     crate::ratelimit::spawn_flusher(state.clone());
+    crate::cluster::spawn(state.clone()).await;
     tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), rate_limits = %limits_shown(&state), "roost is listening");
     if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
     let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
+    let store = state.store.clone();
+    let database_timeout = Duration::from_secs(state.config.server.database_timeout);
     crate::http::serve(
         crate::http::router(state.clone()),
         listener,
@@ -990,6 +993,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Err(e) = state.limits.flush(state.now()).await {
         tracing::warn!(error = %e, "the last rate-limit counts did not reach the store");
     }
+    // The requests in flight are done; hand the connections back to the database cleanly.
+    let _ = tokio::time::timeout(database_timeout, store.close()).await;
     tracing::info!("roost stopped");
     Ok(())
 }

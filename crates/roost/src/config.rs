@@ -22,6 +22,7 @@ pub struct Config {
     pub log: LogConfig,
     pub cleanup: CleanupConfig,
     pub content: ContentConfig,
+    pub cluster: ClusterConfig,
     pub rate_limits: RateLimitConfig,
     pub cors: CorsConfig,
     pub sandbox: crate::sandbox::SandboxConfig,
@@ -323,6 +324,25 @@ impl Default for ContentConfig {
     }
 }
 
+/// Several nodes on one database (`crate::cluster`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Milliseconds between reads of the invalidation feed, through which revocations made by
+    /// other nodes and processes reach this node's caches; on PostgreSQL a `NOTIFY` wakes the
+    /// reader at once and this is the fallback. 10 to 500 (cached tokens are trusted only for
+    /// 1 s after the last read that succeeded). Default 250.
+    pub invalidation_poll_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            invalidation_poll_ms: 250,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -599,6 +619,11 @@ impl Config {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
             }
+        }
+        if !(10..=500).contains(&self.cluster.invalidation_poll_ms) {
+            return Err(ConfigError::Invalid(
+                "cluster.invalidation_poll_ms must be 10 to 500 (cached tokens are trusted for 1 s after the last read of the invalidation feed)".into(),
+            ));
         }
         if self.login.max_concurrent_hashes == 0 {
             return Err(ConfigError::Invalid(

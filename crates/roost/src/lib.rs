@@ -8,6 +8,7 @@ pub mod apps;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod content;
 pub mod demo;

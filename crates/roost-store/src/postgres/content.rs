@@ -233,11 +233,10 @@ pub(super) async fn delete_user(pool: &PgPool, username: &Username) -> Result<Op
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    let user = Snowflake::from_i64(user).map_err(|e| StoreError::Other(e.into()))?;
+    super::record_invalidation(&mut tx, crate::Invalidated::User(user)).await?;
     tx.commit().await?;
-    Ok(Some(Deletion {
-        id: Snowflake::from_i64(user).map_err(|e| StoreError::Other(e.into()))?,
-        removed,
-    }))
+    Ok(Some(Deletion { id: user, removed }))
 }
 
 pub(super) async fn load_content(pool: &PgPool) -> Result<Content> {
@@ -388,7 +387,13 @@ async fn import_in(
     pace: Pace,
 ) -> Result<(), WriteError> {
     bump_version(tx).await?;
-    write_batch(tx, batch, pace).await
+    write_batch(tx, batch, pace).await?;
+    // Imported tokens and grants may be revoked versions of cached ones.
+    let auth = &batch.auth;
+    if !(auth.apps.is_empty() && auth.app_tokens.is_empty() && auth.grants.is_empty()) {
+        super::record_invalidation(tx, crate::Invalidated::Everything).await?;
+    }
+    Ok(())
 }
 
 /// Commits what was written, or rolls it back at once rather than when the connection is next
@@ -557,7 +562,9 @@ async fn reset_in(
     // A query without parameters goes as a simple query, which may hold several statements.
     // (`sqlx::raw_sql` says the same, but its future is not `Send` enough for `async_trait`.)
     sqlx::Executor::execute(&mut *tx, EMPTY.as_str()).await?;
-    write_batch(tx, batch, pace).await
+    write_batch(tx, batch, pace).await?;
+    super::record_invalidation(tx, crate::Invalidated::Everything).await?;
+    Ok(())
 }
 
 pub(super) async fn save_snapshot(

@@ -25,9 +25,10 @@ use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
 use crate::{
     AccessRecord, AdminTokenRecord, AppRecord, AuthState, CleanupReport, CodeRecord, Content,
-    Deletion, FollowRecord, ImportBatch, ImportReport, IssuedPair, IssuedTokens, NewAdminToken,
-    NewApp, NewCode, NewUser, RateDelta, RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated,
-    Rotation, SessionRecord, SnapshotInfo, Store, StoreError, TweetRecord, UserRecord,
+    Deletion, FollowRecord, ImportBatch, ImportReport, Invalidated, InvalidationEntry,
+    InvalidationPage, IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, RateDelta,
+    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
+    SnapshotInfo, Store, StoreError, TweetRecord, UserRecord,
 };
 use rows::{APP_COLUMNS, id, is_unique_violation, names_column, opt_id, scope_names, scopes};
 
@@ -54,6 +55,7 @@ const TABLES: &[&str] = &[
     "snapshots",
     "admin_tokens",
     "rate_windows",
+    "invalidations",
 ];
 
 /// The key of the transaction-level advisory lock a cleanup pass runs under, so that of the
@@ -77,10 +79,29 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
 /// per-call timeout: a start-up that waits its turn must not fail for it.
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
+/// The channel the invalidation feed's writers `NOTIFY` when they commit an entry.
+pub const INVALIDATION_CHANNEL: &str = "roost_invalidations";
+
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
     timeout: Duration,
+    /// One connection of its own for `LISTEN`, so that waiting for the feed never takes one
+    /// from the requests.
+    listen_pool: PgPool,
+    /// `None` until the first wait for the feed, and again after the listening connection
+    /// failed (it is opened anew at the next wait).
+    listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
+}
+
+/// Why a wait for the invalidation feed ended.
+enum Woke {
+    /// A writer committed an entry.
+    Notified,
+    /// Listening (again) from now on: entries committed before may have gone unnotified.
+    Listening,
+    /// No listening connection; the caller polls.
+    Failed,
 }
 
 impl PgStore {
@@ -124,6 +145,10 @@ impl PgStore {
             }
         };
         let _ = probe.close().await;
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_lazy_with(opts.clone());
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
             .acquire_timeout(timeout)
@@ -137,7 +162,45 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(opts);
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            pool,
+            timeout,
+            listen_pool,
+            listener: Default::default(),
+        })
+    }
+
+    /// Waits for a notification on [`INVALIDATION_CHANNEL`], opening the listening
+    /// connection first if there is none.
+    async fn wait_notified(&self) -> Woke {
+        let mut guard = self.listener.lock().await;
+        let Some(listener) = guard.as_mut() else {
+            let opened = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(&self.listen_pool).await?;
+                l.listen(INVALIDATION_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            return match opened.await {
+                Ok(l) => {
+                    *guard = Some(l);
+                    Woke::Listening
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot LISTEN for invalidations; polling");
+                    Woke::Failed
+                }
+            };
+        };
+        match listener.try_recv().await {
+            Ok(Some(_)) => Woke::Notified,
+            // The connection was lost and has been opened again.
+            Ok(None) => Woke::Listening,
+            Err(e) => {
+                tracing::debug!(error = %e, "the LISTEN connection failed; polling");
+                *guard = None;
+                Woke::Failed
+            }
+        }
     }
 
     /// Bounds a call on the client side too: `statement_timeout` cannot fire on a server that
@@ -212,12 +275,46 @@ fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// own (a fresh snapshot in READ COMMITTED), every token of the grant, those just committed by
 /// the rotations it waited for included.
 async fn revoke_grant_in(tx: &mut sqlx::PgConnection, grant_id: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(grant_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    revoke_tokens_in(tx, grant_id, now).await
+    let revoked =
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    revoke_tokens_in(tx, grant_id, now).await?;
+    // A grant revoked before had its tokens revoked then, and a revoked grant issues none, so
+    // only the first revocation has news for the nodes' caches.
+    if revoked > 0 {
+        let grant = Snowflake::from_i64(grant_id).map_err(|e| StoreError::Other(e.into()))?;
+        record_invalidation(tx, Invalidated::Grant(grant)).await?;
+    }
+    Ok(())
+}
+
+/// Appends to the invalidation feed inside the caller's transaction, and notifies the nodes
+/// listening (PostgreSQL delivers the notification at commit, and drops it on rollback). The
+/// head row's lock orders the writers, so seqs follow commit order with no gaps. Call it last,
+/// just before the commit: the lock is then held only for the commit, and since no
+/// transaction takes another lock after it, none can deadlock on it.
+pub(super) async fn record_invalidation(
+    tx: &mut sqlx::PgConnection,
+    what: Invalidated,
+) -> Result<()> {
+    let (kind, subject) = what.to_row();
+    sqlx::query(
+        "WITH h AS (UPDATE invalidation_head SET seq = seq + 1 WHERE id = 1 RETURNING seq), \
+              i AS (INSERT INTO invalidations (seq, kind, subject, created_at) \
+                    SELECT seq, $1, $2, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT FROM h \
+                    RETURNING seq) \
+         SELECT pg_notify($3, seq::text) FROM i",
+    )
+    .bind(kind)
+    .bind(subject)
+    .bind(INVALIDATION_CHANNEL)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn revoke_tokens_in(tx: &mut sqlx::PgConnection, grant_id: i64, now: i64) -> Result<()> {
@@ -294,6 +391,13 @@ const CLEANUP_STEPS: &[Step] = &[
         sql: "DELETE FROM rate_windows WHERE key IN (SELECT key FROM rate_windows \
               WHERE window_start + window_ms <= $1 LIMIT 1000)",
         at: |now, _| now,
+    },
+    // By the database's clock, like the entries' own `created_at`; $1 is the grace.
+    Step {
+        table: "invalidations",
+        sql: "DELETE FROM invalidations WHERE seq IN (SELECT seq FROM invalidations \
+              WHERE created_at <= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $1 LIMIT 1000)",
+        at: |now, cutoff| now - cutoff,
     },
 ];
 
@@ -592,22 +696,28 @@ impl Store for PgStore {
             .bind(app)
             .execute(&mut *tx)
             .await?;
+        let app = Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?;
+        record_invalidation(&mut tx, Invalidated::App(app)).await?;
         tx.commit().await?;
-        Ok(Some(Deletion {
-            id: Snowflake::from_i64(app).map_err(|e| StoreError::Other(e.into()))?,
-            removed,
-        }))
+        Ok(Some(Deletion { id: app, removed }))
     }
 
     async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
             "UPDATE apps SET bearer_generation = bearer_generation + 1 WHERE id = $1 AND bearer_generation = $2",
         )
         .bind(app_id.get())
         .bind(expected)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        record_invalidation(&mut tx, Invalidated::AppTokens(app_id)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
@@ -1028,15 +1138,22 @@ impl Store for PgStore {
     }
 
     async fn revoke_access_token(&self, h: TokenHash, app_id: Snowflake, now: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND app_id = $3 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(h.as_bytes())
         .bind(app_id.get())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        record_invalidation(&mut tx, Invalidated::AccessToken(h)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn revoke_refresh_token(
@@ -1060,10 +1177,10 @@ impl Store for PgStore {
         .await?;
         let Some(g) = grant else { return Ok(None) };
         revoke_tokens_in(&mut tx, g, now).await?;
+        let g = Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?;
+        record_invalidation(&mut tx, Invalidated::Grant(g)).await?;
         tx.commit().await?;
-        Ok(Some(
-            Snowflake::from_i64(g).map_err(|e| StoreError::Other(e.into()))?,
-        ))
+        Ok(Some(g))
     }
 
     async fn load_content(&self) -> Result<Content> {
@@ -1149,6 +1266,50 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn invalidations_since(&self, after: i64, limit: u32) -> Result<InvalidationPage> {
+        // One statement, so one snapshot: the head and the entries up to it as of one moment.
+        let rows = sqlx::query(
+            "SELECT h.seq AS head, i.seq, i.kind, i.subject FROM invalidation_head h \
+             LEFT JOIN LATERAL (SELECT seq, kind, subject FROM invalidations WHERE seq > $1 \
+                                ORDER BY seq LIMIT $2) i ON true \
+             WHERE h.id = 1 ORDER BY i.seq",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut page = InvalidationPage::default();
+        for row in &rows {
+            page.head = row.try_get("head")?;
+            let Some(seq) = row.try_get::<Option<i64>, _>("seq")? else {
+                continue;
+            };
+            let kind: String = row.try_get("kind")?;
+            let subject: String = row.try_get("subject")?;
+            page.entries.push(InvalidationEntry {
+                seq,
+                what: Invalidated::from_row(&kind, &subject),
+            });
+        }
+        Ok(page)
+    }
+
+    async fn wait_for_invalidation(&self, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        // The wait is cancel-safe: sqlx reads a notification into its buffer whole or not at
+        // all.
+        if let Ok(Woke::Failed) = tokio::time::timeout_at(deadline, self.wait_notified()).await {
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+
+    async fn close(&self) {
+        // The listening connection first: the pool's close waits for it to be given back.
+        *self.listener.lock().await = None;
+        self.listen_pool.close().await;
+        self.pool.close().await;
     }
 
     async fn upkeep(&self) -> Result<()> {

@@ -953,6 +953,168 @@ async fn row_counts_and_emptiness() {
     store.upkeep().await.unwrap();
 }
 
+/// Each revocation appends its entry; a call that changes nothing appends none (as on SQLite).
+#[tokio::test]
+async fn revocations_write_the_invalidation_feed() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    with_grant(&db, &store).await;
+    store.create_code(code("code2", 101, 10, 1)).await.unwrap();
+    store
+        .redeem_code(digest("code2"), issued("a1", Some("r1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.invalidations_since(0, 10).await.unwrap(),
+        InvalidationPage::default()
+    );
+    assert!(
+        store
+            .revoke_access_token(digest("a0"), sf(10), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_access_token(digest("a0"), sf(10), NOW)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_token(digest("r1"), sf(10), NOW)
+            .await
+            .unwrap(),
+        Some(sf(101))
+    );
+    store.revoke_grant(sf(101), NOW).await.unwrap();
+    // A replay of the first code revokes grant 100.
+    assert_eq!(
+        store
+            .redeem_code(digest("code"), issued("a9", None))
+            .await
+            .unwrap(),
+        RedeemOutcome::Replayed
+    );
+    assert!(!store.bump_bearer_generation(sf(10), 7).await.unwrap());
+    assert!(store.bump_bearer_generation(sf(10), 0).await.unwrap());
+    store.delete_app("client-a").await.unwrap();
+    let page = store.invalidations_since(0, 100).await.unwrap();
+    let whats: Vec<Invalidated> = page.entries.iter().map(|e| e.what).collect();
+    assert_eq!(
+        whats,
+        vec![
+            Invalidated::AccessToken(digest("a0")),
+            Invalidated::Grant(sf(101)),
+            Invalidated::Grant(sf(100)),
+            Invalidated::AppTokens(sf(10)),
+            Invalidated::App(sf(10)),
+        ]
+    );
+    let seqs: Vec<i64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!((page.head, seqs), (5, vec![1, 2, 3, 4, 5]));
+    let after = store.invalidations_since(3, 1).await.unwrap();
+    assert_eq!(after.head, 5);
+    assert_eq!(after.entries.len(), 1);
+    assert_eq!(after.entries[0].seq, 4);
+}
+
+/// Writers on two nodes at once: seqs are 1..=n with none missing, whenever a reader looks.
+#[tokio::test]
+async fn concurrent_writers_on_two_nodes_get_consecutive_seqs() {
+    let db = TestDb::create().await;
+    let stores = [Arc::new(db.store().await), Arc::new(db.store().await)];
+    user(&db, 1).await;
+    stores[0].create_app(new_app(10, "client-a")).await.unwrap();
+    for n in 0..30i64 {
+        stores[0]
+            .create_code(code(&format!("c{n}"), 100 + n, 10, 1))
+            .await
+            .unwrap();
+        stores[0]
+            .redeem_code(digest(&format!("c{n}")), issued(&format!("a{n}"), None))
+            .await
+            .unwrap();
+    }
+    let reader = stores[1].clone();
+    let watching = tokio::spawn(async move {
+        // While the writers run, every read is gapless after its cursor.
+        let mut cursor = 0;
+        while cursor < 30 {
+            let page = reader.invalidations_since(cursor, 1000).await.unwrap();
+            for e in &page.entries {
+                assert_eq!(e.seq, cursor + 1, "no gap, in order");
+                cursor = e.seq;
+            }
+        }
+    });
+    let tasks: Vec<_> = (0..30i64)
+        .map(|n| {
+            let store = stores[(n % 2) as usize].clone();
+            tokio::spawn(async move {
+                if n % 3 == 0 {
+                    store.revoke_grant(sf(100 + n), NOW).await.unwrap();
+                } else {
+                    store
+                        .revoke_access_token(digest(&format!("a{n}")), sf(10), NOW)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), watching)
+        .await
+        .expect("the reader saw all 30")
+        .unwrap();
+}
+
+/// A writer's NOTIFY wakes a node waiting for the feed at once, long before its poll would.
+#[tokio::test]
+async fn a_revocation_wakes_a_waiting_node() {
+    let db = TestDb::create().await;
+    let writer = db.store().await;
+    let reader = db.store().await;
+    with_grant(&db, &writer).await;
+    // The first wait opens the listening connection and returns.
+    reader.wait_for_invalidation(Duration::from_secs(5)).await;
+    let waiting = tokio::spawn(async move {
+        let started = Instant::now();
+        reader.wait_for_invalidation(Duration::from_secs(30)).await;
+        started.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    writer.revoke_grant(sf(100), NOW).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("woken, not left to its 30 s")
+        .unwrap();
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+/// Cleanup prunes entries past the grace by the database's clock; the head stays.
+#[tokio::test]
+async fn cleanup_prunes_the_feed_but_keeps_its_head() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    with_grant(&db, &store).await;
+    store.revoke_grant(sf(100), NOW).await.unwrap();
+    let kept = store.cleanup(NOW, 3_600_000).await.unwrap();
+    assert_eq!(kept.rows.get("invalidations"), Some(&0));
+    let pruned = store.cleanup(NOW, 0).await.unwrap();
+    assert_eq!(pruned.rows.get("invalidations"), Some(&1));
+    assert_eq!(
+        store.invalidations_since(0, 10).await.unwrap(),
+        InvalidationPage {
+            head: 1,
+            entries: vec![]
+        }
+    );
+}
+
 /// Managed PostgreSQL services insist on TLS: libpq's `sslmode` and `sslrootcert` in the URL
 /// work, and the connections are then encrypted (the server's own view, `pg_stat_ssl`).
 #[tokio::test]

@@ -147,6 +147,12 @@ impl IntoResponse for AdminError {
             body["field"] = serde_json::Value::from(*field);
         }
         let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

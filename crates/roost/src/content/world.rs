@@ -438,6 +438,8 @@ impl World {
 pub struct SharedWorld {
     world: RwLock<World>,
     writes: tokio::sync::Mutex<()>,
+    /// When a write last found the store unavailable (see [`SharedWorld::write`]).
+    unavailable_at: std::sync::Mutex<Option<std::time::Instant>>,
     render_cache_size: usize,
 }
 
@@ -449,6 +451,7 @@ impl SharedWorld {
                 render_cache_size,
             )),
             writes: tokio::sync::Mutex::new(()),
+            unavailable_at: std::sync::Mutex::new(None),
             render_cache_size,
         })
     }
@@ -465,16 +468,37 @@ impl SharedWorld {
     /// Runs a store write and then applies it in memory, with reloads held off in between.
     /// If the content version moved by exactly this write, the world takes the new version, so
     /// the poller does not reload for a change it already has.
+    ///
+    /// Writes take turns, so while the store is unreachable each would wait out its own
+    /// `database_timeout` after the ones ahead of it. Instead, a write that was queued when the
+    /// one ahead of it found the store unavailable fails at once, unattempted: every write is
+    /// answered within the timeout of its arrival (checklist K5).
     pub async fn write<T>(
         &self,
         store: &dyn Store,
         store_write: impl std::future::Future<Output = Result<T, StoreError>>,
         apply: impl FnOnce(&mut World, &T),
     ) -> Result<T, StoreError> {
+        let queued = std::time::Instant::now();
         let _guard = self.writes.lock().await;
+        let failed_since_queued = self
+            .unavailable_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at >= queued);
         let before = self.read().version;
-        let out = store_write.await?;
-        let after = store.content_version().await?;
+        let result = if failed_since_queued {
+            Err(StoreError::Unavailable(
+                "a write queued ahead of this one found the store unavailable".into(),
+            ))
+        } else {
+            store_write.await
+        };
+        self.note_unavailable(&result);
+        let out = result?;
+        // The write is committed: it is answered as done even if the store goes away now. An
+        // unknown version leaves the world's as it was, so the poller reloads once it can.
+        let after = store.content_version().await.ok();
         let mut w = self
             .world
             .write()
@@ -482,20 +506,39 @@ impl SharedWorld {
         apply(&mut w, &out);
         // Any change can show in any rendered object (counts, mentions, pinned tweets).
         w.fragments.clear();
-        if after == before + 1 {
+        if let Some(after) = after
+            && after == before + 1
+        {
             w.version = after;
         }
         Ok(out)
     }
 
+    /// Records that the store was found unavailable now, for the writes queued meanwhile.
+    fn note_unavailable<T>(&self, result: &Result<T, StoreError>) {
+        if let Err(StoreError::Unavailable(_)) = result {
+            *self
+                .unavailable_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now());
+        }
+    }
+
     /// Reloads everything if the store's content version has moved. Returns whether it did.
     pub async fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
         let _guard = self.writes.lock().await;
-        let version = store.content_version().await?;
+        // Held while the store is asked: writes queued behind a reload that found the store
+        // unavailable fail at once, as behind a write (see `write`).
+        let version = store.content_version().await;
+        self.note_unavailable(&version);
+        let version = version?;
         if version == self.read().version {
             return Ok(false);
         }
-        let fresh = World::from_content(store.load_content().await?, self.render_cache_size);
+        let content = store.load_content().await;
+        self.note_unavailable(&content);
+        let fresh = World::from_content(content?, self.render_cache_size);
         *self
             .world
             .write()

@@ -289,13 +289,22 @@ fn csrf_ok(state: &AppState, browser: &str, given: Option<&str>) -> bool {
 const SESSION_TOUCH_MS: i64 = 60_000;
 
 /// The signed-in user, if the browser has a session that has ended neither by age nor by
-/// idleness (checklist A22). Using it starts a new idle period.
-async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_store::UserRecord> {
+/// idleness (checklist A22). Using it starts a new idle period. Sessions are read from the
+/// store on every page, never cached, so a logout on one node is a logout on all. A store that
+/// cannot say is an error, not "signed out": the page is a 503, not a login form.
+async fn session_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<roost_store::UserRecord>, roost_store::StoreError> {
     let names = cookie_names(state.secure_cookies);
-    let cookie = read_cookie(headers, names.session)?;
+    let Some(cookie) = read_cookie(headers, names.session) else {
+        return Ok(None);
+    };
     let hash = TokenHash::of(&cookie);
     let now = state.now();
-    let session = state.store.session(hash, now).await.ok()??;
+    let Some(session) = state.store.session(hash, now).await? else {
+        return Ok(None);
+    };
     let idle = secs(state.config.session.idle_ttl);
     // The last recorded use; a short idle_ttl is recorded often enough never to lapse in use.
     let since_touch = idle - (session.idle_expires_at - now);
@@ -304,7 +313,7 @@ async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<roost_sto
     {
         tracing::error!(error = %e, "could not record the use of a session");
     }
-    state.store.user_by_id(session.user_id).await.ok()?
+    state.store.user_by_id(session.user_id).await
 }
 
 fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
@@ -429,8 +438,12 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
         browser: &browser,
     };
     let resp = match session_user(&state, &headers).await {
-        Some(user) => ctx.consent(&user),
-        None => ctx.login(StatusCode::OK, "", None),
+        Ok(Some(user)) => ctx.consent(&user),
+        Ok(None) => ctx.login(StatusCode::OK, "", None),
+        Err(e) => {
+            tracing::error!(error = %e, "store error reading a session");
+            return unavailable_page();
+        }
     };
     with_cookies(resp, &new_cookie.into_iter().collect::<Vec<_>>())
 }
@@ -556,10 +569,13 @@ async fn logout(
     req: &PendingRequest,
 ) -> Response {
     let names = cookie_names(state.secure_cookies);
+    // A session the store still holds would outlive the cookie this answer clears (a copy of
+    // the cookie would still sign in), so a logout the store did not record is a 503.
     if let Some(cookie) = read_cookie(headers, names.session)
         && let Err(e) = state.store.delete_session(TokenHash::of(&cookie)).await
     {
         tracing::error!(error = %e, "could not delete session");
+        return unavailable_page();
     }
     let resp = redirect(&authorize_url(state, app, req), StatusCode::SEE_OTHER);
     with_cookies(resp, &[clear_cookie(names.session, state.secure_cookies)])
@@ -567,12 +583,19 @@ async fn logout(
 
 async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Response {
     let state = ctx.state;
-    let Some(user) = session_user(state, headers).await else {
-        return ctx.login(
-            StatusCode::UNAUTHORIZED,
-            "",
-            Some("Your session has ended. Sign in again to continue."),
-        );
+    let user = match session_user(state, headers).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return ctx.login(
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some("Your session has ended. Sign in again to continue."),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store error reading a session");
+            return unavailable_page();
+        }
     };
     if decision != "allow" && decision != "deny" {
         return forbidden("The decision must be allow or deny.");
@@ -715,8 +738,10 @@ async fn login(
             user
         }
         _ => {
+            // An uncounted failure would let guesses past the throttle while the store is down.
             if let Err(e) = state.store.record_login_failure(&keys, window_start).await {
                 tracing::error!(error = %e, "could not record a failed login");
+                return unavailable_page();
             }
             tracing::info!(%addr, "login failed");
             return ctx.login(
@@ -733,6 +758,7 @@ async fn login(
         && let Err(e) = state.store.delete_session(TokenHash::of(&old)).await
     {
         tracing::error!(error = %e, "could not delete the previous session");
+        return unavailable_page();
     }
     let session = Secret::random();
     if let Err(e) = state

@@ -2047,17 +2047,26 @@ async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
     );
     wait_me_status(&server, &erin_kept, 401).await;
     wait_me_status(&server, &frank_kept, 200).await;
-    let resp = reqwest::Client::new()
-        .get(server.url("/2/users/by/username/erin"))
-        .bearer_auth(&frank_kept)
-        .send()
-        .await
-        .expect("lookup");
-    let body: Value = resp.json().await.expect("json");
-    assert!(
-        body.get("data").is_none(),
-        "erin is gone from lookups: {body}"
-    );
+    // Her tokens go through the invalidation feed (within 1 s), her content with the server's
+    // next content poll (1 s).
+    let started = Instant::now();
+    loop {
+        let resp = reqwest::Client::new()
+            .get(server.url("/2/users/by/username/erin"))
+            .bearer_auth(&frank_kept)
+            .send()
+            .await
+            .expect("lookup");
+        let body: Value = resp.json().await.expect("json");
+        if body.get("data").is_none() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "erin is still in lookups 5 s after her deletion: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Unknown or malformed names: one-line errors, exit 1, nothing changed.
     let list = ws.apps_list().await;
