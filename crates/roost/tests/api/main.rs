@@ -12,6 +12,7 @@ mod api;
 mod app_only;
 mod authorize;
 mod cli;
+mod clock_sync;
 mod constant_time;
 mod deletion;
 mod demo_smoke;
