@@ -536,6 +536,16 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the server key called `name`, storing `candidate` first if there is none yet, so
     /// that every process on this store ends up with the same key.
     async fn server_key(&self, name: &str, candidate: &[u8], now: i64) -> Result<Vec<u8>>;
+    /// The database's clock, Unix milliseconds, read when the query runs (not when its
+    /// transaction began): the one time source of every node on this store. SQLite answers
+    /// with the machine's clock, since every process on a SQLite file runs on that machine.
+    async fn database_time_ms(&self) -> Result<i64>;
+    /// The shared time of the sandbox's manual clock, if any manual-clock node has stored one.
+    async fn manual_clock(&self) -> Result<Option<i64>>;
+    /// Sets the shared manual time to `max(stored, floor_ms) + add_ms` (`floor_ms + add_ms`
+    /// when there is none) in one statement, and returns it: it never goes back, and two nodes
+    /// moving it at once both count.
+    async fn raise_manual_clock(&self, floor_ms: i64, add_ms: i64) -> Result<i64>;
     /// Row counts of every table (tests, diagnostics).
     async fn row_counts(&self) -> Result<BTreeMap<String, i64>>;
     /// True when there are no users and no apps.

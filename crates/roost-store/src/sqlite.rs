@@ -53,6 +53,7 @@ pub(crate) const TABLES: &[&str] = &[
     "admin_tokens",
     "rate_windows",
     "invalidations",
+    "manual_clock",
 ];
 
 /// What a reset empties, children before parents (so no cascade has work left to do). Server
@@ -165,6 +166,15 @@ async fn applied_migrations(pool: &SqlitePool) -> i64 {
 }
 
 /// SQLITE_BUSY or one of its extended codes.
+/// The machine's clock, Unix milliseconds: a SQLite file's clock, as every process using the
+/// file runs on this machine.
+fn machine_time_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d)
         if d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5))
@@ -1076,6 +1086,29 @@ impl Store for SqliteStore {
             .fetch_one(&self.write)
             .await?;
         Ok(v)
+    }
+
+    async fn database_time_ms(&self) -> Result<i64> {
+        Ok(machine_time_ms())
+    }
+
+    async fn manual_clock(&self) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT now_ms FROM manual_clock WHERE id = 1")
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn raise_manual_clock(&self, floor_ms: i64, add_ms: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO manual_clock (id, now_ms) VALUES (1, ?1 + ?2) \
+             ON CONFLICT (id) DO UPDATE SET now_ms = MAX(now_ms, ?1) + ?2 RETURNING now_ms",
+        )
+        .bind(floor_ms)
+        .bind(add_ms)
+        .fetch_one(&self.write)
+        .await?)
     }
 
     async fn row_counts(&self) -> Result<BTreeMap<String, i64>> {

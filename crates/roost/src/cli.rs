@@ -423,7 +423,10 @@ pub fn load_config(common: &Common) -> anyhow::Result<Config> {
 async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> {
     let config = load_config(common)?;
     let store: Arc<dyn Store> = crate::open_store(&config).await?;
-    crate::build_state(config, store, Clock::System).await
+    // What the command writes (a minted token's expiry) is on the database's time too.
+    let clock = Clock::system();
+    crate::clock::sync_once(&clock, store.as_ref()).await?;
+    crate::build_state(config, store, clock).await
 }
 
 pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
@@ -915,9 +918,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = config.socket_addr()?;
     let store = crate::open_store(&config).await?;
     let clock = match config.sandbox.clock {
-        crate::sandbox::ClockMode::System => Clock::System,
-        crate::sandbox::ClockMode::Manual => Clock::manual(Clock::System.now_ms()),
+        crate::sandbox::ClockMode::System => Clock::system(),
+        crate::sandbox::ClockMode::Manual => Clock::manual(crate::clock::wall_ms()),
     };
+    // Before anything reads the time: a node whose clock is off starts on the database's, and
+    // a manual-clock node on the time the other manual-clock nodes have moved to.
+    if let Err(e) = crate::clock::sync_once(&clock, store.as_ref()).await {
+        tracing::warn!(error = %e, "could not read the database's clock yet; will retry");
+    }
     let state = crate::build_state(config, store, clock).await?;
     for setting in crate::sandbox::test_only_settings(&state.config.sandbox) {
         tracing::warn!("test-only setting on: {setting}; never use it in production");
@@ -970,6 +978,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    crate::clock::spawn_sync(state.clock.clone(), state.store.clone());
     crate::cleanup::spawn(state.clone());
     crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());

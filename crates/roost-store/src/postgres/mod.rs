@@ -56,6 +56,7 @@ const TABLES: &[&str] = &[
     "admin_tokens",
     "rate_windows",
     "invalidations",
+    "manual_clock",
 ];
 
 /// The key of the transaction-level advisory lock a cleanup pass runs under, so that of the
@@ -454,6 +455,38 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(v)
+    }
+
+    async fn database_time_ms(&self) -> Result<i64> {
+        // clock_timestamp(), not now(): now() is the transaction's start.
+        self.bounded(async {
+            Ok(sqlx::query_scalar(
+                "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+            )
+            .fetch_one(&self.pool)
+            .await?)
+        })
+        .await
+    }
+
+    async fn manual_clock(&self) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT now_ms FROM manual_clock WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn raise_manual_clock(&self, floor_ms: i64, add_ms: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO manual_clock (id, now_ms) VALUES (1, $1 + $2) \
+             ON CONFLICT (id) DO UPDATE SET now_ms = GREATEST(manual_clock.now_ms, $1) + $2 \
+             RETURNING now_ms",
+        )
+        .bind(floor_ms)
+        .bind(add_ms)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn row_counts(&self) -> Result<BTreeMap<String, i64>> {

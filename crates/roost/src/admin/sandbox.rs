@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminAuth, AdminError};
-use crate::clock::ClockError;
+use crate::clock::{ClockError, ClockMove, MoveError};
 use crate::sandbox::faults::{FaultRule, FaultRuleSpec};
 use crate::state::AppState;
 
@@ -79,10 +79,13 @@ impl Instant {
     }
 }
 
-fn clock_error(e: ClockError) -> AdminError {
+fn clock_error(e: MoveError) -> AdminError {
     match e {
-        ClockError::NotManual => AdminError::Conflict(e.to_string()),
-        ClockError::Backwards { .. } => AdminError::BadRequest(e.to_string()),
+        MoveError::Clock(e @ ClockError::NotManual) => AdminError::Conflict(e.to_string()),
+        MoveError::Clock(e @ (ClockError::Backwards { .. } | ClockError::TooFar { .. })) => {
+            AdminError::BadRequest(e.to_string())
+        }
+        MoveError::Store(e) => AdminError::Unavailable(e),
     }
 }
 
@@ -92,16 +95,15 @@ async fn move_clock(
     body: Result<axum::Json<MoveClock>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AdminError> {
     let axum::Json(body) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    match (&body.now, body.advance_seconds) {
-        (Some(now), None) => {
-            state.set_clock_ms(now.ms()?).map_err(clock_error)?;
-        }
+    // Moved in the store too, so that every manual-clock node on it follows (checklist J7).
+    let to = match (&body.now, body.advance_seconds) {
+        (Some(now), None) => ClockMove::To(now.ms()?),
         (None, Some(s)) => {
             let ms = i64::try_from(s)
                 .ok()
                 .and_then(|s| s.checked_mul(1000))
                 .ok_or_else(|| AdminError::BadRequest("advance_seconds: too large".into()))?;
-            state.advance_clock_ms(ms).map_err(clock_error)?;
+            ClockMove::By(ms)
         }
         _ => {
             return Err(AdminError::BadRequest(
@@ -109,7 +111,10 @@ async fn move_clock(
                     .into(),
             ));
         }
-    }
+    };
+    crate::clock::move_shared(&state.clock, state.store.as_ref(), to)
+        .await
+        .map_err(clock_error)?;
     tracing::info!(now_ms = state.now(), "clock moved through the admin API");
     Ok(axum::Json(clock_body(&state)).into_response())
 }

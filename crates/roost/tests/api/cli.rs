@@ -280,6 +280,13 @@ impl Server {
         Server::start_command(ws.command(&args), &addr).await
     }
 
+    /// [`Server::start`] on a given address (a node restarted where it was).
+    pub(crate) async fn start_at(ws: &Workspace, addr: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--addr", addr];
+        args.extend(extra);
+        Server::start_command(ws.command(&args), addr).await
+    }
+
     async fn start_command(mut cmd: Command, addr: &str) -> Server {
         let child = cmd.spawn().expect("spawn roost serve");
         let mut server = Server {
@@ -2344,6 +2351,242 @@ async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_th
     assert_eq!(s, 400, "{body}");
     assert_eq!(me_status(&server, &successor_access).await, 401);
     assert_eq!(me_status(&server, &live_access).await, 200);
+}
+
+/// `GET /2/users/me` on `server`: the status and the rate-limit headers (remaining, reset).
+async fn me_window(server: &Server, token: &str) -> (u16, i64, i64) {
+    let resp = reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("users/me");
+    let h = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    (
+        resp.status().as_u16(),
+        h("x-rate-limit-remaining"),
+        h("x-rate-limit-reset"),
+    )
+}
+
+/// The limit of `GET /2/users/me` per user in the two-node J5 test: above the load, so the load
+/// is counted, not refused.
+const J5_ME_LIMIT: i64 = 5_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sec_j05_a_node_killed_under_load_restarts_with_every_property_intact_on_both_nodes() {
+    let ws = Workspace::new();
+    let config = write(
+        &ws,
+        "roost.toml",
+        &format!(
+            "[rate_limits]\nshared = \"store\"\nflush_interval_ms = 50\n\
+             [rate_limits.endpoints]\n\"GET /2/users/me\" = {{ user = {J5_ME_LIMIT} }}\n"
+        ),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let web = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "J5",
+            "--type",
+            "confidential",
+            "--callback",
+            LOOPBACK_CALLBACK,
+            "--json",
+        ],
+    )
+    .await;
+    for user in ["gina", "hank"] {
+        let pw = format!("{user}-password");
+        create_json(
+            &ws,
+            &[
+                "users",
+                "create",
+                "--username",
+                user,
+                "--name",
+                user,
+                "--password",
+                &pw,
+                "--json",
+            ],
+        )
+        .await;
+    }
+    let client = (text(&web, "client_id"), text(&web, "client_secret"));
+    let args = [
+        "--database-url",
+        ws.db_url.as_str(),
+        "--config",
+        config.as_str(),
+    ];
+    let a_addr = format!("127.0.0.1:{}", free_port());
+    let a = Server::start_at(&ws, &a_addr, &args).await;
+    let b = Server::start(&ws, &args).await;
+
+    // A session made on A; a code issued on A and redeemed on B (a used code).
+    let browser_a = browser();
+    let p = AuthParams::new(client.0, SCOPES);
+    let resp = browser_authorize(
+        &a.base,
+        &browser_a,
+        &a.url(&format!("/i/oauth2/authorize?{}", p.query())),
+        "gina",
+        "gina-password",
+        "allow",
+    )
+    .await;
+    let code = location_query(&resp)["code"].clone();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK_CALLBACK),
+        ("code_verifier", p.verifier.as_str()),
+    ];
+    let (s, first) = post_token(&b, client, &exchange).await;
+    assert_eq!(s, 200, "{first}");
+    let first_access = first["access_token"].as_str().expect("access").to_owned();
+    // A token revoked on A, never used on B (so no cache of B's holds it).
+    let revoked = user_tokens(&a, client.0, Some(client.1), "gina", "gina-password").await;
+    let revoked = revoked["access_token"].as_str().expect("access").to_owned();
+    let resp = reqwest::Client::new()
+        .post(a.url("/2/oauth2/revoke"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    // hank's logins throttled by failures spread over both nodes.
+    for i in 0..5 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login_attempt(node, client.0, "hank", "wrong").await, 401);
+    }
+    for node in [&a, &b] {
+        assert_eq!(
+            login_attempt(node, client.0, "hank", "hank-password").await,
+            429
+        );
+    }
+    // gina's token, and its rate-limit window in progress on both nodes.
+    let live = user_tokens(&b, client.0, Some(client.1), "gina", "gina-password").await;
+    let live = live["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(me_window(&b, &live).await.0, 200);
+    // Once B's first flush has stored the window, B reports its stored start (the global one).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, _, window_reset) = me_window(&b, &live).await;
+    assert_eq!(s, 200);
+    assert_eq!(s, 200);
+
+    // A bounded load at both nodes; A is killed (SIGKILL: no shutdown, no last flush) during it.
+    let load = |base: String, token: String, n: usize| {
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client");
+            let mut admitted = 0_i64;
+            for _ in 0..n {
+                match http
+                    .get(format!("{base}/2/users/me"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 200 => admitted += 1,
+                    Ok(r) => panic!("{base}: {} under load", r.status()),
+                    Err(_) => break,
+                }
+            }
+            admitted
+        })
+    };
+    // A's share is more than it can serve before the kill, so the kill lands inside it.
+    let on_a = load(a.base.clone(), live.clone(), 1_000);
+    let on_b = load(b.base.clone(), live.clone(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, stderr) = a.stop();
+    assert_no_panic(&stderr);
+    let admitted_a = on_a.await.expect("load on A");
+    let admitted_b = on_b.await.expect("load on B");
+    assert!(
+        (1..1_000).contains(&admitted_a) && admitted_b == 200,
+        "A {admitted_a}, B {admitted_b}"
+    );
+
+    let a = Server::start_at(&ws, &a_addr, &args).await;
+    for node in [&a, &b] {
+        // The session holds on both: the authorize page goes straight to consent.
+        let page = browser_a
+            .get(node.url(&format!(
+                "/i/oauth2/authorize?{}",
+                AuthParams::new(client.0, SCOPES).query()
+            )))
+            .send()
+            .await
+            .expect("authorize")
+            .text()
+            .await
+            .expect("page");
+        assert!(
+            page.contains("name=\"decision\""),
+            "{}: consent, not login: {page}",
+            node.base
+        );
+        // The revoked token stays revoked; the live one works.
+        assert_eq!(me_status(node, &revoked).await, 401, "{}", node.base);
+        assert_eq!(me_status(node, &live).await, 200, "{}", node.base);
+        // The throttling window continues, even with the right password.
+        assert_eq!(
+            login_attempt(node, client.0, "hank", "hank-password").await,
+            429,
+            "{}",
+            node.base
+        );
+    }
+    // The rate-limit window continues: same window, and B's load at least is counted on the
+    // restarted A (what A admitted in its last flush interval before the kill may be lost).
+    // A restarted node reports its own window until its first flush brings the stored one.
+    let started = Instant::now();
+    loop {
+        let (s, remaining, reset) = me_window(&a, &live).await;
+        assert_eq!(s, 200);
+        if reset == window_reset && remaining <= J5_ME_LIMIT - 1 - admitted_b {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "A reports {remaining} remaining until {reset}; B alone admitted {admitted_b} in the window until {window_reset}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The used code stays used, on either node: a replay is refused and revokes what it made.
+    let (s, body) = post_token(&a, client, &exchange).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = post_token(&b, client, &exchange).await;
+    assert_eq!(s, 400, "{body}");
+    let started = Instant::now();
+    while me_status(&b, &first_access).await != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the replay did not revoke the code's token on B"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(me_status(&a, &first_access).await, 401);
+    a.stop();
+    b.stop();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ async fn seed(url: &str) -> Fixture {
     let mut config = Config::default();
     config.server.database_url = url.to_owned();
     let store = roost::open_store(&config).await.expect("store");
-    let state = roost::build_state(config, store.clone(), Clock::System)
+    let state = roost::build_state(config, store.clone(), Clock::system())
         .await
         .expect("state");
     let web = create_app(&state, "Fault App", ClientType::Confidential, &[CALLBACK]).await;

@@ -283,7 +283,7 @@ async fn start_on(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 fn wall_clock_ms() -> i64 {
-    Clock::System.now_ms()
+    roost::clock::wall_ms()
 }
 
 fn init_logs() {
@@ -719,13 +719,19 @@ impl TestApp {
 /// own process state (keys as loaded, caches, world) over the same file, with the same clock.
 /// Returns its base URL and state.
 pub async fn spawn_peer(app: &TestApp) -> (String, AppState) {
+    spawn_peer_with_clock(app, app.clock.clone()).await
+}
+
+/// [`spawn_peer`] with a clock of its own: a node whose clock is not the first node's (a
+/// skewed system clock, a manual clock that only the store keeps in step).
+pub async fn spawn_peer_with_clock(app: &TestApp, clock: Clock) -> (String, AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let mut config = app.state.config.clone();
     config.server.addr = listener.local_addr().expect("addr").to_string();
     let store = roost::open_store(&config).await.expect("store");
-    let state = roost::build_state(config, store, app.clock.clone())
+    let state = roost::build_state(config, store, clock)
         .await
         .expect("state");
     // As `serve` does: without a follower of the invalidation feed, no cached token is trusted.

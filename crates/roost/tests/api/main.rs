@@ -12,6 +12,7 @@ mod api;
 mod app_only;
 mod authorize;
 mod cli;
+mod clock_sync;
 mod cluster;
 mod constant_time;
 mod deletion;

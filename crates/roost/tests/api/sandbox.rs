@@ -559,7 +559,7 @@ async fn a_system_clock_is_not_moved() {
     let state = roost::build_state(
         app.state.config.clone(),
         app.state.store.clone(),
-        roost::clock::Clock::System,
+        roost::clock::Clock::system(),
     )
     .await
     .unwrap();

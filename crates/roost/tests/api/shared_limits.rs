@@ -438,7 +438,7 @@ async fn two_serve_processes_on_one_database_share_a_window_through_the_store() 
             subject: format!("u{}:a{}", alice.id, app.id),
         }
     };
-    let now = roost::clock::Clock::System.now_ms();
+    let now = roost::clock::wall_ms();
     loop {
         let count = stored_count(store.as_ref(), &key, now).await;
         if count == i64::try_from(admitted_total).unwrap() {
