@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oauth::router())
         .merge(crate::web::router())
         .merge(api)
-        .nest("/admin/v1", crate::admin::router())
+        .nest("/admin/v1", crate::admin::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

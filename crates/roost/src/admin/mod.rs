@@ -11,11 +11,13 @@ mod snapshots;
 pub mod tokens;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodFilter, MethodRouter, on};
 use roost_domain::{Secret, TokenHash};
 use roost_store::{AdminTokenRecord, NewAdminToken, StoreError};
 use serde::Serialize;
@@ -25,27 +27,110 @@ use crate::state::AppState;
 /// Admin tokens start with this, so that secret scanners and people can tell them apart.
 pub const TOKEN_PREFIX: &str = "roost_admin_";
 
+/// Random bytes in an admin token: 256 bits (checklist L1).
+pub const TOKEN_BYTES: usize = 32;
+
+/// The methods the admin API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AdminVerb {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+impl AdminVerb {
+    pub fn method(self) -> Method {
+        match self {
+            AdminVerb::Get => Method::GET,
+            AdminVerb::Post => Method::POST,
+            AdminVerb::Patch => Method::PATCH,
+            AdminVerb::Delete => Method::DELETE,
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            AdminVerb::Get => MethodFilter::GET,
+            AdminVerb::Post => MethodFilter::POST,
+            AdminVerb::Patch => MethodFilter::PATCH,
+            AdminVerb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One admin route: a method on a path template under `/admin/v1` (`/apps/{client_id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AdminRoute {
+    pub verb: AdminVerb,
+    pub path: &'static str,
+}
+
+/// A row of an admin route table.
+pub(crate) type Row = (AdminRoute, MethodRouter<AppState>);
+
+pub(crate) fn at<H, T>(verb: AdminVerb, path: &'static str, handler: H) -> Row
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    (AdminRoute { verb, path }, on(verb.filter(), handler))
+}
+
+/// Every admin route with its handler. The router is built from this table and the tests walk
+/// it (tests/api/admin.rs, checklist L1), so a new route cannot miss the token check's tests.
+fn table() -> Vec<Row> {
+    use AdminVerb::{Delete, Get, Patch, Post};
+    let mut rows = vec![
+        at(Get, "/apps", list_apps),
+        at(Post, "/apps", accounts::create_app),
+        at(Patch, "/apps/{client_id}", accounts::update_app),
+        at(Delete, "/apps/{client_id}", accounts::delete_app),
+        at(Get, "/users", accounts::list_users),
+        at(Post, "/users", accounts::create_user),
+        at(Delete, "/users/{username}", accounts::delete_user),
+        at(Post, "/tokens", tokens::mint),
+    ];
+    rows.extend(sandbox::routes());
+    rows.extend(snapshots::routes());
+    rows
+}
+
+/// The admin routes, as the router serves them (paths relative to `/admin/v1`).
+pub fn routes() -> Vec<AdminRoute> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
 /// The admin API's routes, nested at `/admin/v1` by `http::router`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps", get(list_apps).post(accounts::create_app))
-        .route(
-            "/apps/{client_id}",
-            axum::routing::patch(accounts::update_app).delete(accounts::delete_app),
-        )
-        .route(
-            "/users",
-            get(accounts::list_users).post(accounts::create_user),
-        )
-        .route(
-            "/users/{username}",
-            axum::routing::delete(accounts::delete_user),
-        )
-        .route("/tokens", axum::routing::post(tokens::mint))
-        .merge(sandbox::router())
-        .merge(snapshots::router())
+///
+/// The token is checked by a layer over the whole router, before routing: an unknown path or
+/// method, a malformed path parameter or body is answered only to an admin (a 401 first for
+/// everyone else), and no handler can be added without the check.
+pub fn router(state: AppState) -> Router<AppState> {
+    table()
+        .into_iter()
+        // Two methods on one path are merged into one method router by axum.
+        .fold(Router::new(), |r, (route, handler)| {
+            r.route(route.path, handler)
+        })
         .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
         .fallback(|| async { AdminError::NotFound("no such admin endpoint".into()) })
+        .layer(middleware::from_fn_with_state(state, require_admin_token))
+}
+
+/// Authenticates every admin request and hands the token to the handler's [`AdminAuth`].
+async fn require_admin_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match authenticate(&state, req.headers()).await {
+        Ok(auth) => {
+            req.extensions_mut().insert(auth);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// An admin API failure, as a JSON body `{"error": ..., "error_description": ...}`.
@@ -173,30 +258,41 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or(AdminError::Unauthorized(
-                "an admin token is required: Authorization: Bearer <token from `roost admin-token create`>",
-            ))?;
-        // Looked up by digest, as every other credential; user and App tokens live in other
-        // tables, so they never match here.
-        let token = state
-            .store
-            .admin_token_by_hash(TokenHash::of(presented))
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or(AdminError::Unauthorized(
-                "the admin token is unknown or revoked",
-            ))?;
-        Ok(AdminAuth { token })
+        // Set by the router's layer; looked up here only for a handler served without it.
+        match parts.extensions.get::<AdminAuth>() {
+            Some(auth) => Ok(auth.clone()),
+            None => authenticate(state, &parts.headers).await,
+        }
     }
+}
+
+/// The admin token of a request, from `Authorization: Bearer` only (checklist L3): a token in
+/// the query string, a form body or a cookie is not looked at, so it cannot leak into URLs,
+/// logs or a browser's ambient credentials and still work.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AdminAuth, AdminError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(AdminError::Unauthorized(
+            "an admin token is required: Authorization: Bearer <token from `roost admin-token create`>",
+        ))?;
+    // Looked up by SHA-256 digest, as every other credential: the store compares digests, so
+    // how long a comparison takes says nothing about a stored token (checklist L1). User and
+    // App tokens live in other tables, so they never match here.
+    let token = state
+        .store
+        .admin_token_by_hash(TokenHash::of(presented))
+        .await?
+        .filter(|t| t.revoked_at.is_none())
+        .ok_or(AdminError::Unauthorized(
+            "the admin token is unknown or revoked",
+        ))?;
+    Ok(AdminAuth { token })
 }
 
 /// A new admin token: the record and the token itself, shown only this once.
@@ -213,10 +309,7 @@ pub async fn create_token(state: &AppState, label: &str) -> Result<CreatedAdminT
             "label: at most 100 characters".into(),
         ));
     }
-    let token = Secret::from_presented(format!(
-        "{TOKEN_PREFIX}{}",
-        roost_domain::secret::random_base64url(32)
-    ));
+    let token = new_token();
     let now = state.now();
     let record = state
         .store
@@ -229,6 +322,14 @@ pub async fn create_token(state: &AppState, label: &str) -> Result<CreatedAdminT
         .await?;
     tracing::info!(admin_token_id = %record.id, label = %record.label, "admin token created");
     Ok(CreatedAdminToken { record, token })
+}
+
+/// A fresh admin token: the prefix and [`TOKEN_BYTES`] from the OS, base64url.
+fn new_token() -> Secret {
+    Secret::from_presented(format!(
+        "{TOKEN_PREFIX}{}",
+        roost_domain::secret::random_base64url(TOKEN_BYTES)
+    ))
 }
 
 /// An App as listed: everything but its secrets, which are shown only at creation.
@@ -282,4 +383,40 @@ pub async fn app_listing(state: &AppState) -> Result<Vec<AppListing>, StoreError
 async fn list_apps(_: AdminAuth, State(state): State<AppState>) -> Result<Response, AdminError> {
     let apps = app_listing(&state).await?;
     Ok(axum::Json(serde_json::json!({ "apps": apps })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    // Checklist L1: at least 256 random bits.
+    #[test]
+    fn sec_l01_admin_tokens_carry_256_random_bits() {
+        let draws: Vec<String> = (0..64).map(|_| new_token().expose().to_owned()).collect();
+        for t in &draws {
+            let rest = t.strip_prefix(TOKEN_PREFIX).expect("the prefix");
+            assert_eq!(rest.len(), 43, "{t}");
+            let bytes = URL_SAFE_NO_PAD.decode(rest).expect("base64url");
+            assert_eq!(bytes.len() * 8, 256, "{t}");
+        }
+        let distinct: std::collections::BTreeSet<&String> = draws.iter().collect();
+        assert_eq!(distinct.len(), draws.len(), "every draw differs");
+        // Each bit position is set in some draw and clear in another: no byte is fixed.
+        let decoded: Vec<Vec<u8>> = draws
+            .iter()
+            .map(|t| {
+                URL_SAFE_NO_PAD
+                    .decode(&t[TOKEN_PREFIX.len()..])
+                    .expect("base64url")
+            })
+            .collect();
+        for i in 0..TOKEN_BYTES {
+            let or = decoded.iter().fold(0u8, |a, d| a | d[i]);
+            let and = decoded.iter().fold(0xffu8, |a, d| a & d[i]);
+            assert_eq!((or, and), (0xff, 0), "byte {i} varies in every bit");
+        }
+    }
 }

@@ -1,28 +1,28 @@
 //! The sandbox controls over the admin API: the manual clock, fault rules and the request
 //! inspector (`/admin/v1/clock`, `/admin/v1/faults`, `/admin/v1/apps/{client_id}/requests`).
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminAuth, AdminError};
+use super::{AdminAuth, AdminError, AdminVerb, Row, at};
 use crate::clock::{ClockError, ClockMove, MoveError};
 use crate::sandbox::faults::{FaultRule, FaultRuleSpec};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clock", get(show_clock).post(move_clock))
-        .route(
-            "/faults",
-            get(list_faults).post(add_fault).delete(clear_faults),
-        )
-        .route("/faults/{id}", delete(remove_fault))
-        .route("/apps/{client_id}/requests", get(app_requests))
+pub(super) fn routes() -> Vec<Row> {
+    use AdminVerb::{Delete, Get, Post};
+    vec![
+        at(Get, "/clock", show_clock),
+        at(Post, "/clock", move_clock),
+        at(Get, "/faults", list_faults),
+        at(Post, "/faults", add_fault),
+        at(Delete, "/faults", clear_faults),
+        at(Delete, "/faults/{id}", remove_fault),
+        at(Get, "/apps/{client_id}/requests", app_requests),
+    ]
 }
 
 /// The clock as the admin API shows it.

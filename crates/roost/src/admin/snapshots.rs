@@ -1,26 +1,27 @@
 //! Export, snapshots and reset over the admin API (`/admin/v1`): the same operations as
 //! `roost export`, `roost snapshot ...` and `roost reset`, taking effect on this server at once.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use roost_domain::SnapshotName;
 use roost_store::StoreError;
 use serde::Deserialize;
 
-use super::{AdminAuth, AdminError};
+use super::{AdminAuth, AdminError, AdminVerb, Row, at};
 use crate::snapshots::{self, SnapshotError};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/export", get(export))
-        .route("/snapshots", post(save).get(list))
-        .route("/snapshots/{name}", delete(remove))
-        .route("/reset", post(reset))
+pub(super) fn routes() -> Vec<Row> {
+    use AdminVerb::{Delete, Get, Post};
+    vec![
+        at(Get, "/export", export),
+        at(Post, "/snapshots", save),
+        at(Get, "/snapshots", list),
+        at(Delete, "/snapshots/{name}", remove),
+        at(Post, "/reset", reset),
+    ]
 }
 
 impl From<SnapshotError> for AdminError {

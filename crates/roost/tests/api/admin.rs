@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use roost::admin::client::{AdminClient, ClientError, ServerArgs};
 use serde_json::Value;
 
-use crate::helpers::{ALL_SCOPES, TestApp, spawn_app};
+use crate::helpers::{ALL_SCOPES, TestApp, form, spawn_app, spawn_app_with};
 
 /// A fresh admin token for `app`'s store.
 pub async fn admin_token(app: &TestApp) -> String {
@@ -813,32 +813,12 @@ async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
         })
         .collect();
     documented.sort();
-    let expected = [
-        ("DELETE", "/admin/v1/apps/{client_id}"),
-        ("DELETE", "/admin/v1/faults"),
-        ("DELETE", "/admin/v1/faults/{id}"),
-        ("DELETE", "/admin/v1/snapshots/{name}"),
-        ("DELETE", "/admin/v1/users/{username}"),
-        ("GET", "/admin/v1/apps"),
-        ("GET", "/admin/v1/apps/{client_id}/requests"),
-        ("GET", "/admin/v1/clock"),
-        ("GET", "/admin/v1/export"),
-        ("GET", "/admin/v1/faults"),
-        ("GET", "/admin/v1/snapshots"),
-        ("GET", "/admin/v1/users"),
-        ("PATCH", "/admin/v1/apps/{client_id}"),
-        ("POST", "/admin/v1/apps"),
-        ("POST", "/admin/v1/clock"),
-        ("POST", "/admin/v1/faults"),
-        ("POST", "/admin/v1/reset"),
-        ("POST", "/admin/v1/snapshots"),
-        ("POST", "/admin/v1/tokens"),
-        ("POST", "/admin/v1/users"),
-    ];
-    let expected: Vec<(String, String)> = expected
+    // The router is built from `routes()`: the document names exactly what it serves.
+    let mut expected: Vec<(String, String)> = roost::admin::routes()
         .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .map(|r| (r.verb.method().to_string(), format!("/admin/v1{}", r.path)))
         .collect();
+    expected.sort();
     assert_eq!(documented, expected);
     let token = admin_token(&app).await;
     for (method, path) in &expected {
@@ -902,4 +882,360 @@ async fn a_wrong_method_on_an_admin_path_gets_a_json_405() {
     let body: Value = resp.json().await.expect("JSON answer");
     assert_eq!(body["error"], "method_not_allowed", "{body}");
     assert!(body["error_description"].is_string(), "{body}");
+}
+
+/// Every admin route of the router's own table, with real path parameters and a body that an
+/// admin's request would act on: so a refusal below is the token check, not a 404 or a 400.
+fn admin_requests(app: &TestApp, fault_id: &str) -> Vec<(reqwest::Method, String, Value)> {
+    use serde_json::json;
+    roost::admin::routes()
+        .iter()
+        .map(|r| {
+            let path = format!("/admin/v1{}", r.path)
+                .replace("{client_id}", &app.web.client_id)
+                .replace("{username}", "bob")
+                .replace("{id}", fault_id)
+                .replace("{name}", "baseline");
+            let body = match (r.verb, r.path) {
+                (roost::admin::AdminVerb::Post, "/apps") => json!({
+                    "name": "Intruder", "type": "confidential",
+                    "callbacks": ["http://127.0.0.1:3000/cb"]}),
+                (roost::admin::AdminVerb::Patch, "/apps/{client_id}") => {
+                    json!({"auto_consent_user": "alice"})
+                }
+                (roost::admin::AdminVerb::Post, "/users") => {
+                    json!({"username": "mallory", "name": "Mallory"})
+                }
+                (roost::admin::AdminVerb::Post, "/tokens") => json!({
+                    "app": app.web.client_id, "user": "alice", "scope": "tweet.read users.read"}),
+                (roost::admin::AdminVerb::Post, "/clock") => json!({"advance_seconds": 3600}),
+                (roost::admin::AdminVerb::Post, "/faults") => {
+                    json!({"path": "/2/users/me", "fault": "unavailable"})
+                }
+                (roost::admin::AdminVerb::Post, "/snapshots") => json!({"name": "other"}),
+                (roost::admin::AdminVerb::Post, "/reset") => json!({"to": null}),
+                _ => json!({}),
+            };
+            (r.verb.method(), path, body)
+        })
+        .collect()
+}
+
+/// Everything an admin request could change: the store's rows, its export, the clock, the
+/// fault rules.
+async fn admin_visible_state(
+    app: &TestApp,
+) -> (
+    std::collections::BTreeMap<String, i64>,
+    String,
+    Value,
+    Value,
+) {
+    let (export, _) = roost::content::export::export(app.state.store.as_ref())
+        .await
+        .expect("export");
+    (
+        app.row_counts().await,
+        export,
+        roost::admin::sandbox::clock_body(&app.state),
+        serde_json::to_value(app.state.sandbox.faults.list()).expect("faults"),
+    )
+}
+
+/// A world with something for every admin route to act on: a snapshot, a fault rule that
+/// matches nothing. Returns the real admin token and the rule's id.
+async fn admin_world(app: &TestApp) -> (String, String) {
+    let token = admin_token(app).await;
+    let (status, _) = call(
+        app,
+        &token,
+        reqwest::Method::POST,
+        "/snapshots",
+        Some(serde_json::json!({"name": "baseline"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, rule) = call(
+        app,
+        &token,
+        reqwest::Method::POST,
+        "/faults",
+        Some(serde_json::json!({"path": "/nowhere", "fault": "unavailable"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let id = match &rule["id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    (token, id)
+}
+
+// Checklist L1. The admin token is looked up by its SHA-256 digest (`admin::authenticate`,
+// `admin_token_by_hash`): the store compares digests of what was presented, never the token
+// itself, which is what makes the check constant-time with respect to the stored token.
+#[tokio::test]
+async fn sec_l01_every_admin_route_refuses_missing_wrong_revoked_and_non_admin_tokens() {
+    let app = spawn_app().await;
+    let (real, fault_id) = admin_world(&app).await;
+    let revoked = roost::admin::create_token(&app.state, "revoked")
+        .await
+        .expect("token");
+    assert!(
+        app.state
+            .store
+            .revoke_admin_token(revoked.record.id, app.state.now())
+            .await
+            .expect("revoke")
+    );
+    let user = app.tokens(ALL_SCOPES).await;
+    let access = user["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let refresh = user["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let app_only = app.app_token().await;
+    let wrong = format!("roost_admin_{}", roost_domain::secret::random_base64url(32));
+    // The real token with one character changed, and with something appended.
+    let mut near = real.clone();
+    let last = near.pop().expect("non-empty");
+    near.push(if last == 'A' { 'B' } else { 'A' });
+    let longer = format!("{real}x");
+    let credentials: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("a wrong token", Some(wrong)),
+        ("the admin token with one character changed", Some(near)),
+        ("the admin token with a character appended", Some(longer)),
+        (
+            "a revoked admin token",
+            Some(revoked.token.expose().to_owned()),
+        ),
+        ("a user access token", Some(access)),
+        ("a refresh token", Some(refresh)),
+        ("an app-only token", Some(app_only)),
+    ];
+    let before = admin_visible_state(&app).await;
+    let mut requests = admin_requests(&app, &fault_id);
+    assert!(requests.len() >= 20, "the whole table: {}", requests.len());
+    // What the router answers before routing too: an unknown path, a wrong method, a body
+    // that is not JSON.
+    requests.push((
+        reqwest::Method::GET,
+        "/admin/v1/no-such-endpoint".into(),
+        Value::Null,
+    ));
+    requests.push((reqwest::Method::PUT, "/admin/v1/apps".into(), Value::Null));
+    requests.push((
+        reqwest::Method::POST,
+        "/admin/v1/users".into(),
+        Value::String("{not json".into()),
+    ));
+    for (method, path, body) in &requests {
+        for (what, token) in &credentials {
+            let mut req = app.http.request(method.clone(), app.url(path));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req = match body {
+                Value::Null => req,
+                Value::String(raw) => req
+                    .header("content-type", "application/json")
+                    .body(raw.clone()),
+                json => req.json(json),
+            };
+            let resp = req.send().await.expect("admin request");
+            assert_refused(resp, &format!("{method} {path} with {what}")).await;
+        }
+    }
+    // The App's Basic credentials are no admin token either.
+    for (method, path, body) in &requests {
+        let resp = app
+            .http
+            .request(method.clone(), app.url(path))
+            .basic_auth(&app.web.client_id, app.web.client_secret.as_deref())
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_refused(resp, &format!("{method} {path} with Basic credentials")).await;
+    }
+    assert_eq!(admin_visible_state(&app).await, before, "nothing changed");
+    // The control: the same requests with the real token get past the check.
+    for (method, path, body) in admin_requests(&app, &fault_id) {
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&real)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_ne!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_ne!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+    }
+}
+
+// Checklist L3: CORS is configured as openly as roost allows, for the API and the token
+// endpoint, and still no admin answer, preflight or not, carries a CORS header.
+#[tokio::test]
+async fn sec_l03_admin_routes_answer_no_cors_headers_even_with_cors_configured() {
+    const ORIGIN: &str = "https://app.example";
+    let app = spawn_app_with(|c| {
+        c.cors.api_origins = vec![roost::net::ApiOrigin::Any];
+        c.cors.token_origins =
+            vec![roost::net::Origin::try_from(ORIGIN.to_owned()).expect("origin")];
+    })
+    .await;
+    let (real, fault_id) = admin_world(&app).await;
+    let cors_headers = |resp: &reqwest::Response| -> Vec<String> {
+        resp.headers()
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| k.starts_with("access-control-"))
+            .collect()
+    };
+    // The control: the API's preflight is answered, so CORS is on.
+    let resp = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/2/users/me"))
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(resp.headers().contains_key("access-control-allow-origin"));
+    for (method, path, body) in admin_requests(&app, &fault_id) {
+        for token in [None, Some(&real)] {
+            let mut req = app
+                .http
+                .request(reqwest::Method::OPTIONS, app.url(&path))
+                .header("origin", ORIGIN)
+                .header("access-control-request-method", method.as_str())
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                );
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await.expect("preflight");
+            assert!(
+                !resp.status().is_success(),
+                "preflight {method} {path}: {}",
+                resp.status()
+            );
+            assert_eq!(
+                cors_headers(&resp),
+                Vec::<String>::new(),
+                "preflight {method} {path}"
+            );
+        }
+        // A simple cross-origin request with a valid token is answered without CORS headers
+        // either, so a browser page cannot read it. (Only the GETs: the others would act.)
+        if method == reqwest::Method::GET {
+            let resp = app
+                .http
+                .get(app.url(&path))
+                .header("origin", ORIGIN)
+                .bearer_auth(&real)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+            assert_eq!(cors_headers(&resp), Vec::<String>::new(), "GET {path}");
+        }
+    }
+}
+
+// Checklist L3: the admin token counts only in the Authorization header.
+#[tokio::test]
+async fn sec_l03_admin_token_in_query_form_body_or_cookie_is_refused() {
+    let app = spawn_app().await;
+    let (real, fault_id) = admin_world(&app).await;
+    let before = admin_visible_state(&app).await;
+    for (method, path, body) in admin_requests(&app, &fault_id) {
+        for param in ["admin_token", "access_token", "token", "bearer_token"] {
+            let resp = app
+                .http
+                .request(method.clone(), app.url(&format!("{path}?{param}={real}")))
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            assert_refused(resp, &format!("{method} {path}?{param}=")).await;
+        }
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("admin_token", &real), ("access_token", &real)]))
+            .send()
+            .await
+            .expect("request");
+        assert_refused(
+            resp,
+            &format!("{method} {path} with the token in a form body"),
+        )
+        .await;
+        let mut with_token = body.clone();
+        if let Value::Object(m) = &mut with_token {
+            m.insert("admin_token".into(), Value::String(real.clone()));
+        }
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .json(&with_token)
+            .send()
+            .await
+            .expect("request");
+        assert_refused(
+            resp,
+            &format!("{method} {path} with the token in a JSON body"),
+        )
+        .await;
+        for cookie in [
+            format!("admin_token={real}"),
+            format!("roost_admin={real}"),
+            format!("access_token={real}"),
+            format!("token={real}"),
+        ] {
+            let resp = app
+                .http
+                .request(method.clone(), app.url(&path))
+                .header("cookie", &cookie)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            assert_refused(resp, &format!("{method} {path} with Cookie: {cookie}")).await;
+        }
+        // A token that is not a Bearer credential: the raw header value, or under another
+        // header name.
+        for (name, value) in [
+            ("authorization", real.clone()),
+            ("authorization", format!("Token {real}")),
+            ("x-admin-token", real.clone()),
+            ("x-api-key", real.clone()),
+        ] {
+            let resp = app
+                .http
+                .request(method.clone(), app.url(&path))
+                .header(name, &value)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            assert_refused(resp, &format!("{method} {path} with {name}")).await;
+        }
+    }
+    assert_eq!(admin_visible_state(&app).await, before, "nothing changed");
 }
