@@ -2168,11 +2168,11 @@ async fn login_attempt(server: &Server, client_id: &str, username: &str, passwor
     .as_u16()
 }
 
-#[tokio::test]
-async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_throttling_intact() {
-    let ws = Workspace::new();
+/// The J5 tests' store: a confidential App with the loopback callback and the users `gina`
+/// and `hank` (password `<name>-password`). Returns the App as `apps create --json` prints it.
+async fn j5_setup(ws: &Workspace) -> Map<String, Value> {
     let web = create_json(
-        &ws,
+        ws,
         &[
             "apps",
             "create",
@@ -2189,7 +2189,7 @@ async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_th
     for user in ["gina", "hank"] {
         let pw = format!("{user}-password");
         create_json(
-            &ws,
+            ws,
             &[
                 "users",
                 "create",
@@ -2204,6 +2204,13 @@ async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_th
         )
         .await;
     }
+    web
+}
+
+#[tokio::test]
+async fn sec_j05_a_killed_server_restarts_with_sessions_revocations_codes_and_throttling_intact() {
+    let ws = Workspace::new();
+    let web = j5_setup(&ws).await;
     let client = (text(&web, "client_id"), text(&web, "client_secret"));
     let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
 
@@ -2391,39 +2398,7 @@ async fn sec_j05_a_node_killed_under_load_restarts_with_every_property_intact_on
         ),
     );
     let config = config.to_str().unwrap().to_owned();
-    let web = create_json(
-        &ws,
-        &[
-            "apps",
-            "create",
-            "--name",
-            "J5",
-            "--type",
-            "confidential",
-            "--callback",
-            LOOPBACK_CALLBACK,
-            "--json",
-        ],
-    )
-    .await;
-    for user in ["gina", "hank"] {
-        let pw = format!("{user}-password");
-        create_json(
-            &ws,
-            &[
-                "users",
-                "create",
-                "--username",
-                user,
-                "--name",
-                user,
-                "--password",
-                &pw,
-                "--json",
-            ],
-        )
-        .await;
-    }
+    let web = j5_setup(&ws).await;
     let client = (text(&web, "client_id"), text(&web, "client_secret"));
     let args = [
         "--database-url",
