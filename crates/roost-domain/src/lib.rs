@@ -4,6 +4,7 @@
 //! snowflake ids, usernames, client credentials) is parsed here into a type that can only hold a
 //! valid value. This crate does no I/O and never reads a clock: callers pass `now` in.
 
+pub mod app;
 pub mod client;
 pub mod fields;
 pub mod id;
@@ -14,6 +15,7 @@ pub mod secret;
 pub mod snapshot;
 pub mod username;
 
+pub use app::{AppKind, Label, LabelError, WebsiteUrl, WebsiteUrlError, parse_description};
 pub use client::{BasicCredentials, ClientId, ClientType};
 pub use id::{RequestedId, Snowflake, SnowflakeGenerator};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier, PkceError, PkceMode};

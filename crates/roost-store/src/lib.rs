@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use roost_domain::{
-    ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, SnapshotName, Snowflake, TokenHash,
-    Username,
+    AppKind, ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, SnapshotName, Snowflake,
+    TokenHash, Username, WebsiteUrl,
 };
 
 pub mod content;
@@ -41,6 +41,9 @@ pub enum StoreError {
     /// same call may succeed later. Every surface answers it with a 503, never a 500.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// A record the change needs does not exist; the string names it (`"project"`).
+    #[error("no such {0}")]
+    NotFound(&'static str),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -161,7 +164,120 @@ pub struct NewApp {
     pub api_key: String,
     pub api_secret_hash: TokenHash,
     pub callbacks: Vec<RedirectUri>,
+    /// The Project the App goes in; when set, `project_name` and `new_project_id` are unused,
+    /// and a Project that does not exist is [`StoreError::NotFound`].
+    pub project_id: Option<Snowflake>,
+    pub profile: AppProfile,
     pub now: i64,
+}
+
+/// What the developer portal shows of an App besides its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppProfile {
+    pub kind: AppKind,
+    pub description: String,
+    pub website_url: Option<WebsiteUrl>,
+    /// The last characters of the Client Secret, so that people can tell which one they hold;
+    /// the secret itself is kept only as its digest.
+    pub client_secret_hint: Option<String>,
+    /// The same for the API Key Secret.
+    pub api_secret_hint: Option<String>,
+}
+
+impl AppProfile {
+    /// An App known only by its client type (created before the portal, or by a bare import).
+    pub fn of_client_type(t: ClientType) -> Self {
+        AppProfile {
+            kind: AppKind::of_client_type(t),
+            description: String::new(),
+            website_url: None,
+            client_secret_hint: None,
+            api_secret_hint: None,
+        }
+    }
+}
+
+/// An App's profile from its stored columns (shared by both stores).
+pub(crate) fn profile_from_columns(
+    client_type: ClientType,
+    kind: Option<String>,
+    description: String,
+    website_url: Option<String>,
+    client_secret_hint: Option<String>,
+    api_secret_hint: Option<String>,
+) -> Result<AppProfile> {
+    let kind = match kind {
+        None => AppKind::of_client_type(client_type),
+        Some(k) => {
+            AppKind::parse(&k).ok_or_else(|| StoreError::Other(anyhow::anyhow!("app_kind: {k}")))?
+        }
+    };
+    Ok(AppProfile {
+        kind,
+        description,
+        website_url: website_url.map(WebsiteUrl::from_stored),
+        client_secret_hint,
+        api_secret_hint,
+    })
+}
+
+/// What [`Store::update_app`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AppChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// `Some(None)` clears the website.
+    pub website_url: Option<Option<WebsiteUrl>>,
+    /// Only between kinds of the same client type (a native App can become a single-page one).
+    pub kind: Option<AppKind>,
+    /// The whole list, in order; never empty.
+    pub callbacks: Option<Vec<RedirectUri>>,
+}
+
+/// A Project to create.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub id: Snowflake,
+    pub name: String,
+    pub owner_id: Option<Snowflake>,
+    pub now: i64,
+}
+
+/// An App that holds a live grant for a user: what the connected-apps page lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedApp {
+    pub app_id: Snowflake,
+    /// The scopes of every live grant of the App for the user, together.
+    pub scopes: ScopeSet,
+    /// When the oldest live grant was made.
+    pub granted_at: i64,
+    /// When a token of one of them was last used, as far as it was recorded.
+    pub last_used_at: Option<i64>,
+}
+
+/// Requests an App made, counted in one 15-minute bucket of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    pub app_id: Snowflake,
+    /// The route, as rate limits name it (`GET /2/users/:id`).
+    pub endpoint: String,
+    /// The bucket's start (Unix ms, a multiple of [`USAGE_BUCKET_MS`]).
+    pub bucket_start: i64,
+    pub count: i64,
+}
+
+/// The width of a usage bucket: X's rate-limit window.
+pub const USAGE_BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// Who holds what of an App at a moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppStats {
+    /// Users with a live grant.
+    pub active_users: i64,
+    /// Unexpired, unrevoked access tokens (user and app-context).
+    pub active_access_tokens: i64,
+    /// Unexpired, unused refresh tokens of live grants.
+    pub active_refresh_tokens: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +294,7 @@ pub struct AppRecord {
     pub bearer_generation: i64,
     pub callbacks: Vec<RedirectUri>,
     pub created_at: i64,
+    pub profile: AppProfile,
     /// Test-only: the user this App's authorization requests are granted for without login or
     /// consent. `None` (the default): the browser flow as usual.
     pub auto_consent_user_id: Option<Snowflake>,
@@ -340,6 +457,9 @@ pub struct ProjectRecord {
     pub id: Snowflake,
     pub name: String,
     pub created_at: i64,
+    /// The user who manages it in the developer portal; `None`: only admins (a Project made on
+    /// the command line or by the admin API without an owner).
+    pub owner_id: Option<Snowflake>,
 }
 
 /// An access token as stored: its digest, never the token.
@@ -447,6 +567,9 @@ pub enum Invalidated {
     AppTokens(Snowflake),
     /// The App was deleted: every token issued to it.
     App(Snowflake),
+    /// The App's settings or credentials changed (name, callbacks, Client Secret): cached copies
+    /// of the App, not its tokens.
+    AppSettings(Snowflake),
     /// The user was deleted: every token issued for them.
     User(Snowflake),
     /// Anything may have changed (a reset, an import of tokens, an entry this build cannot
@@ -466,6 +589,7 @@ impl Invalidated {
             Invalidated::Grant(id) => ("grant", id.to_string()),
             Invalidated::AppTokens(id) => ("app_tokens", id.to_string()),
             Invalidated::App(id) => ("app", id.to_string()),
+            Invalidated::AppSettings(id) => ("app_settings", id.to_string()),
             Invalidated::User(id) => ("user", id.to_string()),
             Invalidated::Everything => ("everything", String::new()),
         }
@@ -491,6 +615,7 @@ impl Invalidated {
             "grant" => id().map(Invalidated::Grant),
             "app_tokens" => id().map(Invalidated::AppTokens),
             "app" => id().map(Invalidated::App),
+            "app_settings" => id().map(Invalidated::AppSettings),
             "user" => id().map(Invalidated::User),
             _ => None,
         };
@@ -576,6 +701,40 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the App's app-only Bearer Token to the next generation if it is still at
     /// `expected`; false when another request got there first.
     async fn bump_bearer_generation(&self, app_id: Snowflake, expected: i64) -> Result<bool>;
+    /// Changes an App's settings; `None` when there is no such App. A callback list with one
+    /// URL twice is [`StoreError::Conflict`]`("callback")`.
+    async fn update_app(&self, app_id: Snowflake, change: AppChange) -> Result<Option<AppRecord>>;
+    /// Replaces the Client Secret's digest (and its hint); the old secret stops working at once
+    /// on every node. False when there is no such App or it is a public client.
+    async fn set_client_secret(
+        &self,
+        app_id: Snowflake,
+        hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool>;
+    /// Replaces the API Key and its secret, and moves the app-only Bearer Token to a new
+    /// generation: the old key, secret and Bearer Token stop working at once. A taken key is
+    /// [`StoreError::Conflict`]`("api_key")`.
+    async fn set_api_credentials(
+        &self,
+        app_id: Snowflake,
+        api_key: &str,
+        secret_hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool>;
+
+    // Projects (the developer portal's).
+    /// A taken name is [`StoreError::Conflict`]`("project")`.
+    async fn create_project(&self, project: NewProject) -> Result<ProjectRecord>;
+    async fn list_projects(&self) -> Result<Vec<ProjectRecord>>;
+    async fn project_by_id(&self, id: Snowflake) -> Result<Option<ProjectRecord>>;
+    /// Renames a Project; `None` when there is no such Project, a taken name is a conflict.
+    async fn rename_project(&self, id: Snowflake, name: &str) -> Result<Option<ProjectRecord>>;
+    /// Hands a Project to another owner (`None`: admins only).
+    async fn set_project_owner(&self, id: Snowflake, owner: Option<Snowflake>) -> Result<bool>;
+    /// Deletes a Project with its Apps and everything issued to them (each App's deletion
+    /// reaches the other nodes as [`Invalidated::App`]); `removed` counts the Apps too.
+    async fn delete_project(&self, id: Snowflake) -> Result<Option<Deletion>>;
 
     // Users and browser sessions.
     async fn create_user(&self, user: NewUser) -> Result<UserRecord>;
@@ -607,6 +766,14 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the session's idle end forward to `idle_expires_at` (never back).
     async fn touch_session(&self, hash: TokenHash, idle_expires_at: i64) -> Result<()>;
     async fn delete_session(&self, hash: TokenHash) -> Result<()>;
+    /// Ends every browser session of a user; how many there were.
+    async fn delete_user_sessions(&self, user_id: Snowflake) -> Result<u64>;
+    /// Whether the user may manage every Project in the developer portal.
+    async fn user_is_admin(&self, user_id: Snowflake) -> Result<bool>;
+    /// Makes a user an admin or not; false when there is no such user.
+    async fn set_user_admin(&self, user_id: Snowflake, admin: bool) -> Result<bool>;
+    /// The ids of every admin user.
+    async fn admin_user_ids(&self) -> Result<Vec<Snowflake>>;
     /// Records that an authorization request reached its decision; false if it already had.
     async fn consume_request(&self, hash: TokenHash, expires_at: i64) -> Result<bool>;
     /// Failed logins recorded under each key in the window that starts at `window_start`.
@@ -636,6 +803,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<IssuedPair>>;
     /// Revokes a grant: the grant, its refresh tokens and its access tokens.
     async fn revoke_grant(&self, grant_id: Snowflake, now: i64) -> Result<()>;
+    /// The Apps that hold a live grant for the user (one not revoked, with a token that can
+    /// still be used), by App.
+    async fn connected_apps(&self, user_id: Snowflake, now: i64) -> Result<Vec<ConnectedApp>>;
+    /// Revokes every grant of the App for the user, with all their tokens; how many grants
+    /// were live.
+    async fn revoke_app_for_user(
+        &self,
+        app_id: Snowflake,
+        user_id: Snowflake,
+        now: i64,
+    ) -> Result<u64>;
+    /// Adds request counts to the usage buckets, and records when Apps last used their grants
+    /// for users (`(app, user, at)`; a later time only ever moves it forward).
+    async fn record_usage(
+        &self,
+        counts: &[UsageCount],
+        used: &[(Snowflake, Snowflake, i64)],
+    ) -> Result<()>;
+    /// The App's usage buckets that start at or after `since`, by bucket then endpoint.
+    async fn app_usage(&self, app_id: Snowflake, since: i64) -> Result<Vec<UsageCount>>;
+    /// How many users and live tokens the App has at `now`.
+    async fn app_stats(&self, app_id: Snowflake, now: i64) -> Result<AppStats>;
     /// Stores an app-context access token (`client_credentials` on `/2/oauth2/token`).
     async fn insert_app_token(
         &self,

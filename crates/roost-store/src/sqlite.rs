@@ -13,6 +13,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use roost_domain::{
     ClientId, ClientType, RedirectUri, ScopeNames, ScopeSet, Snowflake, TokenHash, Username,
+    WebsiteUrl,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -21,14 +22,17 @@ use sqlx::{Row, SqlitePool};
 
 use crate::content::{join_ids, split_ids, split_list};
 use crate::{
-    AccessRecord, AdminTokenRecord, AppRecord, AppTokenRecord, AuthState, CleanupReport,
-    CodeRecord, Content, Deletion, FollowRecord, GrantRecord, ImportBatch, ImportReport,
-    Invalidated, InvalidationEntry, InvalidationPage, IssuedPair, IssuedTokens, NewAdminToken,
-    NewApp, NewCode, NewUser, ProjectRecord, RateDelta, RateWindow, RedeemOutcome, RefreshRecord,
-    Result, Rotated, Rotation, SessionRecord, SnapshotInfo, SpaceRecord, Store, StoreError,
-    StoredAccessToken, StoredRefreshToken, TopicRecord, TweetRecord, UserRecord,
+    AccessRecord, AdminTokenRecord, AppChange, AppRecord, AppStats, AppTokenRecord, AuthState,
+    CleanupReport, CodeRecord, ConnectedApp, Content, Deletion, FollowRecord, GrantRecord,
+    ImportBatch, ImportReport, Invalidated, InvalidationEntry, InvalidationPage, IssuedPair,
+    IssuedTokens, NewAdminToken, NewApp, NewCode, NewProject, NewUser, ProjectRecord, RateDelta,
+    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
+    SnapshotInfo, SpaceRecord, Store, StoreError, StoredAccessToken, StoredRefreshToken,
+    TopicRecord, TweetRecord, UsageCount, UserRecord,
 };
 use roost_domain::SnapshotName;
+
+mod portal;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -54,6 +58,7 @@ pub(crate) const TABLES: &[&str] = &[
     "rate_windows",
     "invalidations",
     "manual_clock",
+    "app_usage",
 ];
 
 /// What a reset empties, children before parents (so no cascade has work left to do). Server
@@ -67,6 +72,7 @@ const RESET_TABLES: &[&str] = &[
     "consumed_requests",
     "login_failures",
     "rate_windows",
+    "app_usage",
     "app_callbacks",
     "apps",
     "projects",
@@ -253,7 +259,8 @@ fn names_column(names: ScopeNames) -> Option<String> {
 }
 
 const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, a.client_type, \
-    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, a.auto_consent_user_id";
+    a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, a.auto_consent_user_id, \
+    a.app_kind, a.description, a.website_url, a.client_secret_hint, a.api_secret_hint";
 
 const USER_COLUMNS: &str = "id, username, name, password_hash, description, location, url, profile_image_url, \
     verified, verified_type, protected, pinned_tweet_id, profile_banner_url, listed_count, like_count, created_at, \
@@ -566,7 +573,30 @@ fn app_from_row(row: &SqliteRow) -> Result<AppRecord> {
         callbacks: Vec::new(),
         created_at: row.try_get("created_at")?,
         auto_consent_user_id: opt_id(row, "auto_consent_user_id")?,
+        profile: crate::profile_from_columns(
+            client_type_for_profile(&client_type),
+            row.try_get("app_kind")?,
+            row.try_get("description")?,
+            row.try_get("website_url")?,
+            row.try_get("client_secret_hint")?,
+            row.try_get("api_secret_hint")?,
+        )?,
     })
+}
+
+const PROJECT_COLUMNS: &str = "id, name, created_at, owner_id";
+
+fn project_from_row(r: &SqliteRow) -> Result<ProjectRecord> {
+    Ok(ProjectRecord {
+        id: id(r, "id")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        owner_id: opt_id(r, "owner_id")?,
+    })
+}
+
+fn client_type_for_profile(s: &str) -> ClientType {
+    ClientType::parse(s).unwrap_or(ClientType::Confidential)
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
@@ -1201,21 +1231,35 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(app.new_project_id.get())
-            .bind(&app.project_name)
-            .bind(app.now)
-            .execute(&mut *tx)
-            .await?;
-        let project_id: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
-            .bind(&app.project_name)
-            .fetch_one(&mut *tx)
-            .await?;
+    async fn create_app(&self, mut app: NewApp) -> Result<AppRecord> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let project_id: i64 = match app.project_id {
+            Some(pid) => {
+                let name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM projects WHERE id = ?")
+                        .bind(pid.get())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                app.project_name = name.ok_or(StoreError::NotFound("project"))?;
+                pid.get()
+            }
+            None => {
+                sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+                    .bind(app.new_project_id.get())
+                    .bind(&app.project_name)
+                    .bind(app.now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
+                    .bind(&app.project_name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
         let inserted = sqlx::query(
             "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
-             api_secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             api_secret_hash, created_at, app_kind, description, website_url, client_secret_hint, api_secret_hint) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(app.id.get())
         .bind(project_id)
@@ -1226,6 +1270,11 @@ impl Store for SqliteStore {
         .bind(&app.api_key)
         .bind(app.api_secret_hash.as_bytes())
         .bind(app.now)
+        .bind(app.profile.kind.as_str())
+        .bind(&app.profile.description)
+        .bind(app.profile.website_url.as_ref().map(WebsiteUrl::as_str))
+        .bind(&app.profile.client_secret_hint)
+        .bind(&app.profile.api_secret_hint)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -1262,6 +1311,7 @@ impl Store for SqliteStore {
             callbacks: app.callbacks,
             created_at: app.now,
             auto_consent_user_id: None,
+            profile: app.profile,
         })
     }
 
@@ -1354,6 +1404,99 @@ impl Store for SqliteStore {
         record_invalidation(&mut tx, Invalidated::AppTokens(app_id)).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn update_app(&self, app_id: Snowflake, change: AppChange) -> Result<Option<AppRecord>> {
+        self.portal_update_app(app_id, change).await
+    }
+
+    async fn set_client_secret(
+        &self,
+        app_id: Snowflake,
+        hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool> {
+        self.portal_set_client_secret(app_id, hash, hint).await
+    }
+
+    async fn set_api_credentials(
+        &self,
+        app_id: Snowflake,
+        api_key: &str,
+        secret_hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool> {
+        self.portal_set_api_credentials(app_id, api_key, secret_hash, hint)
+            .await
+    }
+
+    async fn create_project(&self, project: NewProject) -> Result<ProjectRecord> {
+        self.portal_create_project(project).await
+    }
+
+    async fn list_projects(&self) -> Result<Vec<ProjectRecord>> {
+        self.portal_list_projects().await
+    }
+
+    async fn project_by_id(&self, id: Snowflake) -> Result<Option<ProjectRecord>> {
+        self.portal_project(id).await
+    }
+
+    async fn rename_project(&self, id: Snowflake, name: &str) -> Result<Option<ProjectRecord>> {
+        self.portal_rename_project(id, name).await
+    }
+
+    async fn set_project_owner(&self, id: Snowflake, owner: Option<Snowflake>) -> Result<bool> {
+        self.portal_set_project_owner(id, owner).await
+    }
+
+    async fn delete_project(&self, id: Snowflake) -> Result<Option<Deletion>> {
+        self.portal_delete_project(id).await
+    }
+
+    async fn delete_user_sessions(&self, user_id: Snowflake) -> Result<u64> {
+        self.portal_delete_user_sessions(user_id).await
+    }
+
+    async fn user_is_admin(&self, user_id: Snowflake) -> Result<bool> {
+        self.portal_user_is_admin(user_id).await
+    }
+
+    async fn set_user_admin(&self, user_id: Snowflake, admin: bool) -> Result<bool> {
+        self.portal_set_user_admin(user_id, admin).await
+    }
+
+    async fn admin_user_ids(&self) -> Result<Vec<Snowflake>> {
+        self.portal_admin_user_ids().await
+    }
+
+    async fn connected_apps(&self, user_id: Snowflake, now: i64) -> Result<Vec<ConnectedApp>> {
+        self.portal_connected_apps(user_id, now).await
+    }
+
+    async fn revoke_app_for_user(
+        &self,
+        app_id: Snowflake,
+        user_id: Snowflake,
+        now: i64,
+    ) -> Result<u64> {
+        self.portal_revoke_app_for_user(app_id, user_id, now).await
+    }
+
+    async fn record_usage(
+        &self,
+        counts: &[UsageCount],
+        used: &[(Snowflake, Snowflake, i64)],
+    ) -> Result<()> {
+        self.portal_record_usage(counts, used).await
+    }
+
+    async fn app_usage(&self, app_id: Snowflake, since: i64) -> Result<Vec<UsageCount>> {
+        self.portal_app_usage(app_id, since).await
+    }
+
+    async fn app_stats(&self, app_id: Snowflake, now: i64) -> Result<AppStats> {
+        self.portal_app_stats(app_id, now).await
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
@@ -2001,18 +2144,14 @@ impl Store for SqliteStore {
     async fn load_auth(&self) -> Result<AuthState> {
         // One read transaction, so the parts agree with each other.
         let mut tx = self.read.begin().await?;
-        let projects = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY id")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(ProjectRecord {
-                    id: id(r, "id")?,
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let projects = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"
+        ))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(project_from_row)
+        .collect::<Result<Vec<_>>>()?;
         let sql = format!(
             "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
         );
@@ -2282,6 +2421,12 @@ impl Store for SqliteStore {
                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id) LIMIT 1000)",
                 cutoff,
             ),
+            // The usage charts show a day; a week is kept for a look back.
+            (
+                "app_usage",
+                "DELETE FROM app_usage WHERE rowid IN (SELECT rowid FROM app_usage WHERE bucket_start < ? LIMIT 1000)",
+                now - 7 * 86_400_000,
+            ),
             // By the database's clock, like the rows' own `created_at`.
             (
                 "invalidations",
@@ -2367,6 +2512,8 @@ mod tests {
             ("follows", "target_user_id", "users"),
             ("spaces", "creator_id", "users"),
             ("apps", "auto_consent_user_id", "users"),
+            ("projects", "owner_id", "users"),
+            ("app_usage", "app_id", "apps"),
         ];
         let mut found = Vec::new();
         for table in TABLES {
@@ -2381,7 +2528,11 @@ mod tests {
                 let to: String = row.get(1);
                 let on_delete: String = row.get(2);
                 // Deleting the user an App auto-consents for turns auto-consent off; the App stays.
-                let expected = if (*table, from.as_str()) == ("apps", "auto_consent_user_id") {
+                // Deleting a Project's owner leaves the Project to the admins.
+                let expected = if matches!(
+                    (*table, from.as_str()),
+                    ("apps", "auto_consent_user_id") | ("projects", "owner_id")
+                ) {
                     "SET NULL"
                 } else {
                     "CASCADE"
@@ -2480,6 +2631,8 @@ mod tests {
                 api_key: "key".into(),
                 api_secret_hash: TokenHash::of("as"),
                 callbacks: vec![RedirectUri::parse("http://127.0.0.1/cb").unwrap()],
+                project_id: None,
+                profile: crate::AppProfile::of_client_type(ClientType::Confidential),
                 now: 0,
             })
             .await

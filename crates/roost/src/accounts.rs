@@ -10,7 +10,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use roost_domain::secret::random_alphanumeric;
 use roost_domain::{ClientId, ClientType, RedirectUri, Secret, SnowflakeGenerator, Username};
-use roost_store::{AppRecord, Deletion, NewApp, NewUser, Store, StoreError, UserRecord};
+use roost_store::{
+    AppProfile, AppRecord, Deletion, NewApp, NewUser, Store, StoreError, UserRecord,
+};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -47,6 +49,27 @@ pub enum AccountError {
     UnknownUser(String),
     #[error(transparent)]
     Callback(#[from] roost_domain::RedirectUriError),
+    #[error("the callback URL `{0}` is listed twice")]
+    DuplicateCallback(String),
+    #[error("no Project has the id `{0}`")]
+    UnknownProject(String),
+    #[error("a Project named `{0}` exists already")]
+    ProjectTaken(String),
+    #[error("the description must be at most 1000 characters, without control characters")]
+    BadDescription,
+    #[error(transparent)]
+    Website(roost_domain::WebsiteUrlError),
+    #[error("the App type must be `native`, `single_page` or `web` (got `{0}`)")]
+    BadAppKind(String),
+    #[error(
+        "a {from} cannot become a {to}: the client type (public or confidential) is fixed when the App is created"
+    )]
+    KindChange {
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("the App `{0}` is a public client: it has no Client Secret")]
+    PublicClientSecret(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -61,8 +84,14 @@ impl AccountError {
             AccountError::BadName | AccountError::BadAppName => Some("name"),
             AccountError::BadPassword => Some("password"),
             AccountError::BadProjectName => Some("project"),
-            AccountError::NoCallback | AccountError::Callback(_) => Some("callbacks"),
-            AccountError::BadClientType(_) => Some("type"),
+            AccountError::NoCallback
+            | AccountError::Callback(_)
+            | AccountError::DuplicateCallback(_) => Some("callbacks"),
+            AccountError::BadClientType(_)
+            | AccountError::BadAppKind(_)
+            | AccountError::KindChange { .. } => Some("type"),
+            AccountError::BadDescription => Some("description"),
+            AccountError::Website(_) => Some("website_url"),
             _ => None,
         }
     }
@@ -287,6 +316,12 @@ pub async fn create_app(
             api_key: creds.api_key,
             api_secret_hash: api_secret.hash(),
             callbacks,
+            project_id: None,
+            profile: AppProfile {
+                client_secret_hint: client_secret.as_ref().map(crate::developer::hint_of),
+                api_secret_hint: Some(crate::developer::hint_of(&api_secret)),
+                ..AppProfile::of_client_type(spec.client_type)
+            },
             now,
         })
         .await?;

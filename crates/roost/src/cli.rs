@@ -983,6 +983,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::cleanup::spawn_upkeep(state.clone());
     crate::content::world::spawn_poller(state.clone());
     crate::ratelimit::spawn_flusher(state.clone());
+    crate::usage::spawn_flusher(state.clone());
     crate::cluster::spawn(state.clone()).await;
     tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), rate_limits = %limits_shown(&state), "roost is listening");
     if demo_ready {
@@ -1001,6 +1002,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // What this node admitted since its last flush still counts on the other nodes.
     if let Err(e) = state.limits.flush(state.now()).await {
         tracing::warn!(error = %e, "the last rate-limit counts did not reach the store");
+    }
+    if let Err(e) = state.usage.flush(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "the last usage counts did not reach the store");
     }
     // The requests in flight are done; hand the connections back to the database cleanly.
     let _ = tokio::time::timeout(database_timeout, store.close()).await;

@@ -114,6 +114,7 @@ fn apply(state: &AppState, what: Invalidated) {
             state.tokens.forget_app(app);
             state.apps.forget(app);
         }
+        Invalidated::AppSettings(app) => state.apps.forget(app),
         Invalidated::User(user) => state.tokens.forget_user(user),
         Invalidated::Everything => forget_all(state),
     }

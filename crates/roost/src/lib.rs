@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod content;
 pub mod demo;
+pub mod developer;
 pub mod http;
 pub mod keys;
 pub mod net;
@@ -22,6 +23,7 @@ pub mod sandbox;
 pub mod snapshots;
 pub mod state;
 pub mod telemetry;
+pub mod usage;
 pub mod web;
 
 #[cfg(test)]
@@ -89,6 +91,7 @@ pub async fn build_state(
         tokens,
         limits,
         apps: apps::AppCache::new(1000),
+        usage: usage::UsageRecorder::new(),
     }))
 }
 

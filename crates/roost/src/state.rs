@@ -36,6 +36,8 @@ pub struct Inner {
     pub apps: crate::apps::AppCache,
     /// Fault rules and the request inspector.
     pub sandbox: crate::sandbox::Sandbox,
+    /// API requests per App, on their way to the store.
+    pub usage: crate::usage::UsageRecorder,
 }
 
 impl std::ops::Deref for AppState {

@@ -63,6 +63,7 @@ const RESET_TABLES: &[&str] = &[
     "consumed_requests",
     "login_failures",
     "rate_windows",
+    "app_usage",
     "app_callbacks",
     "apps",
     "projects",
@@ -416,18 +417,15 @@ async fn finish(
 
 pub(super) async fn load_auth(pool: &PgPool) -> Result<AuthState> {
     let mut tx = pool.begin_with(BEGIN_SNAPSHOT).await?;
-    let projects = sqlx::query("SELECT id, name, created_at FROM projects ORDER BY id")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ProjectRecord {
-                id: id(r, "id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let projects = sqlx::query(&format!(
+        "SELECT {} FROM projects ORDER BY id",
+        super::rows::PROJECT_COLUMNS
+    ))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(super::rows::project)
+    .collect::<Result<Vec<_>>>()?;
     // The rows module's App columns bring each App's callbacks along, in their order.
     let apps = sqlx::query(&format!(
         "SELECT {APP_COLUMNS} FROM apps a JOIN projects p ON p.id = a.project_id ORDER BY a.id"
@@ -1542,6 +1540,11 @@ mod tests {
                 .collect(),
             created_at: 1_600_000_000_000,
             auto_consent_user_id: None,
+            profile: crate::AppProfile::of_client_type(if n % 2 == 0 {
+                ClientType::Confidential
+            } else {
+                ClientType::Public
+            }),
         }
     }
 
@@ -1602,6 +1605,7 @@ mod tests {
                 id: sf(400),
                 name: "Default".into(),
                 created_at: 1_600_000_000_000,
+                owner_id: None,
             }],
             apps: vec![
                 app1,
@@ -1834,6 +1838,7 @@ mod tests {
             id: sf(401),
             name: "Default".into(),
             created_at: 0,
+            owner_id: None,
         }];
         let mut client = ImportBatch::default();
         client.auth.apps = vec![

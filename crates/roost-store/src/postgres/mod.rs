@@ -12,6 +12,7 @@
 //! commit a pair the revocation's snapshot never saw.
 
 mod content;
+mod portal;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -24,11 +25,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
 use crate::{
-    AccessRecord, AdminTokenRecord, AppRecord, AuthState, CleanupReport, CodeRecord, Content,
-    Deletion, FollowRecord, ImportBatch, ImportReport, Invalidated, InvalidationEntry,
-    InvalidationPage, IssuedPair, IssuedTokens, NewAdminToken, NewApp, NewCode, NewUser, RateDelta,
-    RateWindow, RedeemOutcome, RefreshRecord, Result, Rotated, Rotation, SessionRecord,
-    SnapshotInfo, Store, StoreError, TweetRecord, UserRecord,
+    AccessRecord, AdminTokenRecord, AppChange, AppRecord, AppStats, AuthState, CleanupReport,
+    CodeRecord, ConnectedApp, Content, Deletion, FollowRecord, ImportBatch, ImportReport,
+    Invalidated, InvalidationEntry, InvalidationPage, IssuedPair, IssuedTokens, NewAdminToken,
+    NewApp, NewCode, NewProject, NewUser, ProjectRecord, RateDelta, RateWindow, RedeemOutcome,
+    RefreshRecord, Result, Rotated, Rotation, SessionRecord, SnapshotInfo, Store, StoreError,
+    TweetRecord, UsageCount, UserRecord,
 };
 use rows::{APP_COLUMNS, id, is_unique_violation, names_column, opt_id, scope_names, scopes};
 
@@ -57,6 +59,7 @@ const TABLES: &[&str] = &[
     "rate_windows",
     "invalidations",
     "manual_clock",
+    "app_usage",
 ];
 
 /// The key of the transaction-level advisory lock a cleanup pass runs under, so that of the
@@ -341,6 +344,13 @@ struct Step {
 const BATCH: u64 = 1000;
 
 const CLEANUP_STEPS: &[Step] = &[
+    // The usage charts show a day; a week is kept for a look back.
+    Step {
+        table: "app_usage",
+        sql: "DELETE FROM app_usage WHERE (app_id, bucket_start, endpoint) IN (SELECT app_id, bucket_start, endpoint \
+              FROM app_usage WHERE bucket_start < $1 LIMIT 1000)",
+        at: |now, _| now - 7 * 86_400_000,
+    },
     Step {
         table: "sessions",
         sql: "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions \
@@ -564,25 +574,40 @@ impl Store for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
+    async fn create_app(&self, mut app: NewApp) -> Result<AppRecord> {
         let mut tx = self.pool.begin().await?;
-        // Statement by statement: the SELECT sees a project another node created a moment ago,
-        // which a CTE's snapshot would not.
-        sqlx::query(
-            "INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(app.new_project_id.get())
-        .bind(&app.project_name)
-        .bind(app.now)
-        .execute(&mut *tx)
-        .await?;
-        let project_id: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE name = $1")
-            .bind(&app.project_name)
-            .fetch_one(&mut *tx)
-            .await?;
+        let project_id: i64 = match app.project_id {
+            // FOR SHARE: a deletion of the Project waits for this App, and then takes it along.
+            Some(pid) => {
+                let name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM projects WHERE id = $1 FOR SHARE")
+                        .bind(pid.get())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                app.project_name = name.ok_or(StoreError::NotFound("project"))?;
+                pid.get()
+            }
+            None => {
+                // Statement by statement: the SELECT sees a project another node created a
+                // moment ago, which a CTE's snapshot would not.
+                sqlx::query(
+                    "INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(app.new_project_id.get())
+                .bind(&app.project_name)
+                .bind(app.now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query_scalar("SELECT id FROM projects WHERE name = $1")
+                    .bind(&app.project_name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
         sqlx::query(
             "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
-             api_secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             api_secret_hash, created_at, app_kind, description, website_url, client_secret_hint, api_secret_hint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(app.id.get())
         .bind(project_id)
@@ -593,6 +618,11 @@ impl Store for PgStore {
         .bind(&app.api_key)
         .bind(app.api_secret_hash.as_bytes())
         .bind(app.now)
+        .bind(app.profile.kind.as_str())
+        .bind(&app.profile.description)
+        .bind(app.profile.website_url.as_ref().map(|w| w.as_str()))
+        .bind(&app.profile.client_secret_hint)
+        .bind(&app.profile.api_secret_hint)
         .execute(&mut *tx)
         .await
         .map_err(conflict_as("client_id"))?;
@@ -621,6 +651,7 @@ impl Store for PgStore {
             callbacks: app.callbacks,
             created_at: app.now,
             auto_consent_user_id: None,
+            profile: app.profile,
         })
     }
 
@@ -751,6 +782,99 @@ impl Store for PgStore {
         record_invalidation(&mut tx, Invalidated::AppTokens(app_id)).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn update_app(&self, app_id: Snowflake, change: AppChange) -> Result<Option<AppRecord>> {
+        self.portal_update_app(app_id, change).await
+    }
+
+    async fn set_client_secret(
+        &self,
+        app_id: Snowflake,
+        hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool> {
+        self.portal_set_client_secret(app_id, hash, hint).await
+    }
+
+    async fn set_api_credentials(
+        &self,
+        app_id: Snowflake,
+        api_key: &str,
+        secret_hash: TokenHash,
+        hint: &str,
+    ) -> Result<bool> {
+        self.portal_set_api_credentials(app_id, api_key, secret_hash, hint)
+            .await
+    }
+
+    async fn create_project(&self, project: NewProject) -> Result<ProjectRecord> {
+        self.portal_create_project(project).await
+    }
+
+    async fn list_projects(&self) -> Result<Vec<ProjectRecord>> {
+        self.portal_list_projects().await
+    }
+
+    async fn project_by_id(&self, id: Snowflake) -> Result<Option<ProjectRecord>> {
+        self.portal_project(id).await
+    }
+
+    async fn rename_project(&self, id: Snowflake, name: &str) -> Result<Option<ProjectRecord>> {
+        self.portal_rename_project(id, name).await
+    }
+
+    async fn set_project_owner(&self, id: Snowflake, owner: Option<Snowflake>) -> Result<bool> {
+        self.portal_set_project_owner(id, owner).await
+    }
+
+    async fn delete_project(&self, id: Snowflake) -> Result<Option<Deletion>> {
+        self.portal_delete_project(id).await
+    }
+
+    async fn delete_user_sessions(&self, user_id: Snowflake) -> Result<u64> {
+        self.portal_delete_user_sessions(user_id).await
+    }
+
+    async fn user_is_admin(&self, user_id: Snowflake) -> Result<bool> {
+        self.portal_user_is_admin(user_id).await
+    }
+
+    async fn set_user_admin(&self, user_id: Snowflake, admin: bool) -> Result<bool> {
+        self.portal_set_user_admin(user_id, admin).await
+    }
+
+    async fn admin_user_ids(&self) -> Result<Vec<Snowflake>> {
+        self.portal_admin_user_ids().await
+    }
+
+    async fn connected_apps(&self, user_id: Snowflake, now: i64) -> Result<Vec<ConnectedApp>> {
+        self.portal_connected_apps(user_id, now).await
+    }
+
+    async fn revoke_app_for_user(
+        &self,
+        app_id: Snowflake,
+        user_id: Snowflake,
+        now: i64,
+    ) -> Result<u64> {
+        self.portal_revoke_app_for_user(app_id, user_id, now).await
+    }
+
+    async fn record_usage(
+        &self,
+        counts: &[UsageCount],
+        used: &[(Snowflake, Snowflake, i64)],
+    ) -> Result<()> {
+        self.portal_record_usage(counts, used).await
+    }
+
+    async fn app_usage(&self, app_id: Snowflake, since: i64) -> Result<Vec<UsageCount>> {
+        self.portal_app_usage(app_id, since).await
+    }
+
+    async fn app_stats(&self, app_id: Snowflake, now: i64) -> Result<AppStats> {
+        self.portal_app_stats(app_id, now).await
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserRecord> {

@@ -59,7 +59,7 @@ pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// array, so that an App is one round trip.
 pub(super) const APP_COLUMNS: &str = "a.id, a.project_id, p.name AS project_name, a.name, a.client_id, \
     a.client_type, a.client_secret_hash, a.api_key, a.api_secret_hash, a.bearer_generation, a.created_at, \
-    a.auto_consent_user_id, \
+    a.auto_consent_user_id, a.app_kind, a.description, a.website_url, a.client_secret_hint, a.api_secret_hint, \
     COALESCE((SELECT array_agg(c.uri ORDER BY c.position) FROM app_callbacks c WHERE c.app_id = a.id), \
              ARRAY[]::text[]) AS callbacks";
 
@@ -93,6 +93,26 @@ pub(super) fn app(row: &PgRow) -> Result<crate::AppRecord> {
             .collect(),
         created_at: row.try_get("created_at")?,
         auto_consent_user_id: opt_id(row, "auto_consent_user_id")?,
+        profile: crate::profile_from_columns(
+            ClientType::parse(&client_type).unwrap_or(ClientType::Confidential),
+            row.try_get("app_kind")?,
+            row.try_get("description")?,
+            row.try_get("website_url")?,
+            row.try_get("client_secret_hint")?,
+            row.try_get("api_secret_hint")?,
+        )?,
+    })
+}
+
+/// The columns [`project`] reads.
+pub(super) const PROJECT_COLUMNS: &str = "id, name, created_at, owner_id";
+
+pub(super) fn project(r: &PgRow) -> Result<crate::ProjectRecord> {
+    Ok(crate::ProjectRecord {
+        id: id(r, "id")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        owner_id: opt_id(r, "owner_id")?,
     })
 }
 

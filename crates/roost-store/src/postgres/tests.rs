@@ -151,6 +151,8 @@ fn new_app(app_id: i64, client_id: &str) -> NewApp {
             RedirectUri::from_stored("http://127.0.0.1/cb".into()),
             RedirectUri::from_stored("http://127.0.0.1/other".into()),
         ],
+        project_id: None,
+        profile: crate::AppProfile::of_client_type(ClientType::Confidential),
         now: NOW,
     }
 }

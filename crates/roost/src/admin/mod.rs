@@ -173,8 +173,12 @@ impl From<crate::accounts::AccountError> for AdminError {
             };
         }
         match e {
-            A::DuplicateUsername(_) => AdminError::Conflict(e.to_string()),
-            A::UnknownApp(_) | A::UnknownUser(_) => AdminError::NotFound(e.to_string()),
+            A::DuplicateUsername(_) | A::ProjectTaken(_) => AdminError::Conflict(e.to_string()),
+            A::UnknownApp(_) | A::UnknownUser(_) | A::UnknownProject(_) => {
+                AdminError::NotFound(e.to_string())
+            }
+            A::PublicClientSecret(_) => AdminError::Conflict(e.to_string()),
+            A::Store(StoreError::NotFound(what)) => AdminError::NotFound(format!("no such {what}")),
             A::Store(StoreError::Conflict(what)) => {
                 AdminError::Conflict(format!("{what} already exists"))
             }

@@ -167,6 +167,16 @@ async fn count(
     limit: &crate::config::EndpointLimit,
     principal: &principal::Principal,
 ) -> Result<Option<Windows>, crate::ratelimit::LimitError> {
+    match principal {
+        principal::Principal::User {
+            user_id, app_id, ..
+        } => state
+            .usage
+            .record(*app_id, Some(*user_id), scope, state.now()),
+        principal::Principal::App { app_id } => {
+            state.usage.record(*app_id, None, scope, state.now())
+        }
+    }
     let cfg = &state.config.rate_limits;
     if !cfg.enabled {
         return Ok(None);

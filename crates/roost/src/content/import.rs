@@ -808,6 +808,7 @@ fn parse_auth(
             id,
             name: p.name,
             created_at: c.time("created_at", p.created_at.as_deref())?.unwrap_or(0),
+            owner_id: None,
         });
     }
 
@@ -903,6 +904,7 @@ fn parse_auth(
             callbacks,
             created_at: c.time("created_at", a.created_at.as_deref())?.unwrap_or(0),
             auto_consent_user_id,
+            profile: roost_store::AppProfile::of_client_type(client_type),
         });
     }
 
