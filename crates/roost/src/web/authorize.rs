@@ -14,15 +14,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use roost_domain::{
-    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeNames, ScopeSet, Secret,
-    TokenHash, TokenKind, Username,
+    CodeChallenge, CodeChallengeMethod, RedirectUri, Scope, ScopeNames, ScopeSet, Secret, TokenKind,
 };
 use roost_store::{AppRecord, NewCode};
 
 use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html, unavailable_page};
 use super::request::{PendingRequest, browser_binding};
-use super::{clear_cookie, cookie_names, read_cookie, set_cookie};
-use crate::accounts::PasswordCheck;
+use super::session::{
+    PostedForm, SignInRefusal, browser_cookie, csrf_token, read_form, session_user, sign_in,
+    sign_out, with_cookies,
+};
 use crate::http::ClientAddr;
 use crate::oauth::params::parse_form;
 use crate::oauth::token::secs;
@@ -253,78 +254,6 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// The browser cookie, and a `Set-Cookie` if a new one had to be made.
-fn browser_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    let names = cookie_names(state.secure_cookies);
-    match read_cookie(headers, names.browser) {
-        Some(v) => (v, None),
-        None => {
-            let v = Secret::random().expose().to_owned();
-            let c = set_cookie(
-                names.browser,
-                &v,
-                state.config.session.ttl,
-                state.secure_cookies,
-            );
-            (v, Some(c))
-        }
-    }
-}
-
-fn csrf_token(state: &AppState, browser: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(state.keys.sign_web("csrf", browser.as_bytes()))
-}
-
-/// Whether a form's anti-forgery token is the one of this browser (checklist A11), compared
-/// in constant time (G5).
-fn csrf_ok(state: &AppState, browser: &str, given: Option<&str>) -> bool {
-    let expected = csrf_token(state, browser);
-    roost_domain::constant_time_eq(expected.as_bytes(), given.unwrap_or("").as_bytes())
-}
-
-/// How often, at most, a session's idle end is moved forward: recording every use would make
-/// every page view a write.
-const SESSION_TOUCH_MS: i64 = 60_000;
-
-/// The signed-in user, if the browser has a session that has ended neither by age nor by
-/// idleness (checklist A22). Using it starts a new idle period. Sessions are read from the
-/// store on every page, never cached, so a logout on one node is a logout on all. A store that
-/// cannot say is an error, not "signed out": the page is a 503, not a login form.
-async fn session_user(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<roost_store::UserRecord>, roost_store::StoreError> {
-    let names = cookie_names(state.secure_cookies);
-    let Some(cookie) = read_cookie(headers, names.session) else {
-        return Ok(None);
-    };
-    let hash = TokenHash::of(&cookie);
-    let now = state.now();
-    let Some(session) = state.store.session(hash, now).await? else {
-        return Ok(None);
-    };
-    let idle = secs(state.config.session.idle_ttl);
-    // The last recorded use; a short idle_ttl is recorded often enough never to lapse in use.
-    let since_touch = idle - (session.idle_expires_at - now);
-    if since_touch >= SESSION_TOUCH_MS.min(idle / 2)
-        && let Err(e) = state.store.touch_session(hash, now + idle).await
-    {
-        tracing::error!(error = %e, "could not record the use of a session");
-    }
-    state.store.user_by_id(session.user_id).await
-}
-
-fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
-}
-
 fn authorize_url(state: &AppState, app: &AppRecord, req: &PendingRequest) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     ser.append_pair("response_type", "code")
@@ -448,25 +377,6 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
     with_cookies(resp, &new_cookie.into_iter().collect::<Vec<_>>())
 }
 
-/// Whether a form post comes from roost's own pages, judged by `Origin` and Fetch Metadata.
-///
-/// The pages are served with `Referrer-Policy: no-referrer`, under which browsers send
-/// `Origin: null` even for same-origin form posts. So `null` is accepted only when the browser's
-/// `Sec-Fetch-Site` (which page content cannot forge) says `same-origin`; sandboxed frames and
-/// other opaque origins send `null` too, so without Fetch Metadata it is refused. Any real origin
-/// must be roost's public origin.
-fn same_origin_post(state: &AppState, headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
-    if fetch_site.is_some_and(|s| s != b"same-origin" && s != b"none") {
-        return false;
-    }
-    match headers.get(header::ORIGIN).map(|o| o.as_bytes()) {
-        None => true,
-        Some(b"null") => fetch_site == Some(b"same-origin"),
-        Some(origin) => origin == state.public_origin.as_bytes(),
-    }
-}
-
 fn forbidden(detail: &str) -> Response {
     tracing::info!(reason = detail, "authorize form post refused");
     error_page(
@@ -492,42 +402,13 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // Cross-site posts are refused before anything else (checklist A12).
-    if !same_origin_post(&state, &headers) {
-        return forbidden("The form was posted from another site.");
-    }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return forbidden("The form must be posted as application/x-www-form-urlencoded.");
-    }
-    let Ok(fields) = parse_form(&body) else {
-        return forbidden("The form data is malformed.");
+    let PostedForm {
+        fields: form,
+        browser,
+    } = match read_form(&state, &headers, &body) {
+        Ok(f) => f,
+        Err(reason) => return forbidden(reason),
     };
-    let mut form: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in fields {
-        if form.get(&k).is_some_and(|old| *old != v) {
-            return forbidden("A form field was sent twice with different values.");
-        }
-        form.insert(k, v);
-    }
-    let names = cookie_names(state.secure_cookies);
-    let Some(browser) = read_cookie(&headers, names.browser) else {
-        return forbidden(
-            "Your browser did not send roost's cookie; cookies must be enabled to sign in.",
-        );
-    };
-    if !csrf_ok(&state, &browser, form.get("csrf_token").map(String::as_str)) {
-        return forbidden("The form's anti-forgery token is missing or wrong.");
-    }
     let now = state.now();
     let Some(req) = form
         .get("request")
@@ -568,17 +449,16 @@ async fn logout(
     app: &AppRecord,
     req: &PendingRequest,
 ) -> Response {
-    let names = cookie_names(state.secure_cookies);
-    // A session the store still holds would outlive the cookie this answer clears (a copy of
-    // the cookie would still sign in), so a logout the store did not record is a 503.
-    if let Some(cookie) = read_cookie(headers, names.session)
-        && let Err(e) = state.store.delete_session(TokenHash::of(&cookie)).await
-    {
-        tracing::error!(error = %e, "could not delete session");
-        return unavailable_page();
+    match sign_out(state, headers).await {
+        Ok(clear) => with_cookies(
+            redirect(&authorize_url(state, app, req), StatusCode::SEE_OTHER),
+            &[clear],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not delete session");
+            unavailable_page()
+        }
     }
-    let resp = redirect(&authorize_url(state, app, req), StatusCode::SEE_OTHER);
-    with_cookies(resp, &[clear_cookie(names.session, state.secure_cookies)])
 }
 
 async fn decide(ctx: &PageCtx<'_>, headers: &HeaderMap, decision: &str) -> Response {
@@ -662,140 +542,29 @@ async fn login(
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> Response {
-    let state = ctx.state;
     let raw_username = form.get("username").map(String::as_str).unwrap_or("");
     let password = form.get("password").cloned().unwrap_or_default();
-    let shown_username = truncate(raw_username, 15);
-    let now = state.now();
-    let cfg = &state.config.login;
-    let window_ms = secs(cfg.window);
-    let window_start = now - now.rem_euclid(window_ms);
-    let addr = client.to_string();
-    let keys = [
-        // Usernames are at most 15 characters; a longer value is cut so keys stay small.
-        format!(
-            "user:{}|addr:{addr}",
-            truncate(&raw_username.to_ascii_lowercase(), 32)
+    // Shown back in the form, at most a username's length.
+    let shown_username: String = raw_username.chars().take(15).collect();
+    match sign_in(ctx.state, client, headers, raw_username, password).await {
+        Ok(signed_in) => with_cookies(
+            redirect(
+                &authorize_url(ctx.state, ctx.app, ctx.req),
+                StatusCode::SEE_OTHER,
+            ),
+            &signed_in.cookies,
         ),
-        format!("addr:{addr}"),
-    ];
-    // Throttling is decided before any password hashing (checklist A19, K2).
-    match state.store.login_failures(&keys, window_start).await {
-        Ok(counts)
-            if counts[0] >= cfg.max_failures_per_user
-                || counts[1] >= cfg.max_failures_per_address =>
-        {
-            let retry = ((window_start + window_ms - now + 999) / 1000).max(1);
-            tracing::warn!(%addr, "login throttled");
-            let msg = format!(
-                "Too many failed sign-in attempts. Try again in {} minutes.",
-                (retry + 59) / 60
-            );
-            let mut resp = ctx.login(StatusCode::TOO_MANY_REQUESTS, &shown_username, Some(&msg));
-            if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+        Err(SignInRefusal::Unavailable) => unavailable_page(),
+        Err(SignInRefusal::Form {
+            status,
+            message,
+            retry_after,
+        }) => {
+            let mut resp = ctx.login(status, &shown_username, Some(&message));
+            if let Some(v) = retry_after {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            return resp;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "store error on login");
-            return unavailable_page();
+            resp
         }
     }
-    let user = match Username::parse(raw_username) {
-        Ok(u) => match state.store.user_by_username(&u).await {
-            Ok(user) => user,
-            // Not "wrong password": that would count a failure against the person.
-            Err(e) => {
-                tracing::error!(error = %e, "store error on login");
-                return unavailable_page();
-            }
-        },
-        Err(_) => None,
-    };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let Ok(check) = state.hasher.check(stored, password).await else {
-        // Overload, not a failed attempt: nothing is counted against the person (checklist K2).
-        tracing::warn!(%addr, "login refused: every password hashing slot stayed busy");
-        let mut resp = ctx.login(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &shown_username,
-            Some("roost is busy signing other people in and could not check your password. Nothing was changed; try again in a moment."),
-        );
-        resp.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(crate::oauth::error::RETRY_AFTER_UNAVAILABLE),
-        );
-        return resp;
-    };
-    let user = match (user, check) {
-        (Some(user), PasswordCheck::Ok) => user,
-        (Some(user), PasswordCheck::OkRehash(h)) => {
-            if let Err(e) = state.store.set_password_hash(user.id, &h).await {
-                tracing::error!(error = %e, "could not store an upgraded password hash");
-            }
-            user
-        }
-        _ => {
-            // An uncounted failure would let guesses past the throttle while the store is down.
-            if let Err(e) = state.store.record_login_failure(&keys, window_start).await {
-                tracing::error!(error = %e, "could not record a failed login");
-                return unavailable_page();
-            }
-            tracing::info!(%addr, "login failed");
-            return ctx.login(
-                StatusCode::UNAUTHORIZED,
-                &shown_username,
-                Some("Wrong username or password."),
-            );
-        }
-    };
-    // A new session id and a new browser cookie at every login (checklist A22), and a session
-    // this browser already had ends: the id it held before this login stops working.
-    let names = cookie_names(state.secure_cookies);
-    if let Some(old) = read_cookie(headers, names.session)
-        && let Err(e) = state.store.delete_session(TokenHash::of(&old)).await
-    {
-        tracing::error!(error = %e, "could not delete the previous session");
-        return unavailable_page();
-    }
-    let session = Secret::random();
-    if let Err(e) = state
-        .store
-        .create_session(
-            session.hash(),
-            user.id,
-            now,
-            now + secs(state.config.session.ttl),
-            now + secs(state.config.session.idle_ttl),
-        )
-        .await
-    {
-        tracing::error!(error = %e, "could not create a session");
-        return unavailable_page();
-    }
-    tracing::info!(user_id = %user.id, "login succeeded");
-    let browser = Secret::random();
-    let cookies = [
-        set_cookie(
-            names.session,
-            session.expose(),
-            state.config.session.ttl,
-            state.secure_cookies,
-        ),
-        set_cookie(
-            names.browser,
-            browser.expose(),
-            state.config.session.ttl,
-            state.secure_cookies,
-        ),
-    ];
-    with_cookies(
-        redirect(
-            &authorize_url(state, ctx.app, ctx.req),
-            StatusCode::SEE_OTHER,
-        ),
-        &cookies,
-    )
 }

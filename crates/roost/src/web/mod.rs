@@ -2,7 +2,9 @@
 
 pub mod authorize;
 pub mod pages;
+pub mod portal;
 pub mod request;
+pub mod session;
 
 use axum::Router;
 use axum::http::HeaderMap;
@@ -22,6 +24,7 @@ pub fn router() -> Router<AppState> {
             get(authorize::show).post(authorize::submit),
         )
         .route(pages::CSS_PATH, get(pages::css))
+        .merge(portal::router())
 }
 
 /// Cookie names; with an https public URL they take the `__Host-` prefix (checklist A21).
