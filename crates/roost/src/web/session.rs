@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use roost_domain::{Secret, TokenHash, Username};
-use roost_store::{StoreError, UserRecord};
+use roost_store::StoreError;
 
 use super::{cookie_names, read_cookie, set_cookie};
 use crate::accounts::PasswordCheck;
