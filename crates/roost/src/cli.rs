@@ -67,7 +67,7 @@ pub enum Command {
     /// Manage admin tokens (the credentials of the admin HTTP API, /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
-    /// Show or move a running server's clock (moving it needs --clock manual, test-only)
+    /// TEST-ONLY: show or move a running server's clock (needs --sandbox; moving it --clock manual)
     #[command(subcommand)]
     Clock(crate::sandbox::cli::ClockCommand),
     /// TEST-ONLY: fault rules of a running server (429, 503, 500, delays)
@@ -209,12 +209,20 @@ pub struct ServeArgs {
     /// Listen address HOST:PORT [default: 127.0.0.1:8080]
     #[arg(long, env = "ROOST_ADDR")]
     pub addr: Option<String>,
+    /// Serve the admin API (/admin/v1) on this HOST:PORT only, not on --addr [default: on --addr]
+    #[arg(long, env = "ROOST_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
     /// The URL clients reach roost at [default: http://<addr>]
     #[arg(long, env = "ROOST_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Load demo data into an empty store and print credentials and an authorize URL
+    /// Load demo data into an empty store and print credentials and an authorize URL (turns
+    /// the sandbox controls on: the demo is for local development)
     #[arg(long)]
     pub demo: bool,
+    /// Test-only: turn the sandbox controls on (token minting, auto-consent, manual clock,
+    /// reset, faults) [default: off]
+    #[arg(long, env = "ROOST_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sandbox: bool,
     /// Test-only: `manual` starts a clock that moves only when told to [default: system]
     #[arg(long, env = "ROOST_CLOCK", value_enum)]
     pub clock: Option<crate::sandbox::ClockMode>,
@@ -896,6 +904,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.addr {
         config.server.addr = addr;
     }
+    if let Some(addr) = args.admin_addr {
+        config.server.admin_addr = Some(addr);
+    }
     if let Some(url) = args.public_url {
         config.server.public_url = Some(url);
     }
@@ -905,7 +916,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.seed.is_some() {
         config.sandbox.seed = args.seed;
     }
+    // Only ever turned on here, never off: `[sandbox] enabled = true` in the file stays.
+    if args.sandbox || args.demo {
+        config.sandbox.enabled = true;
+    }
     config.validate()?;
+    config.sandbox.check()?;
     // Credentials would cross the network in clear text unless a proxy in front terminates
     // TLS (checklist I8). Strict mode does not start that way; X mode says so and goes on.
     if config.public_url_is_cleartext()? && config.oauth.strict_rfc {
@@ -916,6 +932,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     crate::telemetry::init(&config.log, std::io::stderr);
     let addr = config.socket_addr()?;
+    let admin_addr = config.admin_socket_addr()?;
     let store = crate::open_store(&config).await?;
     let clock = match config.sandbox.clock {
         crate::sandbox::ClockMode::System => Clock::system(),
@@ -964,10 +981,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(|a| a.client_id.to_string())
         .collect();
     if !auto_consent.is_empty() {
-        tracing::warn!(
-            apps = %auto_consent.join(","),
-            "TEST-ONLY auto_consent is on for these Apps: their authorization requests are granted without login or consent (turn off with `roost apps set-auto-consent CLIENT_ID --off`)"
-        );
+        if state.config.sandbox.enabled {
+            tracing::warn!(
+                apps = %auto_consent.join(","),
+                "TEST-ONLY auto_consent is on for these Apps: their authorization requests are granted without login or consent (turn off with `roost apps set-auto-consent CLIENT_ID --off`)"
+            );
+        } else {
+            tracing::warn!(
+                apps = %auto_consent.join(","),
+                "these Apps have auto-consent set in the store, which this server ignores: the sandbox controls are off, so their users log in and consent as usual"
+            );
+        }
     }
     if state.config.public_url_is_cleartext()? {
         tracing::warn!(
@@ -978,6 +1002,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let admin_listener = match admin_addr {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {a} (server.admin_addr): {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(a) = admin_addr
+        && !a.ip().is_loopback()
+    {
+        tracing::warn!(
+            admin_addr = %a,
+            "the admin API listens on a non-loopback address: it should not face the internet; bind it to 127.0.0.1 or firewall it"
+        );
+    }
     crate::clock::spawn_sync(state.clock.clone(), state.store.clone());
     crate::cleanup::spawn(state.clone());
     crate::cleanup::spawn_upkeep(state.clone());
@@ -985,20 +1025,56 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::ratelimit::spawn_flusher(state.clone());
     crate::usage::spawn_flusher(state.clone());
     crate::cluster::spawn(state.clone()).await;
-    tracing::info!(%addr, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), rate_limits = %limits_shown(&state), "roost is listening");
+    // Once the start can no longer fail, so that a refused start stays one line of error.
+    if state.config.sandbox.enabled {
+        tracing::warn!("{}", crate::sandbox::CONTROLS_ON);
+    }
+    let admin_shown = admin_addr.map_or_else(|| "same as addr".to_owned(), |a| a.to_string());
+    tracing::info!(%addr, admin_addr = %admin_shown, public_url = %state.public_url, database = %redact_url(&state.config.server.database_url), rate_limits = %limits_shown(&state), "roost is listening");
     if demo_ready {
         println!("{}", crate::demo::banner(&state));
     }
     let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout);
     let store = state.store.clone();
     let database_timeout = Duration::from_secs(state.config.server.database_timeout);
-    crate::http::serve(
-        crate::http::router(state.clone()),
-        listener,
-        header_read_timeout,
-        shutdown_signal(),
-    )
-    .await?;
+    // One signal stops every listener.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which is a stop too.
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    match admin_listener {
+        None => {
+            crate::http::serve(
+                crate::http::router(state.clone()),
+                listener,
+                header_read_timeout,
+                stopped(stopping),
+            )
+            .await?;
+        }
+        Some(admin) => {
+            use crate::http::Surface;
+            tokio::try_join!(
+                crate::http::serve(
+                    crate::http::router_for(state.clone(), Surface::Public),
+                    listener,
+                    header_read_timeout,
+                    stopped(stopping.clone()),
+                ),
+                crate::http::serve(
+                    crate::http::router_for(state.clone(), Surface::Admin),
+                    admin,
+                    header_read_timeout,
+                    stopped(stopping),
+                ),
+            )?;
+        }
+    }
     // What this node admitted since its last flush still counts on the other nodes.
     if let Err(e) = state.limits.flush(state.now()).await {
         tracing::warn!(error = %e, "the last rate-limit counts did not reach the store");

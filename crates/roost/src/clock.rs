@@ -57,7 +57,9 @@ const SAMPLES: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClockError {
-    #[error("the server runs on the system clock; start it with --clock manual to move time")]
+    #[error(
+        "the server runs on the system clock; start it with --sandbox --clock manual to move time"
+    )]
     NotManual,
     /// Real time never goes back: expiries already passed would come back to life and windows
     /// and ids would be out of order with what clients have already seen.

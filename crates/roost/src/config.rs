@@ -348,6 +348,10 @@ impl Default for ClusterConfig {
 pub struct ServerConfig {
     /// Listen address. Default `127.0.0.1:8080`. Flag `--addr`, env `ROOST_ADDR`.
     pub addr: String,
+    /// A listener of its own for the admin API (`/admin/v1`, and the health checks), which the
+    /// public listener then answers 404 like any unknown path (checklist L4). Default none: the
+    /// admin API is on `addr`. Flag `--admin-addr`, env `ROOST_ADMIN_ADDR`.
+    pub admin_addr: Option<String>,
     /// Default `sqlite://roost.db`. Flag `--database-url`, env `ROOST_DATABASE_URL`.
     pub database_url: String,
     /// The URL clients and browsers reach roost at; issuer, form actions and links are built from
@@ -479,6 +483,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             addr: "127.0.0.1:8080".to_owned(),
+            admin_addr: None,
             database_url: "sqlite://roost.db".to_owned(),
             public_url: None,
             max_body_bytes: 64 * 1024,
@@ -657,7 +662,15 @@ impl Config {
             ));
         }
         r.sharing(&self.server.database_url)?;
-        self.socket_addr()?;
+        let public = self.socket_addr()?;
+        if let Some(admin) = self.admin_socket_addr()?
+            && admin == public
+            && admin.port() != 0
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.admin_addr `{admin}` is server.addr: give the admin API another port, or leave admin_addr out to serve it on the public listener"
+            )));
+        }
         self.public_url()?;
         Ok(())
     }
@@ -666,6 +679,21 @@ impl Config {
         self.server.addr.parse().map_err(|_| {
             ConfigError::Invalid(format!("`{}` is not a HOST:PORT address", self.server.addr))
         })
+    }
+
+    /// The admin API's own listen address, when it has one (`server.admin_addr`).
+    pub fn admin_socket_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.server
+            .admin_addr
+            .as_deref()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "server.admin_addr `{a}` is not a HOST:PORT address"
+                    ))
+                })
+            })
+            .transpose()
     }
 
     /// Whether the public URL is plain http on a host other than loopback: credentials would
@@ -715,12 +743,69 @@ mod tests {
         assert_eq!(c.oauth.refresh_family_max_age, 365 * 24 * 3600);
         assert_eq!(c.session.idle_ttl, 24 * 3600);
         assert!(!c.oauth.strict_rfc);
+        assert!(!c.sandbox.enabled, "sandbox controls off unless enabled");
+        assert_eq!(c.server.admin_addr, None);
         assert_eq!(
             c.oauth.refresh_grace_period, 0,
             "strict rotation unless configured"
         );
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url().unwrap().as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn admin_addr_is_an_address_of_its_own() {
+        assert_eq!(Config::default().admin_socket_addr().unwrap(), None);
+        let c = Config::from_toml_str("[server]\nadmin_addr = \"127.0.0.1:8081\"\n").unwrap();
+        assert_eq!(
+            c.admin_socket_addr().unwrap(),
+            Some("127.0.0.1:8081".parse().unwrap())
+        );
+        for bad in [
+            "[server]\nadmin_addr = \"nope\"\n",
+            "[server]\nadmin_addr = \"127.0.0.1\"\n",
+            "[server]\naddr = \"127.0.0.1:9000\"\nadmin_addr = \"127.0.0.1:9000\"\n",
+        ] {
+            let e = Config::from_toml_str(bad).expect_err(bad);
+            assert!(e.to_string().contains("admin_addr"), "{bad}: {e}");
+        }
+    }
+
+    // Checklist L2: settings that need the sandbox controls are refused while they are off,
+    // with the setting that turns them on named.
+    #[test]
+    fn sec_l02_sandbox_settings_are_refused_while_the_controls_are_off() {
+        let off = Config::default();
+        assert!(!off.sandbox.enabled);
+        assert!(off.sandbox.check().is_ok());
+        for (toml, named) in [
+            ("[sandbox]\nclock = \"manual\"\n", "manual clock"),
+            (
+                "[[sandbox.faults]]\npath = \"/2/*\"\nfault = \"unavailable\"\n",
+                "[[sandbox.faults]]",
+            ),
+            (
+                "[[sandbox.auto_consent]]\nclient_id = \"c\"\nuser = \"u\"\n",
+                "[[sandbox.auto_consent]]",
+            ),
+        ] {
+            let mut c = Config::from_toml_str(toml).expect("parses: checked by serve");
+            let e = c.sandbox.check().expect_err(toml).to_string();
+            assert!(
+                e.contains(named) && e.contains("[sandbox] enabled") && !e.contains('\n'),
+                "{e}"
+            );
+            c.sandbox.enabled = true;
+            assert!(c.sandbox.check().is_ok(), "{toml}");
+        }
+        // The seed is not a control: predictable ids, random credentials.
+        assert!(
+            Config::from_toml_str("[sandbox]\nseed = 7\n")
+                .unwrap()
+                .sandbox
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -55,7 +55,24 @@ impl MakeRequestId for RequestIds {
     }
 }
 
+/// What one listener serves (checklist L4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Everything, the admin API beside the rest: one listener (no `server.admin_addr`).
+    All,
+    /// Everything but the admin API, whose paths are unknown paths here like any other.
+    Public,
+    /// The admin API and the health checks only (`server.admin_addr`).
+    Admin,
+}
+
+/// Everything on one listener: [`router_for`] with [`Surface::All`].
 pub fn router(state: AppState) -> Router {
+    router_for(state, Surface::All)
+}
+
+/// The routes of `surface`, behind the middleware every request passes.
+pub fn router_for(state: AppState, surface: Surface) -> Router {
     let cfg = &state.config.server;
     // The API's own middleware is one gate (`api::gate`): authentication, rate limits, X's
     // headers.
@@ -84,12 +101,18 @@ pub fn router(state: AppState) -> Router {
         })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = Router::new()
-        .merge(oauth_browser)
-        .merge(crate::oauth::router())
-        .merge(crate::web::router())
-        .merge(api)
-        .nest("/admin/v1", crate::admin::router(state.clone()))
+    let mut routes = Router::new();
+    if surface != Surface::Admin {
+        routes = routes
+            .merge(oauth_browser)
+            .merge(crate::oauth::router())
+            .merge(crate::web::router())
+            .merge(api);
+    }
+    if surface != Surface::Public {
+        routes = routes.nest("/admin/v1", crate::admin::router(state.clone()));
+    }
+    let routes = routes
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -113,7 +136,10 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the limits and the timeout, so that their answers (413, 414, 408) and the
         // router's 405 carry it too (checklist C7).
-        .layer(middleware::from_fn(oauth_no_store))
+        .layer(middleware::from_fn_with_state(
+            surface != Surface::Public,
+            oauth_no_store,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout),
@@ -264,14 +290,14 @@ async fn limit_uri(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// Every response of the token, revoke and app-only endpoints is uncacheable (checklist C7),
 /// including the ones produced before a handler runs; so is every admin API answer (they carry
-/// secrets and tokens).
-async fn oauth_no_store(req: Request, next: Next) -> Response {
+/// secrets and tokens), where the listener serves the admin API: elsewhere its paths get
+/// exactly the 404 of any unknown path.
+async fn oauth_no_store(State(admin_served): State<bool>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let oauth = matches!(
         path,
         "/2/oauth2/token" | "/2/oauth2/revoke" | "/oauth2/token" | "/oauth2/invalidate_token"
-    ) || path == "/admin/v1"
-        || path.starts_with("/admin/v1/");
+    ) || (admin_served && (path == "/admin/v1" || path.starts_with("/admin/v1/")));
     let resp = next.run(req).await;
     if oauth {
         crate::oauth::error::no_store(resp)

@@ -13,7 +13,8 @@ const LIB = 'sandbox (twitter-api-v2)';
 let roost;
 
 before(async () => {
-  roost = await h.startRoost({ label: 'sandbox', serveArgs: ['--clock', 'manual'] });
+  // The sandbox controls are off unless turned on (checklist L2).
+  roost = await h.startRoost({ label: 'sandbox', serveArgs: ['--sandbox', '--clock', 'manual'] });
 });
 after(async () => {
   await roost?.stop();

@@ -22,7 +22,8 @@ LIB = "sandbox"
 def sandbox():
     server = harness.Roost()
     try:
-        server.start("--clock", "manual")
+        # The sandbox controls are off unless turned on (checklist L2).
+        server.start("--sandbox", "--clock", "manual")
         yield server
     finally:
         server.stop()

@@ -10,12 +10,26 @@ use super::{AdminAuth, AdminError, AdminJson};
 use crate::accounts::{self, AppInput};
 use crate::state::AppState;
 
+/// Auto-consent is a sandbox control (checklist L2): with the controls off, an admin request
+/// cannot turn it on. Turning it off stays possible, as does the operator's
+/// `roost apps set-auto-consent` on the store (which the authorize page then ignores).
+fn auto_consent_allowed(state: &AppState, user: Option<&String>) -> Result<(), AdminError> {
+    if user.is_none() || state.config.sandbox.enabled {
+        return Ok(());
+    }
+    Err(AdminError::Invalid {
+        field: "auto_consent_user",
+        message: "auto-consent is a sandbox control, and the sandbox controls are off on this server (`[sandbox] enabled`)".into(),
+    })
+}
+
 /// `POST /admin/v1/apps`: as `roost apps create --json`, secrets shown this once.
 pub async fn create_app(
     _: AdminAuth,
     State(state): State<AppState>,
     AdminJson(input): AdminJson<AppInput>,
 ) -> Result<Response, AdminError> {
+    auto_consent_allowed(&state, input.auto_consent_user.as_ref())?;
     let created = accounts::create_app_from(&state, &input).await?;
     Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
@@ -58,6 +72,10 @@ pub async fn update_app(
     Path(client_id): Path<String>,
     AdminJson(update): AdminJson<AppUpdate>,
 ) -> Result<Response, AdminError> {
+    auto_consent_allowed(
+        &state,
+        update.auto_consent_user.as_ref().and_then(Option::as_ref),
+    )?;
     let (app, user) = match update.auto_consent_user {
         Some(user) => accounts::set_auto_consent(&state, &client_id, user.as_deref()).await?,
         None => {

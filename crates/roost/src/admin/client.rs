@@ -13,18 +13,50 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// The server to call and the admin token to call it with.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct ServerArgs {
-    /// Base URL of the running roost server
-    #[arg(
-        long,
-        env = "ROOST_SERVER_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub server_url: String,
+    /// Base URL of the running roost server's admin API [default: http://<admin address> when
+    /// one is configured, else http://127.0.0.1:8080]
+    #[arg(long, env = "ROOST_SERVER_URL")]
+    pub server_url: Option<String>,
+    /// The server's separate admin listener HOST:PORT (as `serve --admin-addr`), used when
+    /// --server-url is not given
+    #[arg(long, env = "ROOST_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
+    /// The server's TOML file: its `server.admin_addr`, when neither of the above is given
+    #[arg(long, env = "ROOST_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// An admin token (from `roost admin-token create`)
     #[arg(long, env = "ROOST_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+}
+
+/// Where the CLI finds the admin API when nothing says otherwise: `serve`'s default address.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
+
+impl ServerArgs {
+    /// The admin API's base URL: `--server-url`, else the configured admin listener (flag,
+    /// environment, then the config file), which is where the admin API is when it has one of
+    /// its own (checklist L4); else serve's default address.
+    pub fn base_url(&self) -> Result<String, ClientError> {
+        if let Some(url) = &self.server_url {
+            return Ok(url.clone());
+        }
+        let configured = match (&self.admin_addr, &self.config) {
+            (Some(a), _) => Some(a.clone()),
+            (None, Some(path)) => {
+                crate::config::Config::from_toml_file(path)
+                    .map_err(|e| ClientError::Config(e.to_string()))?
+                    .server
+                    .admin_addr
+            }
+            (None, None) => None,
+        };
+        Ok(match configured {
+            Some(addr) => format!("http://{addr}"),
+            None => DEFAULT_SERVER_URL.to_owned(),
+        })
+    }
 }
 
 /// The largest answer the client reads.
@@ -33,10 +65,13 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("--server-url `{0}`: {1}")]
+    #[error("server URL `{0}`: {1}")]
     BadUrl(String, &'static str),
     #[error("an admin token is required: pass --admin-token or set ROOST_ADMIN_TOKEN")]
     NoToken,
+    /// The config file named for the admin address cannot be used.
+    #[error("{0}")]
+    Config(String),
     #[error("cannot reach roost at {0}: {1}")]
     Connect(String, String),
     #[error("roost at {0} did not answer within {1:?}")]
@@ -62,8 +97,9 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(args: &ServerArgs) -> Result<Self, ClientError> {
-        let bad = |why| ClientError::BadUrl(args.server_url.clone(), why);
-        let url = url::Url::parse(&args.server_url).map_err(|_| bad("not a URL"))?;
+        let base = args.base_url()?;
+        let bad = |why| ClientError::BadUrl(base.clone(), why);
+        let url = url::Url::parse(&base).map_err(|_| bad("not a URL"))?;
         if url.scheme() != "http" {
             return Err(bad("only http:// is supported"));
         }

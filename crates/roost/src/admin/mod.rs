@@ -2,7 +2,9 @@
 //! language. Every request carries an admin token (`roost admin-token create`), never a user or
 //! an App token; answers are JSON and never cached.
 //!
-//! Each control lives in a file of its own, registered with one line in [`router`].
+//! Each control lives in a file of its own, registered with one line in [`router`]. The
+//! sandbox controls among them are routed only with `[sandbox] enabled` (checklist L2); where
+//! the API is served (the public listener, or `server.admin_addr`) is `http::Surface`'s.
 
 pub mod accounts;
 pub mod client;
@@ -64,6 +66,8 @@ impl AdminVerb {
 pub struct AdminRoute {
     pub verb: AdminVerb,
     pub path: &'static str,
+    /// A sandbox control (checklist L2): routed only with `[sandbox] enabled`.
+    pub sandbox: bool,
 }
 
 /// A row of an admin route table.
@@ -74,7 +78,30 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    (AdminRoute { verb, path }, on(verb.filter(), handler))
+    (
+        AdminRoute {
+            verb,
+            path,
+            sandbox: false,
+        },
+        on(verb.filter(), handler),
+    )
+}
+
+/// [`at`] for a sandbox control.
+pub(crate) fn sandbox_at<H, T>(verb: AdminVerb, path: &'static str, handler: H) -> Row
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let (route, handler) = at(verb, path, handler);
+    (
+        AdminRoute {
+            sandbox: true,
+            ..route
+        },
+        handler,
+    )
 }
 
 /// Every admin route with its handler. The router is built from this table and the tests walk
@@ -89,7 +116,7 @@ fn table() -> Vec<Row> {
         at(Get, "/users", accounts::list_users),
         at(Post, "/users", accounts::create_user),
         at(Delete, "/users/{username}", accounts::delete_user),
-        at(Post, "/tokens", tokens::mint),
+        sandbox_at(Post, "/tokens", tokens::mint),
     ];
     rows.extend(sandbox::routes());
     rows.extend(snapshots::routes());
@@ -106,9 +133,14 @@ pub fn routes() -> Vec<AdminRoute> {
 /// The token is checked by a layer over the whole router, before routing: an unknown path or
 /// method, a malformed path parameter or body is answered only to an admin (a 401 first for
 /// everyone else), and no handler can be added without the check.
+///
+/// The sandbox controls are left out unless `[sandbox] enabled` (checklist L2): not routed, an
+/// admin gets the 404 of an unknown admin path, so that no handler of theirs runs at all.
 pub fn router(state: AppState) -> Router<AppState> {
+    let sandbox = state.config.sandbox.enabled;
     table()
         .into_iter()
+        .filter(|(route, _)| sandbox || !route.sandbox)
         // Two methods on one path are merged into one method router by axum.
         .fold(Router::new(), |r, (route, handler)| {
             r.route(route.path, handler)

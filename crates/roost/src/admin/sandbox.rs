@@ -1,5 +1,6 @@
 //! The sandbox controls over the admin API: the manual clock, fault rules and the request
 //! inspector (`/admin/v1/clock`, `/admin/v1/faults`, `/admin/v1/apps/{client_id}/requests`).
+//! The clock and the fault rules are routed only with `[sandbox] enabled` (checklist L2).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminAuth, AdminError, AdminVerb, Row, at};
+use super::{AdminAuth, AdminError, AdminVerb, Row, at, sandbox_at};
 use crate::clock::{ClockError, ClockMove, MoveError};
 use crate::sandbox::faults::{FaultRule, FaultRuleSpec};
 use crate::state::AppState;
@@ -15,12 +16,13 @@ use crate::state::AppState;
 pub(super) fn routes() -> Vec<Row> {
     use AdminVerb::{Delete, Get, Post};
     vec![
-        at(Get, "/clock", show_clock),
-        at(Post, "/clock", move_clock),
-        at(Get, "/faults", list_faults),
-        at(Post, "/faults", add_fault),
-        at(Delete, "/faults", clear_faults),
-        at(Delete, "/faults/{id}", remove_fault),
+        sandbox_at(Get, "/clock", show_clock),
+        sandbox_at(Post, "/clock", move_clock),
+        sandbox_at(Get, "/faults", list_faults),
+        sandbox_at(Post, "/faults", add_fault),
+        sandbox_at(Delete, "/faults", clear_faults),
+        sandbox_at(Delete, "/faults/{id}", remove_fault),
+        // Not a control: it reads what happened and holds no secret.
         at(Get, "/apps/{client_id}/requests", app_requests),
     ]
 }

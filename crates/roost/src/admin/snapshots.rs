@@ -9,7 +9,7 @@ use roost_domain::SnapshotName;
 use roost_store::StoreError;
 use serde::Deserialize;
 
-use super::{AdminAuth, AdminError, AdminVerb, Row, at};
+use super::{AdminAuth, AdminError, AdminVerb, Row, at, sandbox_at};
 use crate::snapshots::{self, SnapshotError};
 use crate::state::AppState;
 
@@ -20,7 +20,9 @@ pub(super) fn routes() -> Vec<Row> {
         at(Post, "/snapshots", save),
         at(Get, "/snapshots", list),
         at(Delete, "/snapshots/{name}", remove),
-        at(Post, "/reset", reset),
+        // Restoring a snapshot is the control (checklist L2); saving, listing and deleting
+        // them change nothing the server serves.
+        sandbox_at(Post, "/reset", reset),
     ]
 }
 

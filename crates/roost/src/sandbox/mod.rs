@@ -37,6 +37,11 @@ pub enum ClockMode {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
+    /// Whether the sandbox controls (token minting, auto-consent, the manual clock, reset and
+    /// fault injection) are served at all (checklist L2). Default `false`: their admin routes
+    /// are not routed and `serve` refuses the settings below that need them. Flag `--sandbox`
+    /// (and `--demo`), env `ROOST_SANDBOX=1`.
+    pub enabled: bool,
     /// `system` (default) or `manual` (test-only). Flag `--clock`, env `ROOST_CLOCK`.
     pub clock: ClockMode,
     /// Derive generated ids from the clock and this seed instead of a random worker id
@@ -62,6 +67,7 @@ pub struct AutoConsent {
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
+            enabled: false,
             clock: ClockMode::System,
             seed: None,
             faults: Vec::new(),
@@ -82,6 +88,38 @@ impl Sandbox {
         Self {
             faults: Faults::new(&cfg.faults),
             inspector: Inspector::new(cfg.inspector_requests),
+        }
+    }
+}
+
+/// What the start-up log says, in one line, when the sandbox controls are on.
+pub const CONTROLS_ON: &str =
+    "sandbox controls are ON (test-only): token minting, auto-consent, manual clock, reset, faults";
+
+impl SandboxConfig {
+    /// The sandbox controls this configuration asks `serve` for, by the setting's name.
+    fn controls_asked_for(&self) -> Vec<&'static str> {
+        let mut asked = Vec::new();
+        if self.clock == ClockMode::Manual {
+            asked.push("the manual clock (`[sandbox] clock = \"manual\"`, --clock, ROOST_CLOCK)");
+        }
+        if !self.faults.is_empty() {
+            asked.push("`[[sandbox.faults]]`");
+        }
+        if !self.auto_consent.is_empty() {
+            asked.push("`[[sandbox.auto_consent]]`");
+        }
+        asked
+    }
+
+    /// Refuses a configuration that asks for sandbox controls while they are off: starting
+    /// without what was asked for would leave a test suite failing for a reason it cannot see.
+    pub fn check(&self) -> Result<(), crate::config::ConfigError> {
+        match self.controls_asked_for().first() {
+            Some(what) if !self.enabled => Err(crate::config::ConfigError::Invalid(format!(
+                "{what} is a sandbox control, and the sandbox controls are off: set `[sandbox] enabled = true` (or --sandbox, ROOST_SANDBOX=1) on a server for tests"
+            ))),
+            _ => Ok(()),
         }
     }
 }

@@ -352,8 +352,12 @@ pub async fn show(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
         j: roost_domain::secret::random_base64url(16),
     };
     // Test-only auto-consent: a request that passed every check above is granted for the App's
-    // configured user at once, with no page, no session and no form post.
-    if let Some(user_id) = v.app.auto_consent_user_id {
+    // configured user at once, with no page, no session and no form post. Only while the
+    // sandbox controls are on (checklist L2): a flag left in the store (an import, an
+    // operator's `apps set-auto-consent`) must not skip login on a server without them.
+    if let Some(user_id) = v.app.auto_consent_user_id
+        && state.config.sandbox.enabled
+    {
         tracing::warn!(client_id = %v.app.client_id, %user_id, "auto_consent (test-only): authorization granted without login or consent");
         return match issue_code(&state, &v.app, user_id, &req).await {
             Some(loc) => redirect(&loc, StatusCode::FOUND),

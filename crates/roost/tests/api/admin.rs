@@ -122,16 +122,18 @@ async fn admin_client_calls_a_running_server_and_reports_refusals() {
     let app = spawn_app().await;
     let token = admin_token(&app).await;
     let client = AdminClient::new(&ServerArgs {
-        server_url: app.base.clone(),
+        server_url: Some(app.base.clone()),
         admin_token: Some(token),
+        ..ServerArgs::default()
     })
     .expect("client");
     let apps = client.get("/apps").await.expect("apps");
     assert_eq!(apps["apps"].as_array().map(Vec::len), Some(2), "{apps}");
 
     let wrong = AdminClient::new(&ServerArgs {
-        server_url: format!("{}/", app.base),
+        server_url: Some(format!("{}/", app.base)),
         admin_token: Some("roost_admin_wrong".into()),
+        ..ServerArgs::default()
     })
     .expect("client");
     match wrong.get("/apps").await {
@@ -142,13 +144,15 @@ async fn admin_client_calls_a_running_server_and_reports_refusals() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     let no_token = AdminClient::new(&ServerArgs {
-        server_url: app.base.clone(),
+        server_url: Some(app.base.clone()),
         admin_token: None,
+        ..ServerArgs::default()
     });
     assert!(matches!(no_token, Err(ClientError::NoToken)));
     let https = AdminClient::new(&ServerArgs {
-        server_url: "https://roost.example".into(),
+        server_url: Some("https://roost.example".into()),
         admin_token: Some("t".into()),
+        ..ServerArgs::default()
     });
     assert!(matches!(https, Err(ClientError::BadUrl(..))));
 }
@@ -1238,4 +1242,609 @@ async fn sec_l03_admin_token_in_query_form_body_or_cookie_is_refused() {
         }
     }
     assert_eq!(admin_visible_state(&app).await, before, "nothing changed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checklist L2: the sandbox controls are off unless enabled
+
+/// The sandbox controls of the admin route table, as `METHOD /path`.
+fn sandbox_routes() -> std::collections::BTreeSet<String> {
+    roost::admin::routes()
+        .iter()
+        .filter(|r| r.sandbox)
+        .map(|r| format!("{} {}", r.verb.method(), r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn sec_l02_sandbox_routes_are_not_routed_by_default_even_for_an_admin() {
+    use reqwest::Method;
+    // The table marks exactly the checklist's controls: minting, the clock, faults, reset.
+    let expected: std::collections::BTreeSet<String> = [
+        "POST /tokens",
+        "GET /clock",
+        "POST /clock",
+        "GET /faults",
+        "POST /faults",
+        "DELETE /faults",
+        "DELETE /faults/{id}",
+        "POST /reset",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(sandbox_routes(), expected);
+    let default = roost::config::Config::default().sandbox;
+    assert!(!default.enabled, "off by default");
+    let app = spawn_app_with(|c| c.sandbox.enabled = default.enabled).await;
+    let token = admin_token(&app).await;
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/snapshots",
+        Some(serde_json::json!({"name": "baseline"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "snapshots can still be saved");
+    let before = admin_visible_state(&app).await;
+    let requests = admin_requests(&app, "1");
+    let mut walked = 0;
+    for (route, (method, path, body)) in roost::admin::routes().iter().zip(&requests) {
+        if !route.sandbox {
+            continue;
+        }
+        walked += 1;
+        let resp = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{path}");
+        let answer: Value = resp.json().await.expect("JSON");
+        assert_eq!(answer["error"], "not_found", "{method} {path}: {answer}");
+        assert_eq!(
+            answer["error_description"], "no such admin endpoint",
+            "not routed, so no handler answered: {method} {path}"
+        );
+        // The token is still checked first: without one, the 401 of every admin path.
+        let resp = app
+            .http
+            .request(method.clone(), app.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_refused(resp, &format!("{method} {path} without a token")).await;
+    }
+    assert_eq!(walked, expected.len());
+    assert_eq!(admin_visible_state(&app).await, before, "nothing changed");
+
+    // Auto-consent cannot be turned on over the admin API; creating and changing Apps without
+    // it works, and turning it off does too.
+    let (status, body) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "Headless", "type": "public", "callbacks": [crate::helpers::CALLBACK],
+            "auto_consent_user": "alice"
+        })),
+    )
+    .await;
+    assert_invalid(status, &body, "auto_consent_user");
+    let path = format!("/apps/{}", app.web.client_id);
+    let (status, body) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(serde_json::json!({"auto_consent_user": "alice"})),
+    )
+    .await;
+    assert_invalid(status, &body, "auto_consent_user");
+    assert_eq!(admin_visible_state(&app).await, before, "nothing changed");
+    let (status, body) = call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(serde_json::json!({"auto_consent_user": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/apps",
+        Some(serde_json::json!({
+            "name": "Plain", "type": "public", "callbacks": [crate::helpers::CALLBACK]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The rest of the admin API is there: Apps, users, snapshots, export, the inspector.
+    for path in [
+        "/apps".to_owned(),
+        "/users".to_owned(),
+        "/snapshots".to_owned(),
+        "/export".to_owned(),
+        format!("/apps/{}/requests", app.web.client_id),
+    ] {
+        let (status, body) = call(&app, &token, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+    }
+
+    // Auto-consent left in the store (an import, `roost apps set-auto-consent` on the database)
+    // does not skip login here; on a server with the controls on it does.
+    roost::accounts::set_auto_consent(&app.state, &app.web.client_id, Some("alice"))
+        .await
+        .expect("auto-consent in the store");
+    let p = crate::helpers::AuthParams::new(&app.web.client_id, ALL_SCOPES);
+    let resp = app
+        .http
+        .get(app.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 200, "the login page, not a code");
+    let enabled = spawn_app().await;
+    roost::accounts::set_auto_consent(&enabled.state, &enabled.web.client_id, Some("alice"))
+        .await
+        .expect("auto-consent in the store");
+    let p = crate::helpers::AuthParams::new(&enabled.web.client_id, ALL_SCOPES);
+    let resp = enabled
+        .http
+        .get(enabled.authorize_url(&p))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302, "the control: granted at once");
+}
+
+/// `roost ARGS` of `ws` with the admin token and the server's URL in the environment.
+fn admin_command(
+    ws: &crate::cli::Workspace,
+    base: &str,
+    token: &str,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = ws.command(args);
+    cmd.env("ROOST_SERVER_URL", base)
+        .env("ROOST_ADMIN_TOKEN", token);
+    cmd
+}
+
+/// `METHOD path` on `base` with `token`: the status.
+async fn status_at(base: &str, token: Option<&str>, method: reqwest::Method, path: &str) -> u16 {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .json(&serde_json::json!({}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("request").status().as_u16()
+}
+
+/// Every sandbox route of the table on `base`, with `token`: the statuses.
+async fn sandbox_statuses(base: &str, token: &str) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for r in roost::admin::routes().iter().filter(|r| r.sandbox) {
+        let path = format!("/admin/v1{}", r.path)
+            .replace("{id}", "1")
+            .replace("{name}", "none");
+        let status = status_at(base, Some(token), r.verb.method(), &path).await;
+        out.push((format!("{} {path}", r.verb.method()), status));
+    }
+    out
+}
+
+/// The lines of `stderr` that announce the sandbox controls.
+fn announcements(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("sandbox controls are ON"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sec_l02_serve_routes_no_sandbox_control_unless_enabled_and_says_so_in_one_line() {
+    use crate::cli::{Server, Workspace, create_json, run};
+    let ws = Workspace::new();
+    let token = create_json(&ws, &["admin-token", "create", "--json"]).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    create_json(
+        &ws,
+        &[
+            "users",
+            "create",
+            "--username",
+            "alice",
+            "--name",
+            "Alice",
+            "--password",
+            "pw",
+            "--json",
+        ],
+    )
+    .await;
+    let created = create_json(
+        &ws,
+        &[
+            "apps",
+            "create",
+            "--name",
+            "CI",
+            "--type",
+            "confidential",
+            "--callback",
+            crate::helpers::CALLBACK,
+            "--json",
+        ],
+    )
+    .await;
+    let client_id = created["client_id"].as_str().expect("client_id").to_owned();
+
+    // No flag, no setting: every control 404s for an admin, and nothing is announced.
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    for (route, status) in sandbox_statuses(&server.base, &token).await {
+        assert_eq!(status, 404, "{route}");
+    }
+    let apps = status_at(
+        &server.base,
+        Some(&token),
+        reqwest::Method::GET,
+        "/admin/v1/apps",
+    )
+    .await;
+    assert_eq!(apps, 200, "the rest of the admin API is there");
+    let shown = run(admin_command(&ws, &server.base, &token, &["clock", "show"])).await;
+    shown.assert_roost_error();
+    // Operator tools on the store keep working: a token minted on the database is served.
+    let minted = create_json(
+        &ws,
+        &[
+            "tokens",
+            "mint",
+            "--app",
+            &client_id,
+            "--user",
+            "alice",
+            "--scope",
+            "users.read tweet.read",
+            "--json",
+        ],
+    )
+    .await;
+    let access = minted["access_token"].as_str().expect("access token");
+    let me = reqwest::Client::new()
+        .get(server.url("/2/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+    let (_, stderr) = server.stop();
+    assert_eq!(announcements(&stderr), Vec::<&str>::new(), "{stderr}");
+
+    // `ROOST_SANDBOX=0` is off; `--sandbox`, `ROOST_SANDBOX=1` and `--demo` turn them on,
+    // with one WARN line.
+    let with_env = |value: &str| {
+        let addr = format!("127.0.0.1:{}", crate::cli::free_port());
+        let mut cmd = ws.command(&["serve", "--addr", &addr, "--database-url", &ws.db_url]);
+        cmd.env("ROOST_SANDBOX", value);
+        (cmd, addr)
+    };
+    let (cmd, addr) = with_env("0");
+    let off = Server::start_command(cmd, &addr).await;
+    let clock = status_at(
+        &off.base,
+        Some(&token),
+        reqwest::Method::GET,
+        "/admin/v1/clock",
+    )
+    .await;
+    assert_eq!(clock, 404, "ROOST_SANDBOX=0 is off");
+    drop(off);
+    for how in ["--sandbox", "ROOST_SANDBOX=1", "--demo"] {
+        let server = match how {
+            "ROOST_SANDBOX=1" => {
+                let (cmd, addr) = with_env("1");
+                Server::start_command(cmd, &addr).await
+            }
+            flag => Server::start(&ws, &[flag, "--database-url", &ws.db_url]).await,
+        };
+        let clock = status_at(
+            &server.base,
+            Some(&token),
+            reqwest::Method::GET,
+            "/admin/v1/clock",
+        )
+        .await;
+        assert_eq!(clock, 200, "{how}");
+        let shown = run(admin_command(&ws, &server.base, &token, &["clock", "show"])).await;
+        shown.assert_success();
+        let (_, stderr) = server.stop();
+        let lines = announcements(&stderr);
+        assert_eq!(lines.len(), 1, "{how}: {stderr}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(roost::sandbox::CONTROLS_ON),
+            "{how}: {}",
+            lines[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn sec_l02_sandbox_settings_without_enabled_stop_serve_with_one_line() {
+    use crate::cli::{Server, Workspace, write};
+    let ws = Workspace::new();
+    let faults = "[[sandbox.faults]]\npath = \"/2/tweets*\"\nfault = \"rate_limit\"\n";
+    let consent = "[[sandbox.auto_consent]]\nclient_id = \"c\"\nuser = \"alice\"\n";
+    let manual = "[sandbox]\nclock = \"manual\"\n";
+    for (name, toml, needle) in [
+        ("faults.toml", faults, "[[sandbox.faults]]"),
+        ("consent.toml", consent, "[[sandbox.auto_consent]]"),
+        ("manual.toml", manual, "manual clock"),
+    ] {
+        let file = write(&ws, name, toml);
+        let addr = format!("127.0.0.1:{}", crate::cli::free_port());
+        let args = [
+            "serve",
+            "--addr",
+            &addr,
+            "--database-url",
+            &ws.db_url,
+            "--config",
+            file.to_str().expect("path"),
+        ];
+        let out = ws.run(&args).await;
+        out.assert_roost_error();
+        assert!(
+            out.stderr.contains(needle) && out.stderr.contains("[sandbox] enabled"),
+            "{name}: {out:?}"
+        );
+    }
+    // The flag and the environment variable of the manual clock too.
+    let addr = format!("127.0.0.1:{}", crate::cli::free_port());
+    let out = ws
+        .run(&[
+            "serve",
+            "--addr",
+            &addr,
+            "--clock",
+            "manual",
+            "--database-url",
+            &ws.db_url,
+        ])
+        .await;
+    out.assert_roost_error();
+    assert!(out.stderr.contains("[sandbox] enabled"), "{out:?}");
+    let mut cmd = ws.command(&["serve", "--addr", &addr, "--database-url", &ws.db_url]);
+    cmd.env("ROOST_CLOCK", "manual");
+    let out = crate::cli::run(cmd).await;
+    out.assert_roost_error();
+    assert!(out.stderr.contains("[sandbox] enabled"), "{out:?}");
+    // Enabled, in the file or by the flag, the same settings start.
+    let enabled = write(
+        &ws,
+        "enabled.toml",
+        &format!("[sandbox]\nenabled = true\nclock = \"manual\"\n{faults}"),
+    );
+    let server = Server::start(
+        &ws,
+        &[
+            "--database-url",
+            &ws.db_url,
+            "--config",
+            enabled.to_str().expect("path"),
+        ],
+    )
+    .await;
+    drop(server);
+    let file = write(&ws, "faults-only.toml", faults);
+    let server = Server::start(
+        &ws,
+        &[
+            "--sandbox",
+            "--database-url",
+            &ws.db_url,
+            "--config",
+            file.to_str().expect("path"),
+        ],
+    )
+    .await;
+    drop(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checklist L4: the admin API on a listener of its own
+
+#[tokio::test]
+async fn sec_l04_with_an_admin_address_the_public_listener_404s_the_admin_api() {
+    use crate::cli::{Server, Workspace, create_json, run, write};
+    let ws = Workspace::new();
+    let token = create_json(&ws, &["admin-token", "create", "--json"]).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let admin_addr = format!("127.0.0.1:{}", crate::cli::free_port());
+    let admin_base = format!("http://{admin_addr}");
+    let server = Server::start(
+        &ws,
+        &[
+            "--admin-addr",
+            &admin_addr,
+            "--sandbox",
+            "--database-url",
+            &ws.db_url,
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let get = |url: String, token: Option<String>| {
+        let http = http.clone();
+        async move {
+            let mut req = http.get(url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            (status, headers, resp.text().await.expect("body"))
+        }
+    };
+
+    // The public listener: every admin route is an unknown path, with a token or without, and
+    // answers exactly as one does (no admin 401, nothing that says an admin API is near).
+    let (unknown_status, unknown_headers, unknown_body) =
+        get(server.url("/no-such-path"), None).await;
+    assert_eq!(unknown_status, 404);
+    for r in roost::admin::routes() {
+        let path = format!("/admin/v1{}", r.path)
+            .replace("{client_id}", "c")
+            .replace("{username}", "u")
+            .replace("{id}", "1")
+            .replace("{name}", "n");
+        for t in [None, Some(token.as_str())] {
+            let mut req = http
+                .request(r.verb.method(), server.url(&path))
+                .json(&serde_json::json!({}));
+            if let Some(t) = t {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await.expect("request");
+            let what = format!(
+                "{} {path} on the public listener, token {}",
+                r.verb.method(),
+                t.is_some()
+            );
+            assert_eq!(resp.status(), 404, "{what}");
+            assert!(!resp.headers().contains_key("www-authenticate"), "{what}");
+            assert_eq!(
+                resp.headers().get("cache-control"),
+                unknown_headers.get("cache-control"),
+                "{what}"
+            );
+            assert_eq!(resp.text().await.expect("body"), unknown_body, "{what}");
+        }
+    }
+    let (status, _, _) = get(server.url("/healthz"), None).await;
+    assert_eq!(status, 200, "the public listener serves the rest");
+
+    // The admin listener: the admin API, 401 without a token and working with one; nothing
+    // else but the health checks.
+    let (status, headers, _) = get(format!("{admin_base}/admin/v1/apps"), None).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Bearer realm=\"roost-admin\"");
+    let (status, headers, body) =
+        get(format!("{admin_base}/admin/v1/apps"), Some(token.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let apps: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(apps["apps"].is_array(), "{apps}");
+    let (status, _, _) = get(format!("{admin_base}/admin/v1/clock"), Some(token.clone())).await;
+    assert_eq!(status, 200, "the sandbox controls are there too, when on");
+    for path in ["/healthz", "/readyz"] {
+        let (status, _, _) = get(format!("{admin_base}{path}"), None).await;
+        assert_eq!(status, 200, "{path} on the admin listener");
+    }
+    for path in [
+        "/2/users/me",
+        "/i/oauth2/authorize",
+        "/.well-known/oauth-authorization-server",
+        "/2/openapi.json",
+    ] {
+        let (status, _, _) = get(format!("{admin_base}{path}"), None).await;
+        assert_eq!(status, 404, "{path} on the admin listener");
+    }
+
+    // The CLI finds the admin API at the configured admin address: the flag's environment
+    // variable, or `server.admin_addr` in the config file; `--server-url` still wins.
+    let mut cmd = ws.command(&["clock", "show", "--json"]);
+    cmd.env("ROOST_ADMIN_TOKEN", &token)
+        .env("ROOST_ADMIN_ADDR", &admin_addr);
+    run(cmd).await.assert_success();
+    let config = write(
+        &ws,
+        "admin.toml",
+        &format!("[server]\nadmin_addr = \"{admin_addr}\"\n"),
+    );
+    let mut cmd = ws.command(&[
+        "clock",
+        "show",
+        "--json",
+        "--config",
+        config.to_str().expect("path"),
+    ]);
+    cmd.env("ROOST_ADMIN_TOKEN", &token);
+    run(cmd).await.assert_success();
+    let on_public = run(admin_command(&ws, &server.base, &token, &["clock", "show"])).await;
+    on_public.assert_roost_error();
+
+    let (_, stderr) = server.stop();
+    let listening = stderr
+        .lines()
+        .find(|l| l.contains("roost is listening"))
+        .unwrap_or_else(|| panic!("no start-up line: {stderr}"));
+    assert!(
+        listening.contains(&format!("admin_addr={admin_addr}")),
+        "{listening}"
+    );
+    // Loopback: no warning about an admin API facing the network.
+    assert!(!stderr.contains("non-loopback"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sec_l04_without_an_admin_address_the_admin_api_stays_on_the_public_listener() {
+    use crate::cli::{Server, Workspace, create_json};
+    let ws = Workspace::new();
+    let token = create_json(&ws, &["admin-token", "create", "--json"]).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let ok = status_at(
+        &server.base,
+        Some(&token),
+        reqwest::Method::GET,
+        "/admin/v1/apps",
+    )
+    .await;
+    assert_eq!(ok, 200);
+    let refused = status_at(&server.base, None, reqwest::Method::GET, "/admin/v1/apps").await;
+    assert_eq!(refused, 401);
+    let (_, stderr) = server.stop();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("roost is listening") && l.contains("admin_addr=same as addr")),
+        "{stderr}"
+    );
+    // An admin address that is not one, or is the public address itself, stops the start.
+    let addr = format!("127.0.0.1:{}", crate::cli::free_port());
+    for bad in ["nonsense", addr.as_str()] {
+        let out = ws
+            .run(&[
+                "serve",
+                "--addr",
+                &addr,
+                "--admin-addr",
+                bad,
+                "--database-url",
+                &ws.db_url,
+            ])
+            .await;
+        out.assert_roost_error();
+        assert!(out.stderr.contains("admin_addr"), "{out:?}");
+    }
 }

@@ -57,6 +57,8 @@ impl Workspace {
             .env_remove("ROOST_PUBLIC_URL")
             .env_remove("ROOST_CLOCK")
             .env_remove("ROOST_SEED")
+            .env_remove("ROOST_SANDBOX")
+            .env_remove("ROOST_ADMIN_ADDR")
             .env_remove("ROOST_SERVER_URL")
             .env_remove("ROOST_ADMIN_TOKEN")
             .env_remove("ROOST_REDIS_URL")
@@ -67,13 +69,13 @@ impl Workspace {
     }
 
     /// `roost ARGS --database-url <this workspace's database>`.
-    async fn run_db(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run_db(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--database-url", &self.db_url]);
         run(self.command(&all)).await
     }
 
-    async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         run(self.command(args)).await
     }
 
@@ -85,19 +87,19 @@ impl Workspace {
 }
 
 #[derive(Debug)]
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
-    fn assert_success(&self) {
+    pub(crate) fn assert_success(&self) {
         assert_eq!(self.code, Some(0), "expected success: {self:?}");
     }
 
     /// stdout is exactly one line holding one JSON object, and nothing else.
-    fn json_object(&self) -> Map<String, Value> {
+    pub(crate) fn json_object(&self) -> Map<String, Value> {
         let body = self
             .stdout
             .strip_suffix('\n')
@@ -113,7 +115,7 @@ impl Output {
     }
 
     /// A roost error: non-zero exit, exactly one line on stderr, starting with `roost:`, no panic.
-    fn assert_roost_error(&self) {
+    pub(crate) fn assert_roost_error(&self) {
         assert_eq!(
             self.code,
             Some(1),
@@ -161,7 +163,7 @@ fn assert_no_panic(stderr: &str) {
 }
 
 /// Runs a one-shot command to completion (at most `DEADLINE`), off the async threads.
-async fn run(cmd: Command) -> Output {
+pub(crate) async fn run(cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || run_blocking(cmd))
         .await
         .expect("run task")
@@ -257,7 +259,7 @@ fn drain(
 }
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -287,7 +289,7 @@ impl Server {
         Server::start_command(ws.command(&args), addr).await
     }
 
-    async fn start_command(mut cmd: Command, addr: &str) -> Server {
+    pub(crate) async fn start_command(mut cmd: Command, addr: &str) -> Server {
         let child = cmd.spawn().expect("spawn roost serve");
         let mut server = Server {
             base: format!("http://{addr}"),
@@ -2665,7 +2667,8 @@ async fn tokens_mint_and_auto_consent_from_the_command_line_reach_a_running_serv
     let users = create_json(&ws, &["users", "list", "--json"]).await;
     assert_eq!(users["users"][0]["username"], "alice");
 
-    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    // Auto-consent takes effect only where the sandbox controls are on (checklist L2).
+    let server = Server::start(&ws, &["--sandbox", "--database-url", &ws.db_url]).await;
     let minted = create_json(
         &ws,
         &[
@@ -2808,7 +2811,9 @@ async fn test_only_clock_and_seed_are_announced_and_off_by_default() {
     assert!(!stderr.contains("test-only"), "{stderr}");
     let mut cmd = ws.command(&["serve", "--database-url", &ws.db_url, "--seed", "7"]);
     let addr = format!("127.0.0.1:{}", free_port());
-    cmd.args(["--addr", &addr]).env("ROOST_CLOCK", "manual");
+    cmd.args(["--addr", &addr])
+        .env("ROOST_CLOCK", "manual")
+        .env("ROOST_SANDBOX", "1");
     let server = Server::start_command(cmd, &addr).await;
     let (_, stderr) = server.stop();
     for needle in [
@@ -2890,7 +2895,7 @@ async fn faults_commands_add_list_and_clear_rules_on_a_running_server() {
     let created = ws.run_db(&["admin-token", "create", "--json"]).await;
     created.assert_success();
     let admin = created.json_object()["token"].as_str().unwrap().to_owned();
-    let server = Server::start(&ws, &["--database-url", &ws.db_url]).await;
+    let server = Server::start(&ws, &["--sandbox", "--database-url", &ws.db_url]).await;
     let at = |args: &[&str]| {
         let mut cmd = ws.command(args);
         cmd.env("ROOST_SERVER_URL", &server.base)
@@ -2987,7 +2992,7 @@ async fn auto_consent_from_the_config_file_is_set_at_start_up() {
     let wrong = write(
         &ws,
         "wrong.toml",
-        "[[sandbox.auto_consent]]\nclient_id = \"nope\"\nuser = \"alice\"\n",
+        "[sandbox]\nenabled = true\n[[sandbox.auto_consent]]\nclient_id = \"nope\"\nuser = \"alice\"\n",
     );
     let out = ws
         .run(&[
@@ -3006,7 +3011,9 @@ async fn auto_consent_from_the_config_file_is_set_at_start_up() {
     let config = write(
         &ws,
         "auto.toml",
-        &format!("[[sandbox.auto_consent]]\nclient_id = \"{client_id}\"\nuser = \"alice\"\n"),
+        &format!(
+            "[sandbox]\nenabled = true\n[[sandbox.auto_consent]]\nclient_id = \"{client_id}\"\nuser = \"alice\"\n"
+        ),
     );
     let server = Server::start(
         &ws,

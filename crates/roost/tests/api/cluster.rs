@@ -129,6 +129,8 @@ fn spawn_node(dir: &Path, config: &Path, database_url: &str, i: usize) -> Node {
         .env_remove("ROOST_PUBLIC_URL")
         .env_remove("ROOST_CLOCK")
         .env_remove("ROOST_SEED")
+        .env_remove("ROOST_SANDBOX")
+        .env_remove("ROOST_ADMIN_ADDR")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -462,7 +464,8 @@ async fn sec_j02_two_nodes_racing_to_redeem_one_code_one_wins() {
     roost::accounts::set_auto_consent(&app.state, &app.web.client_id, Some("alice"))
         .await
         .expect("auto-consent");
-    let cluster = Cluster::start(&app.database_url, 3).await;
+    // Auto-consent is a sandbox control: honoured only where they are on.
+    let cluster = Cluster::start_with(&app.database_url, 3, "[sandbox]\nenabled = true\n").await;
     for round in 0..6 {
         let p = AuthParams::new(&app.web.client_id, ALL_SCOPES);
         let resp = client()

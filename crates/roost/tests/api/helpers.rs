@@ -1,6 +1,7 @@
 //! The test harness: the real application on a random loopback port, over a fresh SQLite file
 //! (or, with `ROOST_TEST_STORE=postgres`, a fresh database on the PostgreSQL server that
-//! `ROOST_TEST_POSTGRES_URL` names), with a manual clock, and a browser-like HTTP client.
+//! `ROOST_TEST_POSTGRES_URL` names), with a manual clock and the sandbox controls on, and a
+//! browser-like HTTP client.
 //! Tests of SQLite itself ask for it (`spawn_sqlite_app`, `start_sqlite`), so they run in the
 //! PostgreSQL run too; a test that needs another database of its own gets a `ScratchDb` of the
 //! run's store.
@@ -239,6 +240,9 @@ async fn start_on(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> TestApp {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}", db_path.display()),
     };
+    // The suite drives the sandbox controls (minting, the clock, faults, reset) everywhere; a
+    // test of the controls being off turns them off in `tweak`.
+    config.sandbox.enabled = true;
     tweak(&mut config);
     let database_url = config.server.database_url.clone();
     let clock = Clock::manual(wall_clock_ms());
