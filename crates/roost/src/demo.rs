@@ -66,6 +66,17 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<bool> {
         accounts::create_app(state.store.as_ref(), &state.ids, now, spec).await?;
     }
     load_content(state).await?;
+    // alice develops the demo Apps: the portal shows them to her.
+    let alice = roost_domain::Username::parse(USERS[0].0)?;
+    if let (Some(user), Some(app)) = (
+        state.store.user_by_username(&alice).await?,
+        state.store.app_by_client_id(WEB_CLIENT_ID).await?,
+    ) {
+        state
+            .store
+            .set_project_owner(app.project_id, Some(user.id))
+            .await?;
+    }
     Ok(true)
 }
 
@@ -171,6 +182,11 @@ pub fn banner(state: &AppState) -> String {
         format!("       -d code_verifier={verifier} -d code=CODE"),
         "  3. Call the API with the access token:".to_owned(),
         format!("     curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {base}/2/users/me"),
+        format!(
+            "  Developer portal: {base}/portal (sign in as {}: the demo Apps are hers; keys, callbacks, usage)",
+            USERS[0].0
+        ),
+        format!("  Connected apps:   {base}/settings/connected_apps (revoke an App's access)"),
         "  App-only Bearer Token:".to_owned(),
         format!("     curl -s -u '{WEB_API_KEY}:{WEB_API_SECRET}' {base}/oauth2/token -d grant_type=client_credentials"),
         String::new(),
