@@ -970,12 +970,14 @@ async fn upsert_access(
 async fn import_auth(tx: &mut sqlx::SqliteConnection, auth: &AuthState) -> Result<()> {
     for (i, p) in auth.projects.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at",
+            "INSERT INTO projects (id, name, created_at, owner_id) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at, \
+             owner_id = excluded.owner_id",
         )
         .bind(p.id.get())
         .bind(&p.name)
         .bind(p.created_at)
+        .bind(p.owner_id.map(Snowflake::get))
         .execute(&mut *tx)
         .await
         .map_err(conflict(format!("projects[{i}] (id {})", p.id), "the name"))?;
@@ -983,13 +985,17 @@ async fn import_auth(tx: &mut sqlx::SqliteConnection, auth: &AuthState) -> Resul
     for (i, a) in auth.apps.iter().enumerate() {
         sqlx::query(
             "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
-             api_secret_hash, bearer_generation, created_at, auto_consent_user_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             api_secret_hash, bearer_generation, created_at, auto_consent_user_id, \
+             app_kind, description, website_url, client_secret_hint, api_secret_hint) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name, \
              client_id = excluded.client_id, client_type = excluded.client_type, \
              client_secret_hash = excluded.client_secret_hash, api_key = excluded.api_key, \
              api_secret_hash = excluded.api_secret_hash, bearer_generation = excluded.bearer_generation, \
-             created_at = excluded.created_at, auto_consent_user_id = excluded.auto_consent_user_id",
+             created_at = excluded.created_at, auto_consent_user_id = excluded.auto_consent_user_id, \
+             app_kind = excluded.app_kind, description = excluded.description, \
+             website_url = excluded.website_url, client_secret_hint = excluded.client_secret_hint, \
+             api_secret_hint = excluded.api_secret_hint",
         )
         .bind(a.id.get())
         .bind(a.project_id.get())
@@ -1002,6 +1008,11 @@ async fn import_auth(tx: &mut sqlx::SqliteConnection, auth: &AuthState) -> Resul
         .bind(a.bearer_generation)
         .bind(a.created_at)
         .bind(a.auto_consent_user_id.map(|u| u.get()))
+        .bind(a.profile.kind.as_str())
+        .bind(&a.profile.description)
+        .bind(a.profile.website_url.as_ref().map(WebsiteUrl::as_str))
+        .bind(&a.profile.client_secret_hint)
+        .bind(&a.profile.api_secret_hint)
         .execute(&mut *tx)
         .await
         .map_err(conflict(format!("apps[{i}] (id {})", a.id), "the client id or API key"))?;

@@ -1032,13 +1032,15 @@ async fn upsert_projects(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO projects (id, name, created_at) \
-         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[]) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at",
+        "INSERT INTO projects (id, name, created_at, owner_id) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[]) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at, \
+         owner_id = excluded.owner_id",
     )
     .bind(col(projects, |p| p.id.get()))
     .bind(col(projects, |p| p.name.clone()))
     .bind(col(projects, |p| p.created_at))
+    .bind(col(projects, |p| p.owner_id.map(Snowflake::get)))
     .execute(&mut *tx)
     .await
     .map(drop)
@@ -1050,14 +1052,19 @@ async fn upsert_apps(tx: &mut PgConnection, apps: &[AppRecord]) -> Result<(), sq
     }
     sqlx::query(
         "INSERT INTO apps (id, project_id, name, client_id, client_type, client_secret_hash, api_key, \
-         api_secret_hash, bearer_generation, created_at, auto_consent_user_id) \
+         api_secret_hash, bearer_generation, created_at, auto_consent_user_id, \
+         app_kind, description, website_url, client_secret_hint, api_secret_hint) \
          SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BYTEA[], \
-           $7::TEXT[], $8::BYTEA[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[]) \
+           $7::TEXT[], $8::BYTEA[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
+           $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[]) \
          ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name, \
          client_id = excluded.client_id, client_type = excluded.client_type, \
          client_secret_hash = excluded.client_secret_hash, api_key = excluded.api_key, \
          api_secret_hash = excluded.api_secret_hash, bearer_generation = excluded.bearer_generation, \
-         created_at = excluded.created_at, auto_consent_user_id = excluded.auto_consent_user_id",
+         created_at = excluded.created_at, auto_consent_user_id = excluded.auto_consent_user_id, \
+         app_kind = excluded.app_kind, description = excluded.description, \
+         website_url = excluded.website_url, client_secret_hint = excluded.client_secret_hint, \
+         api_secret_hint = excluded.api_secret_hint",
     )
     .bind(col(apps, |a| a.id.get()))
     .bind(col(apps, |a| a.project_id.get()))
@@ -1072,6 +1079,13 @@ async fn upsert_apps(tx: &mut PgConnection, apps: &[AppRecord]) -> Result<(), sq
     .bind(col(apps, |a| a.bearer_generation))
     .bind(col(apps, |a| a.created_at))
     .bind(col(apps, |a| a.auto_consent_user_id.map(Snowflake::get)))
+    .bind(col(apps, |a| a.profile.kind.as_str().to_owned()))
+    .bind(col(apps, |a| a.profile.description.clone()))
+    .bind(col(apps, |a| {
+        a.profile.website_url.as_ref().map(|w| w.as_str().to_owned())
+    }))
+    .bind(col(apps, |a| a.profile.client_secret_hint.clone()))
+    .bind(col(apps, |a| a.profile.api_secret_hint.clone()))
     .execute(&mut *tx)
     .await
     .map(drop)

@@ -160,6 +160,9 @@ struct ProjectOut {
     id: String,
     name: String,
     created_at: String,
+    /// The user who manages it in the developer portal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -179,6 +182,17 @@ struct AppOut {
     /// The user the App's test-only auto-consent signs in as, when it is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     auto_consent_user_id: Option<String>,
+    /// X's App type (`native`, `single_page`, `web`), when it is not the client type's default.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    website_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret_hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_secret_hint: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tokens: Vec<AccessOut>,
 }
@@ -404,6 +418,7 @@ pub fn render(mut c: Content, mut auth: AuthState) -> (String, ExportCounts) {
                 id: p.id.to_string(),
                 name: p.name,
                 created_at: timestamp(p.created_at),
+                owner_id: p.owner_id.map(|o| o.to_string()),
             })
             .collect(),
         apps: auth
@@ -422,6 +437,12 @@ pub fn render(mut c: Content, mut auth: AuthState) -> (String, ExportCounts) {
                 callback_urls: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
                 created_at: timestamp(a.created_at),
                 auto_consent_user_id: a.auto_consent_user_id.map(|u| u.to_string()),
+                kind: (a.profile.kind != roost_domain::AppKind::of_client_type(a.client_type))
+                    .then(|| a.profile.kind.as_str()),
+                description: a.profile.description,
+                website_url: a.profile.website_url.map(|w| w.as_str().to_owned()),
+                client_secret_hint: a.profile.client_secret_hint,
+                api_secret_hint: a.profile.api_secret_hint,
                 tokens: auth
                     .app_tokens
                     .iter()

@@ -163,6 +163,8 @@ struct ProjectIn {
     id: String,
     name: String,
     created_at: Option<String>,
+    /// The user who manages it in the developer portal (an export carries it).
+    owner_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +183,14 @@ struct AppIn {
     created_at: Option<String>,
     /// The user the App's test-only auto-consent signs in as (an export carries it).
     auto_consent_user_id: Option<String>,
+    /// The developer portal's fields (an export carries them): X's App type, description,
+    /// website, and the last characters of the secrets.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    description: Option<String>,
+    website_url: Option<String>,
+    client_secret_hint: Option<String>,
+    api_secret_hint: Option<String>,
     /// App-context access tokens (`client_credentials` on `/2/oauth2/token`).
     tokens: Option<Vec<AccessIn>>,
 }
@@ -777,6 +787,46 @@ fn phc_hash(c: &Ctx, h: String) -> Result<String, ImportError> {
     }
 }
 
+/// An App's portal fields from an export; absent ones take the client type's defaults.
+fn app_profile(
+    c: &Ctx,
+    client_type: ClientType,
+    a: &AppIn,
+) -> Result<roost_store::AppProfile, ImportError> {
+    let kind = match a.kind.as_deref() {
+        None => roost_domain::AppKind::of_client_type(client_type),
+        Some(k) => match roost_domain::AppKind::parse(k) {
+            Some(kind) if kind.client_type() == client_type => kind,
+            _ => {
+                return Err(c.err(format!(
+                    "`type` {k} is not an App type of a {client_type} client (native and single_page are public, web is confidential)"
+                )));
+            }
+        },
+    };
+    let description = roost_domain::parse_description(a.description.as_deref().unwrap_or(""))
+        .map_err(|e| c.err(format!("`description` {e}")))?;
+    let website_url = a
+        .website_url
+        .as_deref()
+        .map(roost_domain::WebsiteUrl::parse)
+        .transpose()
+        .map_err(|e| c.err(format!("`website_url`: {e}")))?;
+    let hint = |name: &str, h: &Option<String>| match h {
+        Some(h) if h.chars().count() > 8 || !h.bytes().all(|b| b.is_ascii_graphic()) => Err(c.err(
+            format!("`{name}` must be at most 8 printable ASCII characters"),
+        )),
+        other => Ok(other.clone()),
+    };
+    Ok(roost_store::AppProfile {
+        kind,
+        description,
+        website_url,
+        client_secret_hint: hint("client_secret_hint", &a.client_secret_hint)?,
+        api_secret_hint: hint("api_secret_hint", &a.api_secret_hint)?,
+    })
+}
+
 /// The export's Projects, Apps (with their app-context tokens) and grants (with their tokens).
 fn parse_auth(
     root: &serde_json::Map<String, Value>,
@@ -804,11 +854,23 @@ fn parse_auth(
             return Err(c.err("`name` must be 1 to 100 characters, without spaces around"));
         }
         project_names.insert(id, p.name.clone());
+        let owner_id = match p.owner_id.as_deref() {
+            None => None,
+            Some(u) => {
+                let u = c.id("owner_id", u)?;
+                if !user_ids.contains(&u) {
+                    return Err(c.err(format!(
+                        "`owner_id` {u} is not a user in the file or the store"
+                    )));
+                }
+                Some(u)
+            }
+        };
         projects.push(ProjectRecord {
             id,
             name: p.name,
             created_at: c.time("created_at", p.created_at.as_deref())?.unwrap_or(0),
-            owner_id: None,
+            owner_id,
         });
     }
 
@@ -839,6 +901,7 @@ fn parse_auth(
                 a.client_type
             ))
         })?;
+        let profile = app_profile(&c, client_type, &a)?;
         let client_secret_hash = match (client_type, a.client_secret_sha256) {
             (ClientType::Confidential, Some(h)) => Some(c.digest("client_secret_sha256", &h)?),
             (ClientType::Confidential, None) => {
@@ -904,7 +967,7 @@ fn parse_auth(
             callbacks,
             created_at: c.time("created_at", a.created_at.as_deref())?.unwrap_or(0),
             auto_consent_user_id,
-            profile: roost_store::AppProfile::of_client_type(client_type),
+            profile,
         });
     }
 

@@ -96,7 +96,36 @@ async fn export_imported_into_an_empty_store_exports_the_same_bytes() {
         )
         .await;
     assert_eq!(status, 200, "{app_ctx}");
+    // The developer portal's fields: an owned Project, an App with X's type, a description, a
+    // website and secret hints.
+    let bob = roost::accounts::find_user(&app.state, "bob")
+        .await
+        .expect("bob");
+    let project = roost::developer::create_project(&app.state, "Bob's", Some(&bob))
+        .await
+        .expect("project");
+    roost::developer::create_app_in(
+        &app.state,
+        &project,
+        roost::developer::NewAppInput {
+            name: "Bob's SPA",
+            description: "A single page\nApp",
+            website_url: "https://bob.example/app",
+            kind: roost_domain::AppKind::SinglePage,
+            callbacks: &[CALLBACK.to_owned()],
+        },
+    )
+    .await
+    .expect("app");
     let first = export(&app).await;
+    for field in [
+        "\"owner_id\"",
+        "\"single_page\"",
+        "\"https://bob.example/app\"",
+        "\"api_secret_hint\"",
+    ] {
+        assert!(first.contains(field), "the export has {field}");
+    }
 
     // Deterministic: the same store exports the same bytes twice.
     assert_eq!(export(&app).await, first);
@@ -109,7 +138,7 @@ async fn export_imported_into_an_empty_store_exports_the_same_bytes() {
         .collect();
     assert_eq!(keys, roost::content::import::KEYS);
     assert_eq!(doc["users"].as_array().map(Vec::len), Some(36));
-    assert_eq!(doc["apps"].as_array().map(Vec::len), Some(2));
+    assert_eq!(doc["apps"].as_array().map(Vec::len), Some(3));
     assert_eq!(doc["grants"].as_array().map(Vec::len), Some(2));
     let alice = doc["users"]
         .as_array()
@@ -149,7 +178,7 @@ async fn export_imported_into_an_empty_store_exports_the_same_bytes() {
     .await
     .expect("an export is a valid import file");
     let report = other.import(batch).await.expect("import");
-    assert_eq!((report.users, report.apps, report.grants), (36, 2, 2));
+    assert_eq!((report.users, report.apps, report.grants), (36, 3, 2));
     let second = roost::content::export::export(other.as_ref())
         .await
         .expect("export")
