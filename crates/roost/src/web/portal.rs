@@ -269,11 +269,19 @@ async fn owned_app(state: &AppState, v: &Viewer, id: &str) -> Result<AppRecord, 
     Ok(app)
 }
 
+/// What a failed action shows.
+enum Failed {
+    /// The reason, on the form again.
+    Say(String),
+    /// The whole answer (the store failed).
+    Page(Response),
+}
+
 /// A failed action's message for the person, or the page for a store failure.
-fn account_error(e: AccountError) -> Result<String, Response> {
+fn account_error(e: AccountError) -> Failed {
     match e {
-        AccountError::Store(e) => Err(store_failed(&e)),
-        other => Ok(other.to_string()),
+        AccountError::Store(e) => Failed::Page(store_failed(&e)),
+        other => Failed::Say(other.to_string()),
     }
 }
 
@@ -528,7 +536,7 @@ async fn create_project(
     match developer::create_project(&state, form.get("name").unwrap_or(""), Some(&v.user)).await {
         Ok(p) => see_other(&format!("/portal/projects/{}?done=project-created", p.id)),
         Err(e) => match account_error(e) {
-            Ok(message) => {
+            Failed::Say(message) => {
                 let mut resp = home(
                     State(state.clone()),
                     Query(PageQuery::default()),
@@ -541,7 +549,7 @@ async fn create_project(
                 }
                 resp
             }
-            Err(r) => r,
+            Failed::Page(r) => r,
         },
     }
 }
@@ -660,10 +668,10 @@ async fn rename_project(
     match developer::rename_project(&state, &project, form.get("name").unwrap_or("")).await {
         Ok(p) => see_other(&format!("/portal/projects/{}?done=renamed", p.id)),
         Err(e) => match account_error(e) {
-            Ok(m) => {
+            Failed::Say(m) => {
                 render_project(&state, &v, project, StatusCode::BAD_REQUEST, None, Some(m)).await
             }
-            Err(r) => r,
+            Failed::Page(r) => r,
         },
     }
 }
@@ -734,8 +742,8 @@ async fn delete_project(
     match developer::delete_project(&state, &project).await {
         Ok(_) => see_other("/portal?done=project-deleted"),
         Err(e) => match account_error(e) {
-            Ok(_) => not_found(),
-            Err(r) => r,
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -866,7 +874,7 @@ async fn create_app(
             )
         }
         Err(e) => match account_error(e) {
-            Ok(message) => {
+            Failed::Say(message) => {
                 let mut nav = v.nav(&state, "portal");
                 nav.error = Some(message);
                 v.respond(page(
@@ -879,7 +887,7 @@ async fn create_app(
                     },
                 ))
             }
-            Err(r) => r,
+            Failed::Page(r) => r,
         },
     }
 }
@@ -977,8 +985,8 @@ async fn change_app(
     match result {
         Ok(a) => see_other(&format!("/portal/apps/{}?done={done}", a.id)),
         Err(e) => match account_error(e) {
-            Ok(m) => render_app(state, v, app, StatusCode::BAD_REQUEST, None, Some(m)),
-            Err(r) => r,
+            Failed::Say(m) => render_app(state, v, app, StatusCode::BAD_REQUEST, None, Some(m)),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1116,8 +1124,8 @@ async fn delete_app(
             app.project_id
         )),
         Err(e) => match account_error(e) {
-            Ok(_) => not_found(),
-            Err(r) => r,
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1216,7 +1224,7 @@ async fn regenerate_secret(
             Err(r) => r,
         },
         Err(e) => match account_error(e) {
-            Ok(m) => {
+            Failed::Say(m) => {
                 let mut nav = v.nav(&state, "portal");
                 nav.error = Some(m);
                 v.respond(page(
@@ -1230,7 +1238,7 @@ async fn regenerate_secret(
                     },
                 ))
             }
-            Err(r) => r,
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1263,8 +1271,8 @@ async fn regenerate_api_key(
             Err(r) => r,
         },
         Err(e) => match account_error(e) {
-            Ok(_) => not_found(),
-            Err(r) => r,
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1282,8 +1290,8 @@ async fn bearer_token(
     match developer::bearer_token(&state, &app).await {
         Ok(token) => render_keys(&state, &v, app, vec![("Bearer Token", token)], None),
         Err(e) => match account_error(e) {
-            Ok(_) => not_found(),
-            Err(r) => r,
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1301,8 +1309,8 @@ async fn revoke_bearer_token(
     match developer::revoke_bearer_token(&state, &app).await {
         Ok(()) => see_other(&format!("/portal/apps/{}/keys?done=bearer-revoked", app.id)),
         Err(e) => match account_error(e) {
-            Ok(_) => not_found(),
-            Err(r) => r,
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
         },
     }
 }
@@ -1420,8 +1428,8 @@ async fn usage_page(
         Ok(r) => r,
         Err(e) => {
             return match account_error(e) {
-                Ok(_) => not_found(),
-                Err(r) => r,
+                Failed::Say(_) => not_found(),
+                Failed::Page(r) => r,
             };
         }
     };
