@@ -270,6 +270,12 @@ async fn owned_app(state: &AppState, v: &Viewer, id: &str) -> Result<AppRecord, 
 }
 
 /// A failed action's message for the person, or the page for a store failure.
+// The page is made once per failed request and moved straight into the answer, as the async
+// handlers' `Result<_, Response>` are; boxing it would buy nothing.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the answer itself, built once"
+)]
 fn account_error(e: AccountError) -> Result<String, Response> {
     match e {
         AccountError::Store(e) => Err(store_failed(&e)),
