@@ -39,7 +39,7 @@ pub enum AccountError {
     BadAppName,
     #[error("the project name must be 1 to 100 characters")]
     BadProjectName,
-    #[error("an App needs at least one --callback URL")]
+    #[error("an App needs at least one callback URL")]
     NoCallback,
     #[error("the App type must be `confidential` or `public` (got `{0}`)")]
     BadClientType(String),

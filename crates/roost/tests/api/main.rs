@@ -27,6 +27,7 @@ mod oauth2_client;
 mod openapi;
 mod openapi_roost;
 mod outage;
+mod portal;
 mod quirks;
 mod rate_limits;
 mod refresh;
