@@ -270,9 +270,10 @@ async fn owned_app(state: &AppState, v: &Viewer, id: &str) -> Result<AppRecord, 
 }
 
 /// A failed action's message for the person, or the page for a store failure.
-fn account_error(e: AccountError) -> Result<String, Response> {
+/// The page is boxed: a `Response` is too large to be a cheap `Err`.
+fn account_error(e: AccountError) -> Result<String, Box<Response>> {
     match e {
-        AccountError::Store(e) => Err(store_failed(&e)),
+        AccountError::Store(e) => Err(Box::new(store_failed(&e))),
         other => Ok(other.to_string()),
     }
 }
@@ -541,7 +542,7 @@ async fn create_project(
                 }
                 resp
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -663,7 +664,7 @@ async fn rename_project(
             Ok(m) => {
                 render_project(&state, &v, project, StatusCode::BAD_REQUEST, None, Some(m)).await
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -735,7 +736,7 @@ async fn delete_project(
         Ok(_) => see_other("/portal?done=project-deleted"),
         Err(e) => match account_error(e) {
             Ok(_) => not_found(),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -879,7 +880,7 @@ async fn create_app(
                     },
                 ))
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -978,7 +979,7 @@ async fn change_app(
         Ok(a) => see_other(&format!("/portal/apps/{}?done={done}", a.id)),
         Err(e) => match account_error(e) {
             Ok(m) => render_app(state, v, app, StatusCode::BAD_REQUEST, None, Some(m)),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1117,7 +1118,7 @@ async fn delete_app(
         )),
         Err(e) => match account_error(e) {
             Ok(_) => not_found(),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1230,7 +1231,7 @@ async fn regenerate_secret(
                     },
                 ))
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1264,7 +1265,7 @@ async fn regenerate_api_key(
         },
         Err(e) => match account_error(e) {
             Ok(_) => not_found(),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1283,7 +1284,7 @@ async fn bearer_token(
         Ok(token) => render_keys(&state, &v, app, vec![("Bearer Token", token)], None),
         Err(e) => match account_error(e) {
             Ok(_) => not_found(),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1302,7 +1303,7 @@ async fn revoke_bearer_token(
         Ok(()) => see_other(&format!("/portal/apps/{}/keys?done=bearer-revoked", app.id)),
         Err(e) => match account_error(e) {
             Ok(_) => not_found(),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1421,7 +1422,7 @@ async fn usage_page(
         Err(e) => {
             return match account_error(e) {
                 Ok(_) => not_found(),
-                Err(r) => r,
+                Err(r) => *r,
             };
         }
     };
