@@ -1384,10 +1384,10 @@ fn chart(e: &developer::EndpointUsage, since: i64, bucket_ms: i64) -> Chart {
     };
     let mut windows = Vec::new();
     if let Some(l) = e.window.app_limit {
-        windows.push(meter("Per App (app-only tokens)", l));
+        windows.push(meter("against the app-only limit (per App)", l));
     }
     if let Some(l) = e.window.user_limit {
-        windows.push(meter("Per user (user tokens, each user)", l));
+        windows.push(meter("against the user-token limit (per user)", l));
     }
     Chart {
         endpoint: e.endpoint.clone(),

@@ -814,7 +814,7 @@ async fn portal_usage_page_counts_the_apps_requests() {
     );
     assert!(text.contains("<dt>Active users</dt><dd>1</dd>"), "{text}");
     assert!(
-        text.contains("Per user (user tokens, each user): 3 of 75"),
+        text.contains("3 of 75 against the user-token limit (per user)"),
         "{text}"
     );
 }
