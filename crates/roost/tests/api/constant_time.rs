@@ -80,7 +80,7 @@ fn sec_g05_secret_comparisons_go_through_subtle() {
             "open",
             "the request's browser binding",
         ),
-        ("roost/src/web/authorize.rs", "csrf_ok", "CSRF tokens"),
+        ("roost/src/web/session.rs", "csrf_ok", "CSRF tokens"),
     ];
     for (file, function, what) in sites {
         let text = source(file);
@@ -103,11 +103,16 @@ fn sec_g05_secret_comparisons_go_through_subtle() {
         helper.contains("a.ct_eq(b)"),
         "the helper is subtle's: {helper}"
     );
-    // The CSRF check is the one the form handler makes.
+    // The CSRF check is the one every form post passes (the authorize page's, the portal's).
+    let session = source("roost/src/web/session.rs");
+    assert!(
+        function_body(&session, "read_form").contains("csrf_ok("),
+        "every form post checks CSRF tokens through csrf_ok"
+    );
     let authorize = source("roost/src/web/authorize.rs");
     assert!(
-        function_body(&authorize, "submit").contains("csrf_ok(&state, &browser"),
-        "the form handler checks CSRF tokens through csrf_ok"
+        function_body(&authorize, "submit").contains("read_form(&state, &headers, &body)"),
+        "the authorize form handler reads its form through read_form"
     );
     // The secret types' `==` is the constant-time comparison, not a derived one.
     for (file, ty) in [
