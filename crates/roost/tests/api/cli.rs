@@ -658,9 +658,21 @@ async fn admin_commands_create_apps_and_users_that_a_served_flow_accepts() {
     }
     let mut names = Vec::new();
     all_keys(&list, &mut names);
+    // A hint is a secret's last 4 characters, so that people can tell which one they hold.
     assert!(
-        names.iter().all(|k| !k.contains("secret")),
+        names
+            .iter()
+            .all(|k| !k.contains("secret") || k.ends_with("_secret_hint")),
         "a secret field in the listing: {names:?}"
+    );
+    assert_eq!(
+        listed_web["client_secret_hint"].as_str().map(str::len),
+        Some(4),
+        "{listed_web}"
+    );
+    assert!(
+        listed_native["client_secret_hint"].is_null(),
+        "{listed_native}"
     );
 
     // A user.

@@ -17,6 +17,7 @@ mod cluster;
 mod constant_time;
 mod deletion;
 mod demo_smoke;
+mod developer_admin;
 mod fault;
 mod flow;
 mod follows;
