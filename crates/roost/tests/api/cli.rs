@@ -21,8 +21,8 @@ use crate::helpers::{AuthParams, browser, form, hidden, location, location_query
 const BIN: &str = env!("CARGO_BIN_EXE_roost");
 /// How long a one-shot command or a server start may take before the test gives up.
 const DEADLINE: Duration = Duration::from_secs(20);
-const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8976/callback";
-const SCOPES: &str = "tweet.read users.read offline.access";
+pub(crate) const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8976/callback";
+pub(crate) const SCOPES: &str = "tweet.read users.read offline.access";
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary
@@ -67,7 +67,7 @@ impl Workspace {
     }
 
     /// `roost ARGS --database-url <this workspace's database>`.
-    async fn run_db(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run_db(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--database-url", &self.db_url]);
         run(self.command(&all)).await
@@ -85,19 +85,19 @@ impl Workspace {
 }
 
 #[derive(Debug)]
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
-    fn assert_success(&self) {
+    pub(crate) fn assert_success(&self) {
         assert_eq!(self.code, Some(0), "expected success: {self:?}");
     }
 
     /// stdout is exactly one line holding one JSON object, and nothing else.
-    fn json_object(&self) -> Map<String, Value> {
+    pub(crate) fn json_object(&self) -> Map<String, Value> {
         let body = self
             .stdout
             .strip_suffix('\n')
@@ -113,7 +113,7 @@ impl Output {
     }
 
     /// A roost error: non-zero exit, exactly one line on stderr, starting with `roost:`, no panic.
-    fn assert_roost_error(&self) {
+    pub(crate) fn assert_roost_error(&self) {
         assert_eq!(
             self.code,
             Some(1),
@@ -137,7 +137,7 @@ impl Output {
 
     /// A usage error: exit code 2 and exactly one line on stderr (CONTRACT.md), `roost: `
     /// and clap's message, pointing at the help; no panic.
-    fn assert_usage_error(&self) {
+    pub(crate) fn assert_usage_error(&self) {
         assert_eq!(self.code, Some(2), "expected a usage error: {self:?}");
         let line = self
             .stderr
@@ -436,7 +436,7 @@ async fn user_flow(
 }
 
 /// The authorization journey against `server` up to the token response.
-async fn user_tokens(
+pub(crate) async fn user_tokens(
     server: &Server,
     client_id: &str,
     client_secret: Option<&str>,
@@ -1919,7 +1919,7 @@ async fn sec_a03_callback_registration_rules() {
 // G10: deleting Apps and users from the command line, while a server runs
 
 /// Polls (bounded) until `token` gets `status` from `GET /2/users/me`.
-async fn wait_me_status(server: &Server, token: &str, status: u16) {
+pub(crate) async fn wait_me_status(server: &Server, token: &str, status: u16) {
     let http = reqwest::Client::new();
     let started = Instant::now();
     loop {
@@ -2123,7 +2123,7 @@ async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
 // ---------------------------------------------------------------------------------------------
 // J5: a killed server restarts with everything security-relevant intact (one node, SQLite)
 
-async fn post_token(
+pub(crate) async fn post_token(
     server: &Server,
     client: (&str, &str),
     fields: &[(&str, &str)],
@@ -2140,7 +2140,7 @@ async fn post_token(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn me_status(server: &Server, token: &str) -> u16 {
+pub(crate) async fn me_status(server: &Server, token: &str) -> u16 {
     reqwest::Client::new()
         .get(server.url("/2/users/me"))
         .bearer_auth(token)
