@@ -9,7 +9,10 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use roost_domain::secret::random_alphanumeric;
-use roost_domain::{ClientId, ClientType, RedirectUri, Secret, SnowflakeGenerator, Username};
+use roost_domain::{
+    AppKind, ClientId, ClientType, RedirectUri, Secret, Snowflake, SnowflakeGenerator, Username,
+    WebsiteUrl,
+};
 use roost_store::{
     AppProfile, AppRecord, Deletion, NewApp, NewUser, Store, StoreError, UserRecord,
 };
@@ -41,7 +44,9 @@ pub enum AccountError {
     BadProjectName,
     #[error("an App needs at least one callback URL")]
     NoCallback,
-    #[error("the App type must be `confidential` or `public` (got `{0}`)")]
+    #[error(
+        "the App type must be `web` (or `confidential`), `native` (or `public`) or `single_page` (or `spa`) (got `{0}`)"
+    )]
     BadClientType(String),
     #[error("no App has client_id `{0}`")]
     UnknownApp(String),
@@ -70,6 +75,8 @@ pub enum AccountError {
     },
     #[error("the App `{0}` is a public client: it has no Client Secret")]
     PublicClientSecret(String),
+    #[error("give the App's Project by `project_id` or by `project` name, not both")]
+    ProjectTwice,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -91,6 +98,7 @@ impl AccountError {
             | AccountError::BadAppKind(_)
             | AccountError::KindChange { .. } => Some("type"),
             AccountError::BadDescription => Some("description"),
+            AccountError::ProjectTwice => Some("project_id"),
             AccountError::Website(_) => Some("website_url"),
             _ => None,
         }
@@ -271,6 +279,17 @@ pub struct FixedCredentials {
     pub api_secret: Secret,
 }
 
+/// What an App may have besides an [`AppSpec`]: an existing Project to go in (instead of the
+/// Project named by the spec, made if new), X's App type, a description and a website.
+#[derive(Debug, Clone, Default)]
+pub struct AppDetails {
+    pub project_id: Option<Snowflake>,
+    /// Must be of the spec's client type; `None`: the one a bare client type stands for.
+    pub kind: Option<AppKind>,
+    pub description: String,
+    pub website_url: Option<WebsiteUrl>,
+}
+
 /// Validates and stores a new App with fresh credentials.
 pub async fn create_app(
     store: &dyn Store,
@@ -278,14 +297,33 @@ pub async fn create_app(
     now: i64,
     spec: AppSpec<'_>,
 ) -> Result<CreatedApp, AccountError> {
+    create_app_with(store, ids, now, spec, AppDetails::default()).await
+}
+
+/// [`create_app`] with the portal's details, in the one statement that creates the App (and
+/// its Project if it is new): a refused App leaves nothing behind.
+pub async fn create_app_with(
+    store: &dyn Store,
+    ids: &SnowflakeGenerator,
+    now: i64,
+    spec: AppSpec<'_>,
+    details: AppDetails,
+) -> Result<CreatedApp, AccountError> {
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AccountError::BadAppName);
     }
     let project = spec.project.trim();
-    if project.is_empty() || project.chars().count() > 100 {
+    if details.project_id.is_none() && (project.is_empty() || project.chars().count() > 100) {
         return Err(AccountError::BadProjectName);
     }
+    let kind = match details.kind {
+        Some(k) if k.client_type() != spec.client_type => {
+            return Err(AccountError::BadClientType(k.as_str().to_owned()));
+        }
+        Some(k) => k,
+        None => AppKind::of_client_type(spec.client_type),
+    };
     if spec.callbacks.is_empty() {
         return Err(AccountError::NoCallback);
     }
@@ -316,15 +354,23 @@ pub async fn create_app(
             api_key: creds.api_key,
             api_secret_hash: api_secret.hash(),
             callbacks,
-            project_id: None,
+            project_id: details.project_id,
             profile: AppProfile {
+                kind,
+                description: details.description,
+                website_url: details.website_url,
                 client_secret_hint: client_secret.as_ref().map(crate::developer::hint_of),
                 api_secret_hint: Some(crate::developer::hint_of(&api_secret)),
-                ..AppProfile::of_client_type(spec.client_type)
             },
             now,
         })
-        .await?;
+        .await
+        .map_err(|e| match (e, details.project_id) {
+            (StoreError::NotFound("project"), Some(pid)) => {
+                AccountError::UnknownProject(pid.to_string())
+            }
+            (e, _) => e.into(),
+        })?;
     Ok(CreatedApp {
         project_id: record.project_id.to_string(),
         app_id: record.id.to_string(),
@@ -345,12 +391,22 @@ fn default_project() -> String {
 #[serde(deny_unknown_fields)]
 pub struct AppInput {
     pub name: String,
-    #[serde(default = "default_project")]
-    pub project: String,
-    /// `confidential` or `public`.
+    /// The Project's name, created if new; `Default Project` when neither this nor
+    /// `project_id` is given.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// An existing Project's id.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// `confidential` or `public`, or X's App types: `web`, `native`, `single_page` (`spa`).
     #[serde(rename = "type")]
     pub client_type: String,
     pub callbacks: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Absent or empty: none.
+    #[serde(default)]
+    pub website_url: Option<String>,
     /// Test-only: the user this App's authorization requests are granted for, without login or
     /// consent.
     #[serde(default)]
@@ -372,20 +428,39 @@ pub async fn create_app_from(
     state: &AppState,
     input: &AppInput,
 ) -> Result<CreatedAppOutput, AccountError> {
-    let client_type = ClientType::parse(input.client_type.trim())
+    let kind = AppKind::parse(input.client_type.trim())
         .ok_or_else(|| AccountError::BadClientType(input.client_type.clone()))?;
+    let description = roost_domain::parse_description(input.description.as_deref().unwrap_or(""))
+        .map_err(|_| AccountError::BadDescription)?;
+    let website_url = match input.website_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(w) => Some(WebsiteUrl::parse(w).map_err(AccountError::Website)?),
+    };
+    let project_id = match (&input.project_id, &input.project) {
+        (Some(_), Some(_)) => return Err(AccountError::ProjectTwice),
+        (Some(id), None) => Some(crate::developer::find_project(state, id).await?.id),
+        (None, _) => None,
+    };
     let auto = match &input.auto_consent_user {
         Some(u) => Some(find_user(state, u).await?),
         None => None,
     };
+    let default = default_project();
     let spec = AppSpec {
         name: &input.name,
-        project: &input.project,
-        client_type,
+        project: input.project.as_deref().unwrap_or(&default),
+        client_type: kind.client_type(),
         callbacks: &input.callbacks,
         fixed: None,
     };
-    let created = create_app(state.store.as_ref(), &state.ids, state.now(), spec).await?;
+    let details = AppDetails {
+        project_id,
+        kind: Some(kind),
+        description,
+        website_url,
+    };
+    let created =
+        create_app_with(state.store.as_ref(), &state.ids, state.now(), spec, details).await?;
     if let (Some(user), Some(record)) = (&auto, &created.record) {
         state
             .store

@@ -1,13 +1,15 @@
 //! The command line (CONTRACT.md): `serve`, `migrate`, `apps create|list|delete`,
 //! `users create|delete`, `import`, `admin-token create`,
-//! and the test-only `tokens mint` and `apps set-auto-consent`.
+//! and the test-only `tokens mint` and `apps set-auto-consent`. The developer portal's commands
+//! (`projects ...`, `apps update|regenerate|bearer-token|usage`, `users
+//! promote|connected-apps|revoke-app`) are in `developer_cli`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use roost_domain::{ClientType, SnapshotName};
+use roost_domain::SnapshotName;
 use roost_store::Store;
 
 use crate::accounts;
@@ -52,6 +54,9 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage Projects (the developer portal's groups of Apps)
+    #[command(subcommand)]
+    Projects(crate::developer_cli::ProjectsCommand),
     /// Import users, tweets, follows and spaces from a JSON file (all or nothing)
     Import(ImportArgs),
     /// TEST-ONLY: issue tokens without a browser
@@ -241,6 +246,14 @@ pub enum AppsCommand {
     Delete(AppsDelete),
     /// TEST-ONLY: grant this App's authorization requests for a user without login or consent
     SetAutoConsent(AppsSetAutoConsent),
+    /// Change an App's name, description, website, type or callback URLs
+    Update(crate::developer_cli::AppsUpdate),
+    /// Draw a new Client Secret or API Key and Secret (printed once; the old one stops working)
+    Regenerate(crate::developer_cli::AppsRegenerate),
+    /// Print the App's app-only Bearer Token, or invalidate it with --revoke
+    BearerToken(crate::developer_cli::AppsBearerToken),
+    /// The App's requests per endpoint over the last 24 hours, and who holds its tokens
+    Usage(crate::developer_cli::AppsUsage),
 }
 
 #[derive(Debug, Args)]
@@ -271,10 +284,29 @@ pub struct AppsDelete {
     pub json: bool,
 }
 
+/// An App's type: the client types, or X's App types (`web` is confidential, `native` and
+/// `spa` are public).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AppType {
     Confidential,
     Public,
+    Native,
+    #[value(name = "spa", alias = "single-page", alias = "single_page")]
+    SinglePage,
+    Web,
+}
+
+impl AppType {
+    /// As the admin API's `type` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppType::Confidential => "confidential",
+            AppType::Public => "public",
+            AppType::Native => "native",
+            AppType::SinglePage => "single_page",
+            AppType::Web => "web",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -283,13 +315,24 @@ pub struct AppsCreate {
     pub common: Common,
     #[arg(long)]
     pub name: String,
+    /// The Project's name, created if it does not exist
     #[arg(long, default_value = "Default Project")]
     pub project: String,
+    /// An existing Project's id, instead of --project
+    #[arg(long, value_name = "ID", conflicts_with = "project")]
+    pub project_id: Option<String>,
+    /// confidential (= web) or public (= native), or X's App types
     #[arg(long = "type", value_enum)]
     pub app_type: AppType,
     /// A callback URL (repeat for several): https, or http on loopback
     #[arg(long = "callback", required = true)]
     pub callbacks: Vec<String>,
+    /// What the App does, as the portal shows it (at most 1000 characters)
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The App's website: an absolute http(s) URL
+    #[arg(long = "website", value_name = "URL")]
+    pub website_url: Option<String>,
     /// TEST-ONLY: grant the App's authorization requests for this user without login or consent
     #[arg(long)]
     pub auto_consent_user: Option<String>,
@@ -313,6 +356,12 @@ pub enum UsersCommand {
     List(JsonOnly),
     /// Delete a user with their sessions, grants, tokens, tweets, follows and Spaces, at once
     Delete(UsersDelete),
+    /// Make a user an admin of the developer portal (manages every Project), or not (--demote)
+    Promote(crate::developer_cli::UsersPromote),
+    /// The Apps that hold a live grant for a user
+    ConnectedApps(crate::developer_cli::UsersConnectedApps),
+    /// Revoke every grant of an App for a user: its tokens stop working at once
+    RevokeApp(crate::developer_cli::UsersRevokeApp),
 }
 
 #[derive(Debug, Args)]
@@ -335,6 +384,9 @@ pub struct UsersCreate {
     pub name: String,
     #[arg(long)]
     pub password: String,
+    /// An admin of the developer portal: manages every Project
+    #[arg(long)]
+    pub admin: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -428,7 +480,7 @@ pub fn load_config(common: &Common) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> {
+pub(crate) async fn admin_state(common: &Common) -> anyhow::Result<crate::state::AppState> {
     let config = load_config(common)?;
     let store: Arc<dyn Store> = crate::open_store(&config).await?;
     // What the command writes (a minted token's expiry) is on the database's time too.
@@ -441,14 +493,12 @@ pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let input = accounts::AppInput {
         name: args.name.clone(),
-        project: args.project.clone(),
-        client_type: match args.app_type {
-            AppType::Confidential => ClientType::Confidential,
-            AppType::Public => ClientType::Public,
-        }
-        .as_str()
-        .to_owned(),
+        project: args.project_id.is_none().then(|| args.project.clone()),
+        project_id: args.project_id.clone(),
+        client_type: args.app_type.as_str().to_owned(),
         callbacks: args.callbacks.clone(),
+        description: args.description.clone(),
+        website_url: args.website_url.clone(),
         auto_consent_user: args.auto_consent_user.clone(),
     };
     let out = accounts::create_app_from(&state, &input).await?;
@@ -456,11 +506,14 @@ pub async fn apps_create(args: AppsCreate) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
+        let project = created
+            .record
+            .as_ref()
+            .map_or(args.project.trim(), |r| r.project_name.as_str());
         println!(
-            "Created App `{}` ({}) in project `{}`.",
+            "Created App `{}` ({}) in project `{project}`.",
             args.name.trim(),
             input.client_type,
-            args.project.trim()
         );
         println!("  client_id:     {}", created.client_id);
         if let Some(s) = &created.client_secret {
@@ -502,16 +555,21 @@ pub async fn apps_set_auto_consent(args: AppsSetAutoConsent) -> anyhow::Result<(
 pub async fn users_list(args: JsonOnly) -> anyhow::Result<()> {
     let state = admin_state(&args.common).await?;
     let users = state.store.list_users().await?;
+    let admins = state.store.admin_user_ids().await?;
     if args.json {
-        let users: Vec<_> = users.iter().map(accounts::user_json).collect();
-        println!("{}", serde_json::json!({ "users": users }));
+        println!("{}", crate::admin::developer::users_json(&state).await?);
     } else if users.is_empty() {
         println!(
             "No users yet. Create one with: roost users create --username NAME --name DISPLAY_NAME --password PASSWORD"
         );
     } else {
         for u in &users {
-            println!("{}  @{}  {}", u.id, u.username, u.name);
+            let admin = if admins.contains(&u.id) {
+                "  [admin]"
+            } else {
+                ""
+            };
+            println!("{}  @{}  {}{admin}", u.id, u.username, u.name);
         }
     }
     Ok(())
@@ -583,8 +641,17 @@ pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
         Some(&args.password),
     )
     .await?;
+    if args.admin {
+        crate::developer::set_admin(&state, user.username.as_str(), true).await?;
+    }
+    // CONTRACT.md fixes this object's keys; `users list` shows who is an admin.
     if args.json {
         println!("{}", accounts::user_json(&user));
+    } else if args.admin {
+        println!(
+            "Created user @{} ({}) with id {}, an admin of the developer portal.",
+            user.username, user.name, user.id
+        );
     } else {
         println!(
             "Created user @{} ({}) with id {}.",
@@ -595,7 +662,7 @@ pub async fn users_create(args: UsersCreate) -> anyhow::Result<()> {
 }
 
 /// "3 access tokens, 1 grant": the non-zero counts of a deletion, for people.
-fn removed_summary(removed: &std::collections::BTreeMap<&'static str, u64>) -> String {
+pub(crate) fn removed_summary(removed: &std::collections::BTreeMap<&'static str, u64>) -> String {
     let parts: Vec<String> = removed
         .iter()
         .filter(|(_, n)| **n > 0)
@@ -1130,10 +1197,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(AppsCommand::List(a)) => apps_list(a).await,
         Command::Apps(AppsCommand::Delete(a)) => apps_delete(a).await,
         Command::Apps(AppsCommand::SetAutoConsent(a)) => apps_set_auto_consent(a).await,
+        Command::Apps(AppsCommand::Update(a)) => crate::developer_cli::apps_update(a).await,
+        Command::Apps(AppsCommand::Regenerate(a)) => crate::developer_cli::apps_regenerate(a).await,
+        Command::Apps(AppsCommand::BearerToken(a)) => {
+            crate::developer_cli::apps_bearer_token(a).await
+        }
+        Command::Apps(AppsCommand::Usage(a)) => crate::developer_cli::apps_usage(a).await,
+        Command::Projects(c) => crate::developer_cli::projects(c).await,
         Command::Users(UsersCommand::List(a)) => users_list(a).await,
         Command::Tokens(TokensCommand::Mint(a)) => tokens_mint(a).await,
         Command::Users(UsersCommand::Create(a)) => users_create(a).await,
         Command::Users(UsersCommand::Delete(a)) => users_delete(a).await,
+        Command::Users(UsersCommand::Promote(a)) => crate::developer_cli::users_promote(a).await,
+        Command::Users(UsersCommand::ConnectedApps(a)) => {
+            crate::developer_cli::users_connected_apps(a).await
+        }
+        Command::Users(UsersCommand::RevokeApp(a)) => {
+            crate::developer_cli::users_revoke_app(a).await
+        }
         Command::Import(a) => import(a).await,
         Command::Export(a) => export(a).await,
         Command::Snapshot(SnapshotCommand::Save(a)) => snapshot_save(a).await,

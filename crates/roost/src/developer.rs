@@ -447,7 +447,10 @@ pub async fn set_admin(
     admin: bool,
 ) -> Result<UserRecord, AccountError> {
     let user = find_user(state, username).await?;
-    state.store.set_user_admin(user.id, admin).await?;
+    // Deleted since it was found: nothing was changed, and the caller must not be told otherwise.
+    if !state.store.set_user_admin(user.id, admin).await? {
+        return Err(AccountError::UnknownUser(username.to_owned()));
+    }
     tracing::info!(user_id = %user.id, admin, "portal admin flag set");
     Ok(user)
 }

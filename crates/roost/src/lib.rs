@@ -13,6 +13,7 @@ pub mod config;
 pub mod content;
 pub mod demo;
 pub mod developer;
+pub mod developer_cli;
 pub mod http;
 pub mod keys;
 pub mod net;

@@ -155,6 +155,10 @@ impl SqliteStore {
         .await;
         match r {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("project")),
+            // The owner was deleted since it was looked up, as PostgreSQL reports it.
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
+                return Err(StoreError::NotFound("user"));
+            }
             other => other?,
         };
         Ok(ProjectRecord {

@@ -44,17 +44,30 @@ pub async fn delete_app(
     Ok(axum::Json(accounts::app_deletion_json(&app, &deleted)).into_response())
 }
 
-/// The fields `PATCH /admin/v1/apps/{client_id}` changes.
+/// The fields `PATCH /admin/v1/apps/{client_id}` changes; absent ones stay as they are.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppUpdate {
-    /// A username turns auto-consent on for them; `null` turns it off. Absent: unchanged.
+    /// A username turns auto-consent on for them; `null` turns it off.
     #[serde(default, with = "present")]
     pub auto_consent_user: Option<Option<String>>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `""` or `null` clears it.
+    #[serde(default, with = "present")]
+    pub website_url: Option<Option<String>>,
+    /// Another kind of the same client type (`native` and `single_page` are both public).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The whole list, replacing the registered one.
+    #[serde(default)]
+    pub callbacks: Option<Vec<String>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod present {
+pub(super) mod present {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
@@ -64,8 +77,9 @@ mod present {
     }
 }
 
-/// `PATCH /admin/v1/apps/{client_id}`: as `roost apps set-auto-consent`; answers the App as
-/// listed, with `auto_consent_user`.
+/// `PATCH /admin/v1/apps/{client_id}`: as `roost apps update` and `roost apps
+/// set-auto-consent`; answers the App as listed, with `auto_consent_user`. Every field is
+/// checked, and an auto-consent user looked up, before anything changes.
 pub async fn update_app(
     _: AdminAuth,
     State(state): State<AppState>,
@@ -76,26 +90,30 @@ pub async fn update_app(
         &state,
         update.auto_consent_user.as_ref().and_then(Option::as_ref),
     )?;
-    let (app, user) = match update.auto_consent_user {
-        Some(user) => accounts::set_auto_consent(&state, &client_id, user.as_deref()).await?,
-        None => {
-            let app = accounts::find_app(&state, &client_id).await?;
-            let user = match app.auto_consent_user_id {
-                Some(id) => state.store.user_by_id(id).await?,
-                None => None,
-            };
-            (app, user)
-        }
+    let mut app = accounts::find_app(&state, &client_id).await?;
+    let settings = crate::developer::AppSettingsInput {
+        name: update.name,
+        description: update.description,
+        website_url: update.website_url.map(Option::unwrap_or_default),
+        kind: update.kind,
+        callbacks: update.callbacks,
     };
-    let mut listing = super::AppListing::from(app);
-    listing.auto_consent_user = user.map(|u| u.username.to_string());
-    let mut body =
-        serde_json::to_value(listing).map_err(|e| AdminError::Internal(e.to_string()))?;
-    // Always present here, `null` when off: this is the answer to changing it.
-    if body.get("auto_consent_user").is_none() {
-        body["auto_consent_user"] = serde_json::Value::Null;
+    let change = settings.parse()?;
+    if let Some(Some(u)) = &update.auto_consent_user {
+        accounts::find_user(&state, u).await?;
     }
-    Ok(axum::Json(body).into_response())
+    let changes_settings = change.name.is_some()
+        || change.description.is_some()
+        || change.website_url.is_some()
+        || change.kind.is_some()
+        || change.callbacks.is_some();
+    if changes_settings {
+        app = crate::developer::update_app(&state, &app, change).await?;
+    }
+    if let Some(user) = update.auto_consent_user {
+        (app, _) = accounts::set_auto_consent(&state, &client_id, user.as_deref()).await?;
+    }
+    Ok(axum::Json(super::developer::app_json(&state, app).await?).into_response())
 }
 
 /// What `POST /admin/v1/users` takes: `roost users create`'s fields. Without a password the
@@ -107,9 +125,12 @@ pub struct UserInput {
     pub name: String,
     #[serde(default)]
     pub password: Option<String>,
+    /// An admin of the developer portal (manages every Project).
+    #[serde(default)]
+    pub admin: bool,
 }
 
-/// `POST /admin/v1/users`: as `roost users create --json`.
+/// `POST /admin/v1/users`: as `roost users create [--admin] --json`, with `admin`.
 pub async fn create_user(
     _: AdminAuth,
     State(state): State<AppState>,
@@ -125,24 +146,24 @@ pub async fn create_user(
         input.password.as_deref(),
     )
     .await?;
+    if input.admin {
+        crate::developer::set_admin(&state, user.username.as_str(), true).await?;
+    }
     // The API serves users from memory: load the new one now rather than at the next poll.
     state.world.refresh(state.store.as_ref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(accounts::user_json(&user))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(super::developer::user_json(&user, input.admin)),
+    )
+        .into_response())
 }
 
-/// `GET /admin/v1/users`: every user, as `users create --json` shows one.
+/// `GET /admin/v1/users`: every user, as `users create --json` shows one, with `admin`.
 pub async fn list_users(
     _: AdminAuth,
     State(state): State<AppState>,
 ) -> Result<Response, AdminError> {
-    let users: Vec<serde_json::Value> = state
-        .store
-        .list_users()
-        .await?
-        .iter()
-        .map(accounts::user_json)
-        .collect();
-    Ok(axum::Json(serde_json::json!({ "users": users })).into_response())
+    Ok(axum::Json(super::developer::users_json(&state).await?).into_response())
 }
 
 /// `DELETE /admin/v1/users/{username}`: as `roost users delete --json`.

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod client;
+pub mod developer;
 pub mod sandbox;
 mod snapshots;
 pub mod tokens;
@@ -118,6 +119,7 @@ fn table() -> Vec<Row> {
         at(Delete, "/users/{username}", accounts::delete_user),
         sandbox_at(Post, "/tokens", tokens::mint),
     ];
+    rows.extend(developer::routes());
     rows.extend(sandbox::routes());
     rows.extend(snapshots::routes());
     rows
@@ -368,7 +370,8 @@ fn new_token() -> Secret {
     ))
 }
 
-/// An App as listed: everything but its secrets, which are shown only at creation.
+/// An App as listed: everything but its secrets, which are shown only at creation (and
+/// regeneration); their last characters are, so that people can tell which one they hold.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AppListing {
     pub project_id: String,
@@ -377,8 +380,21 @@ pub struct AppListing {
     pub name: String,
     pub client_id: String,
     pub client_type: String,
+    /// X's App type: `native`, `single_page` or `web`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub website_url: Option<String>,
     pub api_key: String,
     pub callbacks: Vec<String>,
+    /// The Client Secret's last characters (confidential Apps made or regenerated since the
+    /// portal; `null` otherwise).
+    #[serde(default)]
+    pub client_secret_hint: Option<String>,
+    #[serde(default)]
+    pub api_secret_hint: Option<String>,
     /// Test-only auto-consent: the user, when it is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_consent_user: Option<String>,
@@ -393,8 +409,13 @@ impl From<roost_store::AppRecord> for AppListing {
             name: a.name,
             client_id: a.client_id.to_string(),
             client_type: a.client_type.as_str().to_owned(),
+            kind: a.profile.kind.as_str().to_owned(),
+            description: a.profile.description,
+            website_url: a.profile.website_url.map(|w| w.as_str().to_owned()),
             api_key: a.api_key,
             callbacks: a.callbacks.iter().map(|c| c.as_str().to_owned()).collect(),
+            client_secret_hint: a.profile.client_secret_hint,
+            api_secret_hint: a.profile.api_secret_hint,
             auto_consent_user: None,
         }
     }

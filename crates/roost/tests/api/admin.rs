@@ -161,7 +161,7 @@ async fn admin_client_calls_a_running_server_and_reports_refusals() {
 // Apps and users over the admin API
 
 /// `method path` with the admin token and an optional JSON body: status and JSON answer.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     token: &str,
     method: reqwest::Method,
@@ -181,7 +181,7 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+pub(crate) fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_request", "{body}");
     let named = body["field"] == field
@@ -829,6 +829,7 @@ async fn the_openapi_document_describes_the_admin_api_the_server_serves() {
         let path = path
             .replace("{client_id}", "no-such-app")
             .replace("{username}", "nobody")
+            .replace("{project_id}", "1")
             .replace("{id}", "1")
             .replace("{name}", "no-such-snapshot");
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
@@ -898,6 +899,7 @@ fn admin_requests(app: &TestApp, fault_id: &str) -> Vec<(reqwest::Method, String
             let path = format!("/admin/v1{}", r.path)
                 .replace("{client_id}", &app.web.client_id)
                 .replace("{username}", "bob")
+                .replace("{project_id}", &app.web.project_id)
                 .replace("{id}", fault_id)
                 .replace("{name}", "baseline");
             let body = match (r.verb, r.path) {
@@ -909,6 +911,11 @@ fn admin_requests(app: &TestApp, fault_id: &str) -> Vec<(reqwest::Method, String
                 }
                 (roost::admin::AdminVerb::Post, "/users") => {
                     json!({"username": "mallory", "name": "Mallory"})
+                }
+                (roost::admin::AdminVerb::Patch, "/users/{username}") => json!({"admin": true}),
+                (roost::admin::AdminVerb::Post, "/projects") => json!({"name": "Intruder Project"}),
+                (roost::admin::AdminVerb::Patch, "/projects/{project_id}") => {
+                    json!({"name": "Renamed", "owner": "alice"})
                 }
                 (roost::admin::AdminVerb::Post, "/tokens") => json!({
                     "app": app.web.client_id, "user": "alice", "scope": "tweet.read users.read"}),

@@ -21,8 +21,8 @@ use crate::helpers::{AuthParams, browser, form, hidden, location, location_query
 const BIN: &str = env!("CARGO_BIN_EXE_roost");
 /// How long a one-shot command or a server start may take before the test gives up.
 const DEADLINE: Duration = Duration::from_secs(20);
-const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8976/callback";
-const SCOPES: &str = "tweet.read users.read offline.access";
+pub(crate) const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8976/callback";
+pub(crate) const SCOPES: &str = "tweet.read users.read offline.access";
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary
@@ -139,7 +139,7 @@ impl Output {
 
     /// A usage error: exit code 2 and exactly one line on stderr (CONTRACT.md), `roost: `
     /// and clap's message, pointing at the help; no panic.
-    fn assert_usage_error(&self) {
+    pub(crate) fn assert_usage_error(&self) {
         assert_eq!(self.code, Some(2), "expected a usage error: {self:?}");
         let line = self
             .stderr
@@ -438,7 +438,7 @@ async fn user_flow(
 }
 
 /// The authorization journey against `server` up to the token response.
-async fn user_tokens(
+pub(crate) async fn user_tokens(
     server: &Server,
     client_id: &str,
     client_secret: Option<&str>,
@@ -660,9 +660,21 @@ async fn admin_commands_create_apps_and_users_that_a_served_flow_accepts() {
     }
     let mut names = Vec::new();
     all_keys(&list, &mut names);
+    // A hint is a secret's last 4 characters, so that people can tell which one they hold.
     assert!(
-        names.iter().all(|k| !k.contains("secret")),
+        names
+            .iter()
+            .all(|k| !k.contains("secret") || k.ends_with("_secret_hint")),
         "a secret field in the listing: {names:?}"
+    );
+    assert_eq!(
+        listed_web["client_secret_hint"].as_str().map(str::len),
+        Some(4),
+        "{listed_web}"
+    );
+    assert!(
+        listed_native["client_secret_hint"].is_null(),
+        "{listed_native}"
     );
 
     // A user.
@@ -1909,7 +1921,7 @@ async fn sec_a03_callback_registration_rules() {
 // G10: deleting Apps and users from the command line, while a server runs
 
 /// Polls (bounded) until `token` gets `status` from `GET /2/users/me`.
-async fn wait_me_status(server: &Server, token: &str, status: u16) {
+pub(crate) async fn wait_me_status(server: &Server, token: &str, status: u16) {
     let http = reqwest::Client::new();
     let started = Instant::now();
     loop {
@@ -2113,7 +2125,7 @@ async fn sec_g10_apps_delete_and_users_delete_reach_a_running_server() {
 // ---------------------------------------------------------------------------------------------
 // J5: a killed server restarts with everything security-relevant intact (one node, SQLite)
 
-async fn post_token(
+pub(crate) async fn post_token(
     server: &Server,
     client: (&str, &str),
     fields: &[(&str, &str)],
@@ -2130,7 +2142,7 @@ async fn post_token(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn me_status(server: &Server, token: &str) -> u16 {
+pub(crate) async fn me_status(server: &Server, token: &str) -> u16 {
     reqwest::Client::new()
         .get(server.url("/2/users/me"))
         .bearer_auth(token)

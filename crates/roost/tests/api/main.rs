@@ -17,6 +17,8 @@ mod cluster;
 mod constant_time;
 mod deletion;
 mod demo_smoke;
+mod developer_admin;
+mod developer_cli;
 mod fault;
 mod flow;
 mod follows;
