@@ -31,6 +31,10 @@ use crate::developer::{self, AppSettingsInput, NewAppInput};
 use crate::http::ClientAddr;
 use crate::state::AppState;
 
+/// What a page handler answers: the page, or (through `?`) the answer that cut it short: the
+/// sign-in redirect, a 404, a 403 or a 503.
+type Page = Result<Response, Response>;
+
 pub const JS_PATH: &str = "/static/portal.js";
 const JS: &str = include_str!("../../static/portal.js");
 
@@ -476,25 +480,28 @@ async fn home(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
-) -> Response {
-    let v = match viewer(&state, &headers, "/portal").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (projects, apps, users) = match tokio::try_join!(
-        developer::projects_for(&state, v.user.id, v.admin),
+) -> Page {
+    let v = viewer(&state, &headers, "/portal").await?;
+    let mut nav = v.nav(&state, "portal");
+    nav.notice = notice(q.done.as_deref());
+    render_home(&state, &v, nav, StatusCode::OK).await
+}
+
+/// The Projects page, with what `nav` says above it.
+async fn render_home(state: &AppState, v: &Viewer, nav: Nav, status: StatusCode) -> Page {
+    let (projects, apps, users) = tokio::try_join!(
+        developer::projects_for(state, v.user.id, v.admin),
         state.store.list_apps(),
         async {
+            // Only admins see others' Projects, so only they are told whose each is.
             if v.admin {
                 state.store.list_users().await
             } else {
                 Ok(Vec::new())
             }
         }
-    ) {
-        Ok(x) => x,
-        Err(e) => return store_failed(&e),
-    };
+    )
+    .map_err(|e| store_failed(&e))?;
     let rows = projects
         .into_iter()
         .map(|p| ProjectRow {
@@ -503,7 +510,7 @@ async fn home(
                 .filter(|a| a.project_id == p.id)
                 .map(|a| (a.id, a.name.clone(), a.profile.kind.label()))
                 .collect(),
-            owner: v.admin.then_some(()).and(p.owner_id).and_then(|o| {
+            owner: p.owner_id.and_then(|o| {
                 users
                     .iter()
                     .find(|u| u.id == o)
@@ -513,77 +520,32 @@ async fn home(
             name: p.name,
         })
         .collect();
-    let mut nav = v.nav(&state, "portal");
-    nav.notice = notice(q.done.as_deref());
-    v.respond(page(
-        StatusCode::OK,
+    Ok(v.respond(page(
+        status,
         &HomePage {
             nav,
             projects: rows,
         },
-    ))
+    )))
 }
 
-async fn create_project(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (v, form) = match posted(&state, &headers, &body, "/portal").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn create_project(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Page {
+    let (v, form) = posted(&state, &headers, &body, "/portal").await?;
     match developer::create_project(&state, form.get("name").unwrap_or(""), Some(&v.user)).await {
-        Ok(p) => see_other(&format!("/portal/projects/{}?done=project-created", p.id)),
+        Ok(p) => Ok(see_other(&format!(
+            "/portal/projects/{}?done=project-created",
+            p.id
+        ))),
         Err(e) => match account_error(e) {
+            // The Projects page again, with the reason; the status says it failed.
             Failed::Say(message) => {
-                let mut resp = home(
-                    State(state.clone()),
-                    Query(PageQuery::default()),
-                    headers.clone(),
-                )
-                .await;
-                // The home page again, with the reason; the status says it failed.
-                if resp.status() == StatusCode::OK {
-                    resp = render_home_error(&state, &v, message).await;
-                }
-                resp
+                let mut nav = v.nav(&state, "portal");
+                nav.error = Some(message);
+                render_home(&state, &v, nav, StatusCode::BAD_REQUEST).await
             }
-            Failed::Page(r) => r,
+            Failed::Page(r) => Err(r),
         },
     }
-}
-
-async fn render_home_error(state: &AppState, v: &Viewer, message: String) -> Response {
-    let (projects, apps) = match tokio::try_join!(
-        developer::projects_for(state, v.user.id, v.admin),
-        state.store.list_apps()
-    ) {
-        Ok(x) => x,
-        Err(e) => return store_failed(&e),
-    };
-    let rows = projects
-        .into_iter()
-        .map(|p| ProjectRow {
-            apps: apps
-                .iter()
-                .filter(|a| a.project_id == p.id)
-                .map(|a| (a.id, a.name.clone(), a.profile.kind.label()))
-                .collect(),
-            owner: None,
-            id: p.id,
-            name: p.name,
-        })
-        .collect();
-    let mut nav = v.nav(state, "portal");
-    nav.error = Some(message);
-    v.respond(page(
-        StatusCode::BAD_REQUEST,
-        &HomePage {
-            nav,
-            projects: rows,
-        },
-    ))
 }
 
 #[derive(Template)]
@@ -629,17 +591,11 @@ async fn project_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    render_project(
+    let v = viewer(&state, &headers, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
+    Ok(render_project(
         &state,
         &v,
         project,
@@ -647,7 +603,7 @@ async fn project_page(
         notice(q.done.as_deref()),
         None,
     )
-    .await
+    .await)
 }
 
 async fn rename_project(
@@ -655,25 +611,22 @@ async fn rename_project(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match developer::rename_project(&state, &project, form.get("name").unwrap_or("")).await {
-        Ok(p) => see_other(&format!("/portal/projects/{}?done=renamed", p.id)),
-        Err(e) => match account_error(e) {
-            Failed::Say(m) => {
-                render_project(&state, &v, project, StatusCode::BAD_REQUEST, None, Some(m)).await
-            }
-            Failed::Page(r) => r,
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
+    Ok(
+        match developer::rename_project(&state, &project, form.get("name").unwrap_or("")).await {
+            Ok(p) => see_other(&format!("/portal/projects/{}?done=renamed", p.id)),
+            Err(e) => match account_error(e) {
+                Failed::Say(m) => {
+                    render_project(&state, &v, project, StatusCode::BAD_REQUEST, None, Some(m))
+                        .await
+                }
+                Failed::Page(r) => r,
+            },
         },
-    }
+    )
 }
 
 #[derive(Template)]
@@ -691,21 +644,15 @@ async fn confirm_delete_project(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}/delete");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let v = viewer(&state, &headers, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
     let apps = developer::apps_of(&state, project.id)
         .await
         .map(|a| a.len())
         .unwrap_or(0);
-    v.respond(page(
+    Ok(v.respond(page(
         StatusCode::OK,
         &ConfirmPage {
             nav: v.nav(&state, "portal"),
@@ -718,7 +665,7 @@ async fn confirm_delete_project(
             button: "Delete Project",
             back: format!("/portal/projects/{}", project.id),
         },
-    ))
+    )))
 }
 
 async fn delete_project(
@@ -726,26 +673,20 @@ async fn delete_project(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}/delete");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
     if form.get("confirm") != Some("yes") {
-        return see_other(&here);
+        return Ok(see_other(&here));
     }
-    match developer::delete_project(&state, &project).await {
+    Ok(match developer::delete_project(&state, &project).await {
         Ok(_) => see_other("/portal?done=project-deleted"),
         Err(e) => match account_error(e) {
             Failed::Say(_) => not_found(),
             Failed::Page(r) => r,
         },
-    }
+    })
 }
 
 // ----- Apps -----
@@ -790,17 +731,11 @@ async fn new_app_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}/apps/new");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    v.respond(page(
+    let v = viewer(&state, &headers, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
+    Ok(v.respond(page(
         StatusCode::OK,
         &NewAppPage {
             nav: v.nav(&state, "portal"),
@@ -811,7 +746,7 @@ async fn new_app_page(
                 ..NewAppForm::default()
             },
         },
-    ))
+    )))
 }
 
 async fn create_app(
@@ -819,16 +754,10 @@ async fn create_app(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/projects/{id}/apps/new");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let project = match owned_project(&state, &v, &id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let project = owned_project(&state, &v, &id).await?;
     let entered = NewAppForm {
         name: form.get("name").unwrap_or("").to_owned(),
         description: form.get("description").unwrap_or("").to_owned(),
@@ -854,10 +783,10 @@ async fn create_app(
             .await
         }
     };
-    match result {
+    Ok(match result {
         Ok(created) => {
             let Some(app) = created.record.clone() else {
-                return not_found();
+                return Err(not_found());
             };
             let mut shown = vec![("API Key", created.api_key.clone())];
             shown.push(("API Key Secret", created.api_secret.clone()));
@@ -889,7 +818,7 @@ async fn create_app(
             }
             Failed::Page(r) => r,
         },
-    }
+    })
 }
 
 #[derive(Template)]
@@ -950,13 +879,10 @@ async fn app_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match owned_app(&state, &v, &id).await {
+    let v = viewer(&state, &headers, &here).await?;
+    Ok(match owned_app(&state, &v, &id).await {
         Ok(app) => render_app(
             &state,
             &v,
@@ -966,7 +892,7 @@ async fn app_page(
             None,
         ),
         Err(r) => r,
-    }
+    })
 }
 
 /// Applies a settings change from a form; back to the App's page with a notice, or the page
@@ -996,16 +922,10 @@ async fn save_settings(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
     let input = AppSettingsInput {
         name: form.get("name").map(str::to_owned),
         description: form.get("description").map(str::to_owned),
@@ -1013,7 +933,7 @@ async fn save_settings(
         kind: form.get("type").map(str::to_owned),
         callbacks: None,
     };
-    change_app(&state, &v, app, input, "saved").await
+    Ok(change_app(&state, &v, app, input, "saved").await)
 }
 
 async fn add_callback(
@@ -1021,16 +941,10 @@ async fn add_callback(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
     let mut callbacks: Vec<String> = app
         .callbacks
         .iter()
@@ -1041,7 +955,7 @@ async fn add_callback(
         callbacks: Some(callbacks),
         ..AppSettingsInput::default()
     };
-    change_app(&state, &v, app, input, "callback-added").await
+    Ok(change_app(&state, &v, app, input, "callback-added").await)
 }
 
 async fn remove_callback(
@@ -1049,16 +963,10 @@ async fn remove_callback(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}");
-    let (v, _form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let (v, _form) = posted(&state, &headers, &body, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
     let gone = repeated(&body, "callback");
     let callbacks: Vec<String> = app
         .callbacks
@@ -1070,24 +978,18 @@ async fn remove_callback(
         callbacks: Some(callbacks),
         ..AppSettingsInput::default()
     };
-    change_app(&state, &v, app, input, "callback-removed").await
+    Ok(change_app(&state, &v, app, input, "callback-removed").await)
 }
 
 async fn confirm_delete_app(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}/delete");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    v.respond(page(
+    let v = viewer(&state, &headers, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
+    Ok(v.respond(page(
         StatusCode::OK,
         &ConfirmPage {
             nav: v.nav(&state, "portal"),
@@ -1097,7 +999,7 @@ async fn confirm_delete_app(
             button: "Delete App",
             back: format!("/portal/apps/{}", app.id),
         },
-    ))
+    )))
 }
 
 async fn delete_app(
@@ -1105,29 +1007,25 @@ async fn delete_app(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}/delete");
-    let (v, form) = match posted(&state, &headers, &body, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let (v, form) = posted(&state, &headers, &body, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
     if form.get("confirm") != Some("yes") {
-        return see_other(&here);
+        return Ok(see_other(&here));
     }
-    match crate::accounts::delete_app(&state, app.client_id.as_str()).await {
-        Ok(_) => see_other(&format!(
-            "/portal/projects/{}?done=app-deleted",
-            app.project_id
-        )),
-        Err(e) => match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
+    Ok(
+        match crate::accounts::delete_app(&state, app.client_id.as_str()).await {
+            Ok(_) => see_other(&format!(
+                "/portal/projects/{}?done=app-deleted",
+                app.project_id
+            )),
+            Err(e) => match account_error(e) {
+                Failed::Say(_) => not_found(),
+                Failed::Page(r) => r,
+            },
         },
-    }
+    )
 }
 
 // ----- Keys and tokens -----
@@ -1169,16 +1067,13 @@ async fn keys_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}/keys");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match owned_app(&state, &v, &id).await {
+    let v = viewer(&state, &headers, &here).await?;
+    Ok(match owned_app(&state, &v, &id).await {
         Ok(app) => render_keys(&state, &v, app, Vec::new(), notice(q.done.as_deref())),
         Err(r) => r,
-    }
+    })
 }
 
 /// The App as it is after a change of its keys, for the page that shows the new ones.
@@ -1207,40 +1102,39 @@ async fn regenerate_secret(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (v, app) = match key_action(&state, &headers, &body, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match developer::regenerate_client_secret(&state, &app).await {
-        Ok(secret) => match reread(&state, &app).await {
-            Ok(app) => render_keys(
-                &state,
-                &v,
-                app,
-                vec![("Client Secret", secret.expose().to_owned())],
-                Some("A new Client Secret was made; the old one no longer works.".to_owned()),
-            ),
-            Err(r) => r,
+) -> Page {
+    let (v, app) = key_action(&state, &headers, &body, &id).await?;
+    Ok(
+        match developer::regenerate_client_secret(&state, &app).await {
+            Ok(secret) => match reread(&state, &app).await {
+                Ok(app) => render_keys(
+                    &state,
+                    &v,
+                    app,
+                    vec![("Client Secret", secret.expose().to_owned())],
+                    Some("A new Client Secret was made; the old one no longer works.".to_owned()),
+                ),
+                Err(r) => r,
+            },
+            Err(e) => match account_error(e) {
+                Failed::Say(m) => {
+                    let mut nav = v.nav(&state, "portal");
+                    nav.error = Some(m);
+                    v.respond(page(
+                        StatusCode::CONFLICT,
+                        &KeysPage {
+                            nav,
+                            confidential: false,
+                            kind_label: app.profile.kind.label(),
+                            shown: Vec::new(),
+                            app,
+                        },
+                    ))
+                }
+                Failed::Page(r) => r,
+            },
         },
-        Err(e) => match account_error(e) {
-            Failed::Say(m) => {
-                let mut nav = v.nav(&state, "portal");
-                nav.error = Some(m);
-                v.respond(page(
-                    StatusCode::CONFLICT,
-                    &KeysPage {
-                        nav,
-                        confidential: false,
-                        kind_label: app.profile.kind.label(),
-                        shown: Vec::new(),
-                        app,
-                    },
-                ))
-            }
-            Failed::Page(r) => r,
-        },
-    }
+    )
 }
 
 async fn regenerate_api_key(
@@ -1248,12 +1142,9 @@ async fn regenerate_api_key(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (v, app) = match key_action(&state, &headers, &body, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match developer::regenerate_api_key(&state, &app).await {
+) -> Page {
+    let (v, app) = key_action(&state, &headers, &body, &id).await?;
+    Ok(match developer::regenerate_api_key(&state, &app).await {
         Ok((key, secret)) => match reread(&state, &app).await {
             Ok(app) => render_keys(
                 &state,
@@ -1274,7 +1165,7 @@ async fn regenerate_api_key(
             Failed::Say(_) => not_found(),
             Failed::Page(r) => r,
         },
-    }
+    })
 }
 
 async fn bearer_token(
@@ -1282,18 +1173,15 @@ async fn bearer_token(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (v, app) = match key_action(&state, &headers, &body, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match developer::bearer_token(&state, &app).await {
+) -> Page {
+    let (v, app) = key_action(&state, &headers, &body, &id).await?;
+    Ok(match developer::bearer_token(&state, &app).await {
         Ok(token) => render_keys(&state, &v, app, vec![("Bearer Token", token)], None),
         Err(e) => match account_error(e) {
             Failed::Say(_) => not_found(),
             Failed::Page(r) => r,
         },
-    }
+    })
 }
 
 async fn revoke_bearer_token(
@@ -1301,18 +1189,15 @@ async fn revoke_bearer_token(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (_v, app) = match key_action(&state, &headers, &body, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match developer::revoke_bearer_token(&state, &app).await {
+) -> Page {
+    let (_v, app) = key_action(&state, &headers, &body, &id).await?;
+    Ok(match developer::revoke_bearer_token(&state, &app).await {
         Ok(()) => see_other(&format!("/portal/apps/{}/keys?done=bearer-revoked", app.id)),
         Err(e) => match account_error(e) {
             Failed::Say(_) => not_found(),
             Failed::Page(r) => r,
         },
-    }
+    })
 }
 
 // ----- Usage -----
@@ -1414,31 +1299,22 @@ async fn usage_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
+) -> Page {
     let here = format!("/portal/apps/{id}/usage");
-    let v = match viewer(&state, &headers, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let app = match owned_app(&state, &v, &id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let report = match developer::usage(&state, &app).await {
-        Ok(r) => r,
-        Err(e) => {
-            return match account_error(e) {
-                Failed::Say(_) => not_found(),
-                Failed::Page(r) => r,
-            };
-        }
-    };
+    let v = viewer(&state, &headers, &here).await?;
+    let app = owned_app(&state, &v, &id).await?;
+    let report = developer::usage(&state, &app)
+        .await
+        .map_err(|e| match account_error(e) {
+            Failed::Say(_) => not_found(),
+            Failed::Page(r) => r,
+        })?;
     let charts = report
         .endpoints
         .iter()
         .map(|e| chart(e, report.since, report.bucket_ms))
         .collect();
-    v.respond(page(
+    Ok(v.respond(page(
         StatusCode::OK,
         &UsagePage {
             nav: v.nav(&state, "portal"),
@@ -1446,7 +1322,7 @@ async fn usage_page(
             report,
             charts,
         },
-    ))
+    )))
 }
 
 // ----- Connected apps -----
@@ -1479,15 +1355,11 @@ async fn connected_page(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
-) -> Response {
-    let v = match viewer(&state, &headers, "/settings/connected_apps").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let connections = match developer::connections(&state, &v.user).await {
-        Ok(c) => c,
-        Err(e) => return store_failed(&e),
-    };
+) -> Page {
+    let v = viewer(&state, &headers, "/settings/connected_apps").await?;
+    let connections = developer::connections(&state, &v.user)
+        .await
+        .map_err(|e| store_failed(&e))?;
     let apps = connections
         .into_iter()
         .map(|c| ConnectedRow {
@@ -1507,7 +1379,7 @@ async fn connected_page(
         .collect();
     let mut nav = v.nav(&state, "connected");
     nav.notice = notice(q.done.as_deref());
-    v.respond(page(StatusCode::OK, &ConnectedPage { nav, apps }))
+    Ok(v.respond(page(StatusCode::OK, &ConnectedPage { nav, apps })))
 }
 
 async fn revoke_connected(
@@ -1515,18 +1387,13 @@ async fn revoke_connected(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (v, _) = match posted(&state, &headers, &body, "/settings/connected_apps").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Ok(app_id) = Snowflake::parse(&id) else {
-        return not_found();
-    };
-    match developer::revoke_connection(&state, &v.user, app_id).await {
-        Ok(_) => see_other("/settings/connected_apps?done=revoked"),
-        Err(e) => store_failed(&e),
-    }
+) -> Page {
+    let (v, _) = posted(&state, &headers, &body, "/settings/connected_apps").await?;
+    let app_id = Snowflake::parse(&id).map_err(|_| not_found())?;
+    developer::revoke_connection(&state, &v.user, app_id)
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(see_other("/settings/connected_apps?done=revoked"))
 }
 
 #[cfg(test)]
