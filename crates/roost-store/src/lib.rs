@@ -508,6 +508,8 @@ pub struct AppTokenRecord {
 /// (codes) or belong to one browser (sessions).
 #[derive(Debug, Clone, Default)]
 pub struct AuthState {
+    /// The users who are admins of the developer portal.
+    pub admins: Vec<Snowflake>,
     pub projects: Vec<ProjectRecord>,
     pub apps: Vec<AppRecord>,
     pub app_tokens: Vec<AppTokenRecord>,

@@ -968,6 +968,13 @@ async fn upsert_access(
 }
 
 async fn import_auth(tx: &mut sqlx::SqliteConnection, auth: &AuthState) -> Result<()> {
+    // Admins are made, never unmade, by an import: a content file's users say nothing of it.
+    for a in &auth.admins {
+        sqlx::query("UPDATE users SET is_admin = TRUE WHERE id = ?")
+            .bind(a.get())
+            .execute(&mut *tx)
+            .await?;
+    }
     for (i, p) in auth.projects.iter().enumerate() {
         sqlx::query(
             "INSERT INTO projects (id, name, created_at, owner_id) VALUES (?, ?, ?, ?) \
@@ -2255,8 +2262,16 @@ impl Store for SqliteStore {
                 grants[i].refresh_tokens.push(token);
             }
         }
+        let admins: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE is_admin ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(AuthState {
+            admins: admins
+                .into_iter()
+                .map(|i| Snowflake::from_i64(i).map_err(|e| StoreError::Other(e.into())))
+                .collect::<Result<_>>()?,
             projects,
             apps,
             app_tokens,

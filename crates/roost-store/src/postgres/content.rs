@@ -508,8 +508,15 @@ pub(super) async fn load_auth(pool: &PgPool) -> Result<AuthState> {
             grants[i].refresh_tokens.push(token);
         }
     }
+    let admins: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE is_admin ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(AuthState {
+        admins: admins
+            .into_iter()
+            .map(|i| Snowflake::from_i64(i).map_err(|e| StoreError::Other(e.into())))
+            .collect::<Result<_>>()?,
         projects,
         apps,
         app_tokens,
@@ -771,6 +778,15 @@ async fn write_batch(
 }
 
 async fn write_auth(tx: &mut PgConnection, auth: &AuthState, pace: Pace) -> Result<(), WriteError> {
+    // Admins are made, never unmade, by an import: a content file's users say nothing of it.
+    if !auth.admins.is_empty() {
+        let ids: Vec<i64> = auth.admins.iter().map(|a| a.get()).collect();
+        sqlx::query("UPDATE users SET is_admin = TRUE WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(plain)?;
+    }
     match pace {
         Pace::Bulk => {
             upsert_projects(tx, &auth.projects)
@@ -1615,6 +1631,7 @@ mod tests {
         );
         app1.auto_consent_user_id = Some(sf(2));
         let auth = AuthState {
+            admins: Vec::new(),
             projects: vec![ProjectRecord {
                 id: sf(400),
                 name: "Default".into(),

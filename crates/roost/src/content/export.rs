@@ -60,6 +60,9 @@ struct UserOut {
     withheld: Option<WithheldOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     password_hash: Option<String>,
+    /// An admin of the developer portal.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    admin: bool,
 }
 
 #[derive(Serialize)]
@@ -323,6 +326,7 @@ pub fn render(mut c: Content, mut auth: AuthState) -> (String, ExportCounts) {
                 },
                 confirmed_email: u.email,
                 withheld: withheld(&u.withheld_in, None, "user"),
+                admin: auth.admins.contains(&u.id),
                 password_hash: u.password_hash,
             })
             .collect(),

@@ -59,6 +59,8 @@ struct UserIn {
     password: Option<String>,
     /// An export's argon2 PHC string (never together with `password`).
     password_hash: Option<String>,
+    /// An export's mark of an admin of the developer portal.
+    admin: Option<bool>,
     location: Option<String>,
     url: Option<String>,
     profile_image_url: Option<String>,
@@ -403,6 +405,7 @@ pub async fn parse(
         .collect();
     let mut seen_users = HashSet::new();
     let mut users = Vec::with_capacity(users_in.len());
+    let mut admins = Vec::new();
     let mut pinned: Vec<(String, Snowflake, Snowflake)> = Vec::new();
     for (record, u) in users_in {
         let c = Ctx { record };
@@ -465,6 +468,9 @@ pub async fn parse(
             )));
         }
         let (withheld_in, _) = c.withheld(u.withheld, "user")?;
+        if u.admin == Some(true) {
+            admins.push(id);
+        }
         users.push(UserRecord {
             id,
             username,
@@ -759,7 +765,8 @@ pub async fn parse(
             scheduled_start: c.time("scheduled_start", s.scheduled_start.as_deref())?,
         });
     }
-    let auth = parse_auth(&root, &user_ids, existing_auth)?;
+    let mut auth = parse_auth(&root, &user_ids, existing_auth)?;
+    auth.admins = admins;
     Ok(ImportBatch {
         users,
         tweets,
@@ -1028,6 +1035,7 @@ fn parse_auth(
         });
     }
     Ok(AuthState {
+        admins: Vec::new(),
         projects,
         apps,
         app_tokens,

@@ -117,8 +117,12 @@ async fn export_imported_into_an_empty_store_exports_the_same_bytes() {
     )
     .await
     .expect("app");
+    roost::developer::set_admin(&app.state, "bob", true)
+        .await
+        .expect("admin");
     let first = export(&app).await;
     for field in [
+        "\"admin\": true",
         "\"owner_id\"",
         "\"single_page\"",
         "\"https://bob.example/app\"",
