@@ -472,6 +472,64 @@ pub struct WindowUsage {
     pub requests: i64,
     pub app_limit: Option<u64>,
     pub user_limit: Option<u64>,
+    /// The App's app-only rate-limit window for the endpoint, as this node's limiter holds it
+    /// (`null`: none open, or the windows are kept in Redis).
+    pub app_window: Option<LiveWindowUsage>,
+    /// Of the App's per-user windows for the endpoint, the one with the most requests.
+    pub busiest_user_window: Option<LiveWindowUsage>,
+}
+
+/// An open rate-limit window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveWindowUsage {
+    pub requests: u64,
+    /// When the window ends, Unix milliseconds (`x-rate-limit-reset` × 1000).
+    pub reset_ms: i64,
+    /// The user whose window it is (per-user windows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Snowflake>,
+}
+
+/// The App's open 15-minute windows by endpoint: (app-only window, busiest user window). The
+/// limiter keys them `a{app}` and `u{user}:a{app}` (api::count); the 1-second and 24-hour
+/// windows have prefixed keys and are left out.
+fn live_windows(
+    state: &AppState,
+    app: Snowflake,
+    now: i64,
+) -> BTreeMap<&'static str, (Option<LiveWindowUsage>, Option<LiveWindowUsage>)> {
+    let app_key = format!("a{app}");
+    let user_suffix = format!(":a{app}");
+    let mut out: BTreeMap<&'static str, (Option<LiveWindowUsage>, Option<LiveWindowUsage>)> =
+        BTreeMap::new();
+    let windows = state.limits.live_windows(now, |k| {
+        k.subject == app_key || (k.subject.starts_with('u') && k.subject.ends_with(&user_suffix))
+    });
+    for w in windows {
+        let entry = out.entry(w.key.scope).or_default();
+        if w.key.subject == app_key {
+            entry.0 = Some(LiveWindowUsage {
+                requests: w.count,
+                reset_ms: w.reset_ms,
+                user_id: None,
+            });
+            continue;
+        }
+        let user_id = w
+            .key
+            .subject
+            .strip_prefix('u')
+            .and_then(|s| s.strip_suffix(user_suffix.as_str()))
+            .and_then(|u| Snowflake::parse(u).ok());
+        if entry.1.as_ref().is_none_or(|b| w.count > b.requests) {
+            entry.1 = Some(LiveWindowUsage {
+                requests: w.count,
+                reset_ms: w.reset_ms,
+                user_id,
+            });
+        }
+    }
+    out
 }
 
 /// 24 hours of 15-minute buckets.
@@ -514,9 +572,12 @@ pub async fn usage(state: &AppState, app: &AppRecord) -> Result<UsageReport, Acc
         active_access_tokens,
         active_refresh_tokens,
     } = state.store.app_stats(app.id, now).await?;
+    let mut live = live_windows(state, app.id, now);
     let mut endpoints: Vec<EndpointUsage> = by_endpoint
         .into_iter()
         .map(|(endpoint, buckets)| {
+            let (app_window, busiest_user_window) =
+                live.remove(endpoint.as_str()).unwrap_or_default();
             let limit = state.config.rate_limits.endpoint(&endpoint).map(|(_, l)| l);
             EndpointUsage {
                 total: buckets.iter().sum(),
@@ -524,6 +585,8 @@ pub async fn usage(state: &AppState, app: &AppRecord) -> Result<UsageReport, Acc
                     requests: buckets.last().copied().unwrap_or(0),
                     app_limit: limit.and_then(|l| l.app),
                     user_limit: limit.and_then(|l| l.user),
+                    app_window,
+                    busiest_user_window,
                 },
                 endpoint,
                 buckets,

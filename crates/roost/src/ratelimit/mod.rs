@@ -98,6 +98,15 @@ pub struct Check {
     pub window_ms: i64,
 }
 
+/// An open window as [`RateLimiter::live_windows`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveWindow {
+    pub key: Key,
+    pub count: u64,
+    /// When the window ends, Unix milliseconds.
+    pub reset_ms: i64,
+}
+
 /// The outcome of one check, with what the headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -366,6 +375,26 @@ impl RateLimiter {
             Backend::Redis(r) => r.clear().await,
             Backend::Memory | Backend::Store { .. } => Ok(0),
         }
+    }
+
+    /// The windows this process holds that are open at `now` and whose key `keep` takes, with
+    /// their counts as this process knows them: exact in memory, the last global count plus
+    /// what it admitted since when shared through the store, none when Redis holds them. For
+    /// the developer portal's usage page, not for decisions.
+    pub fn live_windows(&self, now: i64, keep: impl Fn(&Key) -> bool) -> Vec<LiveWindow> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            for (key, w) in lock(shard).iter() {
+                if now < w.start_ms + w.len_ms && keep(key) {
+                    out.push(LiveWindow {
+                        key: key.clone(),
+                        count: w.count,
+                        reset_ms: w.start_ms + w.len_ms,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Drops windows that have ended (called by the cleanup job).

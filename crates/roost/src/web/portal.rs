@@ -1213,10 +1213,14 @@ struct Bar {
 }
 
 struct Meter {
-    label: &'static str,
+    /// What the window is: "App-only tokens", "User tokens, busiest user @alice".
+    label: String,
+    requests: u64,
     limit: u64,
     /// 0 to 100.
     percent: u64,
+    /// When the window ends, as the page shows it; `None` for the 15-minute bucket's count.
+    resets: Option<String>,
 }
 
 struct Chart {
@@ -1226,14 +1230,34 @@ struct Chart {
     width: i64,
     height: i64,
     bars: Vec<Bar>,
+    /// Requests of every token in the current 15-minute bucket.
     window_requests: i64,
+    /// The App's open rate-limit windows, as this node's limiter holds them.
     windows: Vec<Meter>,
+    /// Whether the endpoint has a 15-minute limit at all.
+    limited: bool,
 }
 
 const BAR_W: i64 = 6;
 const CHART_H: i64 = 120;
 
-fn chart(e: &developer::EndpointUsage, since: i64, bucket_ms: i64) -> Chart {
+fn meter(label: String, requests: u64, limit: u64, resets: Option<String>) -> Meter {
+    Meter {
+        label,
+        requests,
+        limit,
+        percent: (requests * 100).checked_div(limit).unwrap_or(100).min(100),
+        resets,
+    }
+}
+
+/// One endpoint's chart. `username` names the user of a per-user window.
+fn chart(
+    e: &developer::EndpointUsage,
+    since: i64,
+    bucket_ms: i64,
+    username: impl Fn(Snowflake) -> Option<String>,
+) -> Chart {
     let peak = e.buckets.iter().copied().max().unwrap_or(0);
     let last = e.buckets.len().saturating_sub(1);
     let bars = e
@@ -1258,21 +1282,28 @@ fn chart(e: &developer::EndpointUsage, since: i64, bucket_ms: i64) -> Chart {
             }
         })
         .collect();
-    let requests = e.window.requests;
-    let meter = |label, limit: u64| Meter {
-        label,
-        limit,
-        percent: (u64::try_from(requests).unwrap_or(0) * 100)
-            .checked_div(limit)
-            .unwrap_or(100)
-            .min(100),
-    };
+    let w = &e.window;
     let mut windows = Vec::new();
-    if let Some(l) = e.window.app_limit {
-        windows.push(meter("against the app-only limit (per App)", l));
+    if let (Some(live), Some(limit)) = (&w.app_window, w.app_limit) {
+        windows.push(meter(
+            "App-only tokens (one window per App)".to_owned(),
+            live.requests,
+            limit,
+            Some(date(live.reset_ms)),
+        ));
     }
-    if let Some(l) = e.window.user_limit {
-        windows.push(meter("against the user-token limit (per user)", l));
+    if let (Some(live), Some(limit)) = (&w.busiest_user_window, w.user_limit) {
+        let who = live
+            .user_id
+            .and_then(&username)
+            .map(|u| format!(" @{u}"))
+            .unwrap_or_default();
+        windows.push(meter(
+            format!("User tokens (one window per user; the busiest,{who})"),
+            live.requests,
+            limit,
+            Some(date(live.reset_ms)),
+        ));
     }
     Chart {
         endpoint: e.endpoint.clone(),
@@ -1281,8 +1312,9 @@ fn chart(e: &developer::EndpointUsage, since: i64, bucket_ms: i64) -> Chart {
         width: i64::try_from(e.buckets.len()).unwrap_or(96) * BAR_W,
         height: CHART_H,
         bars,
-        window_requests: requests,
+        window_requests: w.requests,
         windows,
+        limited: w.app_limit.is_some() || w.user_limit.is_some(),
     }
 }
 
@@ -1309,11 +1341,14 @@ async fn usage_page(
             Failed::Say(_) => not_found(),
             Failed::Page(r) => r,
         })?;
+    let world = state.world.read();
+    let username = |id: Snowflake| world.user(id).map(|u| u.username.to_string());
     let charts = report
         .endpoints
         .iter()
-        .map(|e| chart(e, report.since, report.bucket_ms))
+        .map(|e| chart(e, report.since, report.bucket_ms, username))
         .collect();
+    drop(world);
     Ok(v.respond(page(
         StatusCode::OK,
         &UsagePage {
@@ -1442,15 +1477,28 @@ mod tests {
                 requests: 10,
                 app_limit: None,
                 user_limit: Some(75),
+                app_window: None,
+                busiest_user_window: Some(developer::LiveWindowUsage {
+                    requests: 10,
+                    reset_ms: 900_000,
+                    user_id: Snowflake::from_i64(7).ok(),
+                }),
             },
         };
-        let c = chart(&e, 0, 900_000);
+        let c = chart(&e, 0, 900_000, |_| Some("alice".to_owned()));
         assert_eq!(c.peak, 10);
         assert_eq!(c.bars[95].h, CHART_H - 4);
         assert_eq!(c.bars[10].h, (CHART_H - 4) / 2);
         assert_eq!(c.bars[0].h, 0);
         assert!(c.bars[95].current);
+        assert!(c.limited);
         assert_eq!(c.windows.len(), 1);
+        assert_eq!(c.windows[0].requests, 10);
         assert_eq!(c.windows[0].percent, 13);
+        assert!(
+            c.windows[0].label.contains("@alice"),
+            "{}",
+            c.windows[0].label
+        );
     }
 }

@@ -813,10 +813,7 @@ async fn portal_usage_page_counts_the_apps_requests() {
         "{text}"
     );
     assert!(text.contains("<dt>Active users</dt><dd>1</dd>"), "{text}");
-    assert!(
-        text.contains("3 of 75 against the user-token limit (per user)"),
-        "{text}"
-    );
+    assert!(text.contains("the busiest, @alice): 3 of 75"), "{text}");
 }
 
 #[tokio::test]
