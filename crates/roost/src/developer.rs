@@ -344,14 +344,12 @@ pub async fn update_app(
             to: k.label(),
         });
     }
+    // A callback twice is refused by `parse_callbacks` before this; the store's own check
+    // (a conflict, "callback URL already exists") only backs it up.
     let updated = state
         .store
         .update_app(app.id, change)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => AccountError::DuplicateCallback(String::new()),
-            other => other.into(),
-        })?
+        .await?
         .ok_or_else(|| AccountError::UnknownApp(app.client_id.to_string()))?;
     state.apps.forget(app.id);
     tracing::info!(client_id = %app.client_id, "App settings changed");

@@ -21,8 +21,8 @@ use roost_store::{AppRecord, NewCode};
 use super::pages::{CSS_PATH, ConsentPage, LoginPage, error_page, html, unavailable_page};
 use super::request::{PendingRequest, browser_binding};
 use super::session::{
-    PostedForm, SignInRefusal, browser_cookie, csrf_token, read_form, session_user, sign_in,
-    sign_out, with_cookies,
+    PostedForm, browser_cookie, csrf_token, read_form, session_user, sign_in, sign_out,
+    with_cookies,
 };
 use crate::http::ClientAddr;
 use crate::oauth::params::parse_form;
@@ -558,17 +558,8 @@ async fn login(
             ),
             &signed_in.cookies,
         ),
-        Err(SignInRefusal::Unavailable) => unavailable_page(),
-        Err(SignInRefusal::Form {
-            status,
-            message,
-            retry_after,
-        }) => {
-            let mut resp = ctx.login(status, &shown_username, Some(&message));
-            if let Some(v) = retry_after {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
+        Err(refusal) => {
+            refusal.respond(|status, message| ctx.login(status, &shown_username, Some(message)))
         }
     }
 }

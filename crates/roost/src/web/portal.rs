@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use super::pages::{CSS_PATH, error_page, unavailable_page, with_page_headers};
 use super::session::{
-    PostedForm, SignInRefusal, browser_cookie, csrf_token, read_form, repeated, session_user,
-    sign_in, sign_out, with_cookies,
+    PostedForm, browser_cookie, csrf_token, read_form, repeated, session_user, sign_in, sign_out,
+    with_cookies,
 };
 use crate::accounts::AccountError;
 use crate::developer::{self, AppSettingsInput, NewAppInput};
@@ -284,8 +284,22 @@ enum Failed {
 /// A failed action's message for the person, or the page for a store failure.
 fn account_error(e: AccountError) -> Failed {
     match e {
+        // What the database refused of the input (a text with NUL, a name taken meanwhile)
+        // is the person's to fix, not an outage.
+        AccountError::Store(
+            e @ (StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::NotFound(_)),
+        ) => Failed::Say(e.to_string()),
         AccountError::Store(e) => Failed::Page(store_failed(&e)),
         other => Failed::Say(other.to_string()),
+    }
+}
+
+/// The answer when an action on a record that was just found fails: it went away meanwhile
+/// (404), or the store failed (503).
+fn vanished(e: AccountError) -> Response {
+    match account_error(e) {
+        Failed::Say(_) => not_found(),
+        Failed::Page(r) => r,
     }
 }
 
@@ -421,19 +435,9 @@ async fn login_submit(
     let password = form.get("password").unwrap_or("").to_owned();
     match sign_in(&state, client, &headers, raw, password).await {
         Ok(signed_in) => with_cookies(see_other(&next), &signed_in.cookies),
-        Err(SignInRefusal::Unavailable) => unavailable_page(),
-        Err(SignInRefusal::Form {
-            status,
-            message,
-            retry_after,
-        }) => {
-            let mut resp =
-                sign_in_form(&state, &form.browser, status, &next, &shown, Some(&message));
-            if let Some(v) = retry_after {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
-        }
+        Err(refusal) => refusal.respond(|status, message| {
+            sign_in_form(&state, &form.browser, status, &next, &shown, Some(message))
+        }),
     }
 }
 
@@ -680,13 +684,10 @@ async fn delete_project(
     if form.get("confirm") != Some("yes") {
         return Ok(see_other(&here));
     }
-    Ok(match developer::delete_project(&state, &project).await {
-        Ok(_) => see_other("/portal?done=project-deleted"),
-        Err(e) => match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
-        },
-    })
+    developer::delete_project(&state, &project)
+        .await
+        .map_err(vanished)?;
+    Ok(see_other("/portal?done=project-deleted"))
 }
 
 // ----- Apps -----
@@ -785,15 +786,18 @@ async fn create_app(
     };
     Ok(match result {
         Ok(created) => {
-            let Some(app) = created.record.clone() else {
+            let Some(app) = created.record else {
                 return Err(not_found());
             };
-            let mut shown = vec![("API Key", created.api_key.clone())];
-            shown.push(("API Key Secret", created.api_secret.clone()));
-            shown.insert(0, ("Client ID", created.client_id.clone()));
-            if let Some(s) = &created.client_secret {
-                shown.insert(1, ("Client Secret", s.clone()));
-            }
+            let shown = [
+                Some(("Client ID", created.client_id)),
+                created.client_secret.map(|s| ("Client Secret", s)),
+                Some(("API Key", created.api_key)),
+                Some(("API Key Secret", created.api_secret)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             render_keys(
                 &state,
                 &v,
@@ -1014,18 +1018,13 @@ async fn delete_app(
     if form.get("confirm") != Some("yes") {
         return Ok(see_other(&here));
     }
-    Ok(
-        match crate::accounts::delete_app(&state, app.client_id.as_str()).await {
-            Ok(_) => see_other(&format!(
-                "/portal/projects/{}?done=app-deleted",
-                app.project_id
-            )),
-            Err(e) => match account_error(e) {
-                Failed::Say(_) => not_found(),
-                Failed::Page(r) => r,
-            },
-        },
-    )
+    crate::accounts::delete_app(&state, app.client_id.as_str())
+        .await
+        .map_err(vanished)?;
+    Ok(see_other(&format!(
+        "/portal/projects/{}?done=app-deleted",
+        app.project_id
+    )))
 }
 
 // ----- Keys and tokens -----
@@ -1050,8 +1049,18 @@ fn render_keys(
 ) -> Response {
     let mut nav = v.nav(state, "portal");
     nav.notice = notice_text;
+    keys_with(v, nav, StatusCode::OK, app, shown)
+}
+
+fn keys_with(
+    v: &Viewer,
+    nav: Nav,
+    status: StatusCode,
+    app: AppRecord,
+    shown: Vec<(&'static str, String)>,
+) -> Response {
     v.respond(page(
-        StatusCode::OK,
+        status,
         &KeysPage {
             nav,
             confidential: app.client_type == ClientType::Confidential,
@@ -1104,37 +1113,28 @@ async fn regenerate_secret(
     body: Bytes,
 ) -> Page {
     let (v, app) = key_action(&state, &headers, &body, &id).await?;
-    Ok(
-        match developer::regenerate_client_secret(&state, &app).await {
-            Ok(secret) => match reread(&state, &app).await {
-                Ok(app) => render_keys(
-                    &state,
-                    &v,
-                    app,
-                    vec![("Client Secret", secret.expose().to_owned())],
-                    Some("A new Client Secret was made; the old one no longer works.".to_owned()),
-                ),
-                Err(r) => r,
-            },
-            Err(e) => match account_error(e) {
+    let secret = match developer::regenerate_client_secret(&state, &app).await {
+        Ok(secret) => secret,
+        // A public App has no Client Secret: the keys page again, saying so.
+        Err(e) => {
+            return match account_error(e) {
                 Failed::Say(m) => {
                     let mut nav = v.nav(&state, "portal");
                     nav.error = Some(m);
-                    v.respond(page(
-                        StatusCode::CONFLICT,
-                        &KeysPage {
-                            nav,
-                            confidential: false,
-                            kind_label: app.profile.kind.label(),
-                            shown: Vec::new(),
-                            app,
-                        },
-                    ))
+                    Ok(keys_with(&v, nav, StatusCode::CONFLICT, app, Vec::new()))
                 }
-                Failed::Page(r) => r,
-            },
-        },
-    )
+                Failed::Page(r) => Err(r),
+            };
+        }
+    };
+    let app = reread(&state, &app).await?;
+    Ok(render_keys(
+        &state,
+        &v,
+        app,
+        vec![("Client Secret", secret.expose().to_owned())],
+        Some("A new Client Secret was made; the old one no longer works.".to_owned()),
+    ))
 }
 
 async fn regenerate_api_key(
@@ -1144,28 +1144,23 @@ async fn regenerate_api_key(
     body: Bytes,
 ) -> Page {
     let (v, app) = key_action(&state, &headers, &body, &id).await?;
-    Ok(match developer::regenerate_api_key(&state, &app).await {
-        Ok((key, secret)) => match reread(&state, &app).await {
-            Ok(app) => render_keys(
-                &state,
-                &v,
-                app,
-                vec![
-                    ("API Key", key),
-                    ("API Key Secret", secret.expose().to_owned()),
-                ],
-                Some(
-                    "A new API Key and Secret were made; the old pair and the Bearer Token made with it no longer work."
-                        .to_owned(),
-                ),
-            ),
-            Err(r) => r,
-        },
-        Err(e) => match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
-        },
-    })
+    let (key, secret) = developer::regenerate_api_key(&state, &app)
+        .await
+        .map_err(vanished)?;
+    let app = reread(&state, &app).await?;
+    Ok(render_keys(
+        &state,
+        &v,
+        app,
+        vec![
+            ("API Key", key),
+            ("API Key Secret", secret.expose().to_owned()),
+        ],
+        Some(
+            "A new API Key and Secret were made; the old pair and the Bearer Token made with it no longer work."
+                .to_owned(),
+        ),
+    ))
 }
 
 async fn bearer_token(
@@ -1175,13 +1170,16 @@ async fn bearer_token(
     body: Bytes,
 ) -> Page {
     let (v, app) = key_action(&state, &headers, &body, &id).await?;
-    Ok(match developer::bearer_token(&state, &app).await {
-        Ok(token) => render_keys(&state, &v, app, vec![("Bearer Token", token)], None),
-        Err(e) => match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
-        },
-    })
+    let token = developer::bearer_token(&state, &app)
+        .await
+        .map_err(vanished)?;
+    Ok(render_keys(
+        &state,
+        &v,
+        app,
+        vec![("Bearer Token", token)],
+        None,
+    ))
 }
 
 async fn revoke_bearer_token(
@@ -1191,13 +1189,13 @@ async fn revoke_bearer_token(
     body: Bytes,
 ) -> Page {
     let (_v, app) = key_action(&state, &headers, &body, &id).await?;
-    Ok(match developer::revoke_bearer_token(&state, &app).await {
-        Ok(()) => see_other(&format!("/portal/apps/{}/keys?done=bearer-revoked", app.id)),
-        Err(e) => match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
-        },
-    })
+    developer::revoke_bearer_token(&state, &app)
+        .await
+        .map_err(vanished)?;
+    Ok(see_other(&format!(
+        "/portal/apps/{}/keys?done=bearer-revoked",
+        app.id
+    )))
 }
 
 // ----- Usage -----
@@ -1335,12 +1333,7 @@ async fn usage_page(
     let here = format!("/portal/apps/{id}/usage");
     let v = viewer(&state, &headers, &here).await?;
     let app = owned_app(&state, &v, &id).await?;
-    let report = developer::usage(&state, &app)
-        .await
-        .map_err(|e| match account_error(e) {
-            Failed::Say(_) => not_found(),
-            Failed::Page(r) => r,
-        })?;
+    let report = developer::usage(&state, &app).await.map_err(vanished)?;
     let world = state.world.read();
     let username = |id: Snowflake| world.user(id).map(|u| u.username.to_string());
     let charts = report

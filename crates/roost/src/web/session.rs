@@ -212,6 +212,27 @@ pub(crate) enum SignInRefusal {
     Unavailable,
 }
 
+impl SignInRefusal {
+    /// The answer: the login form `form` draws (with the status and message), with
+    /// `Retry-After` when it applies, or the 503 page.
+    pub fn respond(self, form: impl FnOnce(StatusCode, &str) -> Response) -> Response {
+        match self {
+            SignInRefusal::Unavailable => super::pages::unavailable_page(),
+            SignInRefusal::Form {
+                status,
+                message,
+                retry_after,
+            } => {
+                let mut resp = form(status, &message);
+                if let Some(v) = retry_after {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                resp
+            }
+        }
+    }
+}
+
 /// A successful sign-in: the two cookies to set (a new session, a new browser).
 pub(crate) struct SignedIn {
     pub cookies: [String; 2],
